@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+// Read-only views of rings on this machine, for tools such as zbctl. Never alters a live ring.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <zerobuffer/counters.h>
+#include <zerobuffer/error.h>
+#include <zerobuffer/options.h>
+
+namespace zerobuffer {
+
+struct ReaderSnapshot {
+    std::uint32_t slot = 0;
+    std::int32_t pid = 0;
+    bool alive = false;            ///< The reader process still holds its slot lock.
+    ReaderPolicy policy = ReaderPolicy::Lossless;
+    std::uint64_t lag_bytes = 0;   ///< Committed bytes this reader has not read yet.
+    std::uint64_t lag_frames = 0;  ///< Committed frames this reader has not read yet.
+    std::uint64_t held_bytes = 0;  ///< Bytes pinned by frames it holds (or will read next, if lossless).
+    ReaderCounters counters;
+};
+
+struct RingSnapshot {
+    std::string name;              ///< Ring name (without the "zb-" prefix).
+    std::string shm_path;          ///< /dev/shm/zb-NAME
+    std::uint32_t protocol_version = 0;
+    std::uint64_t segment_size = 0;
+    std::uint64_t payload_offset = 0;
+    std::uint64_t payload_capacity = 0;
+    std::uint64_t metadata_offset = 0;
+    std::uint64_t metadata_capacity = 0;
+    std::uint64_t readers_offset = 0;
+    std::uint32_t max_readers = 0;
+    Integrity integrity = Integrity::None;
+    std::int32_t writer_pid = 0;
+    std::string writer_command;    ///< The writer's process name at creation.
+    bool writer_alive = false;
+    bool writer_closed = false;    ///< The writer closed cleanly.
+    std::int64_t created_realtime_ns = 0;
+    std::uint64_t head = 0;        ///< Bytes committed since creation.
+    std::uint64_t next_sequence = 0;
+    std::uint32_t format_generation = 0;
+    std::string stream_metadata;   ///< Current stream-metadata JSON.
+    WriterCounters writer;
+    std::vector<ReaderSnapshot> readers; ///< Attached (or dead but not yet reclaimed) readers.
+};
+
+/// Names of the rings in /dev/shm (all "zb-*" objects, live or stale).
+[[nodiscard]] Result<std::vector<std::string>> list_rings();
+
+/// A consistent-enough snapshot of a ring, taken without locking or writing anything.
+[[nodiscard]] Result<RingSnapshot> inspect_ring(std::string_view name);
+
+/// Removes rings whose writer and readers are all dead, and leftovers of interrupted creations.
+/// Returns the names removed. A ring with any live process is never touched.
+[[nodiscard]] Result<std::vector<std::string>> collect_garbage();
+
+/// Removes the ring NAME if no live process holds it (for tests and scripts). NotFound if absent,
+/// Busy if a writer or reader is alive.
+[[nodiscard]] Result<void> remove_stale_ring(std::string_view name);
+
+} // namespace zerobuffer

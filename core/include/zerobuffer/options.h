@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+// Options for creating a ring (writer side) and attaching to one (reader side).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace zerobuffer {
+
+/// How frames are protected against corruption or tampering. Chosen by the writer at creation.
+enum class Integrity : std::uint32_t {
+    None = 0,     ///< No per-frame digest.
+    Checksum = 1, ///< BLAKE2b-256 over header fields, metadata and payload; any reader can verify.
+    Mac = 2,      ///< Keyed BLAKE2b-256 (a MAC) with a shared secret; readers need the same secret.
+};
+
+/// How a reader relates to the writer. Chosen by each reader when it attaches.
+enum class ReaderPolicy : std::uint32_t {
+    Lossless = 0, ///< Sees every frame in order; the writer waits for it (up to its reader_timeout).
+    Latest = 1,   ///< Never slows the writer; when it falls behind it jumps to the newest frame, counting skips.
+};
+
+/// Where a new reader starts.
+enum class StartAt : std::uint32_t {
+    NextFrame = 0,   ///< The first frame committed after attaching.
+    NewestFrame = 1, ///< The newest frame already committed, if it is still in the ring; else the next one.
+};
+
+struct WriterOptions {
+    std::size_t ring_size = std::size_t{64} << 20;       ///< Payload ring bytes (rounded up to a page).
+    std::uint32_t max_readers = 8;                       ///< Reader slots (1..64).
+    std::size_t metadata_capacity = std::size_t{16} << 10; ///< Bytes for one stream-metadata document.
+    std::uint32_t permissions = 0600;                    ///< Mode of the shared-memory object.
+    Integrity integrity = Integrity::None;
+    std::string secret;                                  ///< Required with Integrity::Mac; high-entropy.
+    std::chrono::nanoseconds reader_timeout = std::chrono::seconds(5); ///< Longest wait for lossless readers.
+    std::chrono::nanoseconds spin = std::chrono::nanoseconds(0); ///< Busy-wait before sleeping when blocked.
+    std::uint32_t max_outstanding = 16; ///< Reservations that may be open at once (buffer pools).
+};
+
+struct ReaderOptions {
+    ReaderPolicy policy = ReaderPolicy::Lossless;
+    StartAt start_at = StartAt::NextFrame;
+    std::chrono::nanoseconds spin = std::chrono::nanoseconds(0); ///< Busy-wait before sleeping on a futex.
+    std::uint32_t max_held = 64;        ///< Frames this reader may hold at once before releasing.
+    std::uint64_t max_lag_frames = 0;   ///< Latest policy: jump to newest when this far behind (0: only when overrun).
+    bool verify = true;                 ///< Verify checksums/MACs when the ring carries them.
+    std::string secret;                 ///< Needed for rings created with Integrity::Mac.
+    /// How often a waiting reader checks that its writer is alive; WriterGone comes within about twice this.
+    std::chrono::milliseconds liveness_interval = std::chrono::milliseconds(50);
+};
+
+} // namespace zerobuffer

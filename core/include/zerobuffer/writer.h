@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+// The writing end of a ring: creates the shared-memory segment and publishes frames into it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <zerobuffer/counters.h>
+#include <zerobuffer/error.h>
+#include <zerobuffer/frame.h>
+#include <zerobuffer/options.h>
+
+namespace zerobuffer {
+
+namespace detail {
+class WriterCore;
+} // namespace detail
+
+/// A region of the ring reserved for one frame. The writer fills payload() and metadata() in place,
+/// then passes the reservation to Writer::commit(). Dropping it uncommitted aborts it.
+/// Owned by the caller; must not outlive its Writer. Move-only.
+class FrameReservation {
+public:
+    FrameReservation() = default;
+    FrameReservation(FrameReservation&& other) noexcept;
+    FrameReservation& operator=(FrameReservation&& other) noexcept;
+    FrameReservation(const FrameReservation&) = delete;
+    FrameReservation& operator=(const FrameReservation&) = delete;
+    ~FrameReservation();
+
+    /// Writable payload bytes, exactly the size asked for in reserve().
+    [[nodiscard]] std::span<std::byte> payload() const noexcept { return payload_; }
+    /// Writable per-frame metadata bytes, exactly the capacity asked for in reserve().
+    [[nodiscard]] std::span<std::byte> metadata() const noexcept { return metadata_; }
+    [[nodiscard]] bool valid() const noexcept { return core_ != nullptr; }
+
+    /// Gives the region back without publishing anything.
+    void abort() noexcept;
+
+private:
+    friend class Writer;
+    friend class detail::WriterCore;
+    detail::WriterCore* core_ = nullptr; ///< Owned by the Writer; stable across moves of the Writer.
+    std::uint32_t slot_ = 0;
+    std::span<std::byte> payload_;
+    std::span<std::byte> metadata_;
+};
+
+/// The single writer of a ring.
+///
+/// Contract:
+/// - Writer::create() makes a new ring NAME (POSIX shm object "/zb-NAME"), or replaces one whose writer
+///   is dead. A ring with a live writer is refused with Errc::Busy naming the owner's pid.
+/// - One thread at a time uses a Writer. Frames are published in the order reserve() handed them out.
+/// - reserve() blocks only while lossless readers (or frames held by any reader) leave no room, up to
+///   the timeout; dead readers are detected and reclaimed while waiting.
+/// - Destroying the Writer marks the ring closed, wakes readers (who get WriterGone after draining)
+///   and removes the name, unless a newer writer already took it over.
+class Writer {
+public:
+    [[nodiscard]] static Result<Writer> create(std::string_view name, const WriterOptions& options = {});
+
+    Writer(Writer&&) noexcept;
+    Writer& operator=(Writer&&) noexcept;
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+    ~Writer();
+
+    /// Reserves room for a frame of payload_size bytes with metadata_capacity bytes of per-frame metadata.
+    /// Blocks up to `timeout` (default: the reader_timeout option) for lossless readers to make room.
+    [[nodiscard]] Result<FrameReservation> reserve(std::size_t payload_size, std::size_t metadata_capacity = 0);
+    [[nodiscard]] Result<FrameReservation> reserve(std::size_t payload_size, std::size_t metadata_capacity,
+                                                   std::chrono::nanoseconds timeout);
+
+    /// Publishes a reserved frame. payload_size and metadata_size may shrink what was reserved
+    /// (defaults: all of it). Reservations committed out of order become visible in reservation order.
+    [[nodiscard]] Result<void> commit(FrameReservation& reservation, const FrameInfo& info);
+    [[nodiscard]] Result<void> commit(FrameReservation& reservation, const FrameInfo& info,
+                                      std::size_t payload_size, std::size_t metadata_size);
+
+    /// Copying convenience: reserve, copy payload and metadata in, commit.
+    [[nodiscard]] Result<void> write(std::span<const std::byte> payload, const FrameInfo& info = {},
+                                     std::span<const std::byte> metadata = {});
+
+    /// Publishes a new stream-metadata document (JSON; see stream_format.h) and returns its generation.
+    /// Frames committed from now on carry that generation; readers see it before the first such frame.
+    [[nodiscard]] Result<std::uint32_t> set_stream_metadata(std::string_view json);
+
+    /// Waits until at least `count` readers are attached.
+    [[nodiscard]] Result<void> wait_for_readers(std::uint32_t count, std::chrono::nanoseconds timeout);
+
+    /// Readers attached now (dead ones are reclaimed first).
+    [[nodiscard]] std::uint32_t reader_count();
+
+    /// The largest payload a frame with `metadata_capacity` bytes of metadata can have in this ring.
+    [[nodiscard]] std::size_t max_payload_size(std::size_t metadata_capacity = 0) const noexcept;
+
+    [[nodiscard]] WriterCounters counters() const noexcept;
+    [[nodiscard]] const std::string& name() const noexcept;
+
+private:
+    explicit Writer(std::unique_ptr<detail::WriterCore> core);
+    std::unique_ptr<detail::WriterCore> core_;
+};
+
+} // namespace zerobuffer

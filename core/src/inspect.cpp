@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: MIT
+// Read-only inspection of rings and removal of rings no live process holds (zbctl list/inspect/gc).
+#include <zerobuffer/inspect.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <memory>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "futex.h"
+#include "layout.h"
+#include "segment.h"
+
+namespace zerobuffer {
+
+namespace {
+
+using namespace detail;
+
+/// Whether any process holds a lock anywhere in the file (writer byte 0, reader bytes 1..64): one syscall.
+bool any_process_alive(int fd)
+{
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = 0;
+    lock.l_len = 0; // To the end of the file.
+    if (fcntl(fd, F_OFD_GETLK, &lock) != 0)
+        return true; // Cannot tell: never remove on doubt.
+    return lock.l_type != F_UNLCK;
+}
+
+/// Removes `path` if no process holds any lock in it and it is still the file we checked.
+/// Taking the writer lock ourselves first keeps a writer from taking the ring over meanwhile.
+Result<bool> remove_if_unheld(const std::string& path)
+{
+    const UniqueFd file(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+    if (!file.valid()) {
+        if (errno == ENOENT)
+            return false;
+        return make_error(Errc::SystemError, system_message("cannot open " + path, errno), errno);
+    }
+    const int fd = file.get();
+    if (any_process_alive(fd))
+        return false;
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = 0;
+    lock.l_len = 0;
+    if (fcntl(fd, F_OFD_SETLK, &lock) != 0)
+        return false; // Somebody took it just now.
+    struct stat opened {}, current {};
+    if (fstat(fd, &opened) != 0 || ::stat(path.c_str(), &current) != 0 || opened.st_ino != current.st_ino)
+        return false;
+    if (::unlink(path.c_str()) != 0)
+        return make_error(Errc::SystemError, system_message("cannot remove " + path, errno), errno);
+    return true;
+}
+
+std::uint64_t count_frames_between(const Segment& segment, std::uint64_t from, std::uint64_t head)
+{
+    // Walks committed records without trusting them: every step is bounds-checked and the walk is capped.
+    const std::uint64_t capacity = segment.geometry().payload_capacity;
+    if (from > head || head - from > capacity)
+        return 0;
+    std::uint64_t frames = 0;
+    for (int steps = 0; from < head && steps < 1'000'000; ++steps) {
+        const std::uint64_t offset = from % capacity;
+        if (offset % kRecordAlign != 0)
+            break;
+        FrameHeader header{};
+        std::memcpy(&header, segment.payload() + offset, 16);
+        if (header.record_size < kRecordAlign || header.record_size % kRecordAlign != 0 ||
+            header.record_size > capacity - offset)
+            break;
+        if (header.kind == static_cast<std::uint32_t>(RecordKind::Frame))
+            ++frames;
+        from += header.record_size;
+    }
+    return frames;
+}
+
+std::string read_metadata(const Segment& segment, std::uint32_t generation)
+{
+    if (generation == 0)
+        return {};
+    const std::uint32_t index = generation % kMetadataSlots;
+    const MetadataSlotHeader& slot = segment.metadata_slot(index);
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        const std::uint32_t before = slot.seqlock.load(std::memory_order_acquire);
+        if (before % 2 != 0)
+            continue;
+        const std::uint64_t size = std::min<std::uint64_t>(slot.size, segment.geometry().metadata_capacity);
+        std::string text(reinterpret_cast<const char*>(segment.metadata_data(index)), static_cast<std::size_t>(size));
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (slot.seqlock.load(std::memory_order_relaxed) == before)
+            return text;
+    }
+    return {};
+}
+
+} // namespace
+
+Result<std::vector<std::string>> list_rings()
+{
+    std::unique_ptr<DIR, int (*)(DIR*)> directory(opendir(std::string(kShmDirectory).c_str()), closedir);
+    if (!directory)
+        return make_error(Errc::SystemError, system_message("cannot list " + std::string(kShmDirectory), errno), errno);
+    std::vector<std::string> names;
+    while (const dirent* entry = readdir(directory.get())) {
+        const std::string_view file = entry->d_name;
+        if (file.starts_with(kRingPrefix) && validate_ring_name(file.substr(kRingPrefix.size())))
+            names.emplace_back(file.substr(kRingPrefix.size()));
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+Result<RingSnapshot> inspect_ring(std::string_view name)
+{
+    if (auto valid = validate_ring_name(name); !valid)
+        return tl::unexpected(std::move(valid.error()));
+    auto opened = Segment::open(ring_path(name), false);
+    if (!opened) {
+        if (opened.error().code == Errc::NotFound)
+            opened.error().message = "no ring named '" + std::string(name) + "' (see 'zbctl list')";
+        return tl::unexpected(std::move(opened.error()));
+    }
+    const Segment& segment = *opened;
+    const ControlBlock& control = segment.control();
+    const Geometry& g = segment.geometry();
+    constexpr auto relaxed = std::memory_order_relaxed;
+
+    RingSnapshot snapshot;
+    snapshot.name = std::string(name);
+    snapshot.shm_path = segment.path();
+    snapshot.protocol_version = control.protocol_version;
+    snapshot.segment_size = g.segment_size;
+    snapshot.payload_offset = g.payload_offset;
+    snapshot.payload_capacity = g.payload_capacity;
+    snapshot.metadata_offset = g.metadata_offset;
+    snapshot.metadata_capacity = g.metadata_capacity;
+    snapshot.readers_offset = g.readers_offset;
+    snapshot.max_readers = g.max_readers;
+    snapshot.integrity = static_cast<Integrity>(control.integrity);
+    snapshot.writer_pid = control.writer_pid;
+    snapshot.writer_command.assign(control.writer_command, strnlen(control.writer_command, sizeof control.writer_command));
+    snapshot.writer_alive = segment.locked_by_other(kWriterLockByte);
+    snapshot.writer_closed = control.writer_state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(WriterState::Closed);
+    snapshot.created_realtime_ns = control.created_realtime_ns;
+    snapshot.head = control.head.load(std::memory_order_acquire);
+    snapshot.next_sequence = control.next_sequence.load(relaxed);
+    snapshot.format_generation = control.format_generation.load(std::memory_order_acquire);
+    snapshot.stream_metadata = read_metadata(segment, snapshot.format_generation);
+    const auto& w = control.counters;
+    snapshot.writer = {w.frames_written.load(relaxed), w.bytes_written.load(relaxed), w.frames_in_place.load(relaxed),
+                       w.frames_copied.load(relaxed),  w.frames_aborted.load(relaxed), w.waits.load(relaxed),
+                       w.timeouts.load(relaxed),       w.wraps.load(relaxed),          w.readers_reclaimed.load(relaxed),
+                       w.format_changes.load(relaxed)};
+    for (std::uint32_t i = 0; i < g.max_readers; ++i) {
+        const ReaderSlot& slot = segment.reader_slot(i);
+        if (owner_state(slot.owner.load(std::memory_order_acquire)) == SlotState::Free)
+            continue;
+        ReaderSnapshot reader;
+        reader.slot = i;
+        reader.pid = slot.pid;
+        reader.alive = segment.locked_by_other(reader_lock_byte(i));
+        reader.policy = slot.policy == 1 ? ReaderPolicy::Latest : ReaderPolicy::Lossless;
+        const std::uint64_t read_pos = slot.read_pos.load(relaxed);
+        const std::uint64_t pin = slot.pin.load(relaxed);
+        reader.lag_bytes = snapshot.head > read_pos ? snapshot.head - read_pos : 0;
+        reader.lag_frames = count_frames_between(segment, read_pos, snapshot.head);
+        reader.held_bytes = pin != kNoPosition && read_pos > pin ? read_pos - pin : 0;
+        const auto& c = slot.counters;
+        reader.counters = {c.frames_read.load(relaxed), c.bytes_read.load(relaxed), c.frames_skipped.load(relaxed),
+                           c.sequence_gaps.load(relaxed), c.waits.load(relaxed), c.timeouts.load(relaxed),
+                           c.checksum_failures.load(relaxed)};
+        snapshot.readers.push_back(reader);
+    }
+    return snapshot;
+}
+
+Result<void> remove_stale_ring(std::string_view name)
+{
+    if (auto valid = validate_ring_name(name); !valid)
+        return tl::unexpected(std::move(valid.error()));
+    const std::string path = ring_path(name);
+    if (::access(path.c_str(), F_OK) != 0)
+        return make_error(Errc::NotFound, "no ring named '" + std::string(name) + "'");
+    auto removed = remove_if_unheld(path);
+    if (!removed)
+        return tl::unexpected(std::move(removed.error()));
+    if (!*removed)
+        return make_error(Errc::Busy, "ring '" + std::string(name) + "' is still held by a live writer or reader");
+    return {};
+}
+
+Result<std::vector<std::string>> collect_garbage()
+{
+    std::unique_ptr<DIR, int (*)(DIR*)> directory(opendir(std::string(kShmDirectory).c_str()), closedir);
+    if (!directory)
+        return make_error(Errc::SystemError, system_message("cannot list " + std::string(kShmDirectory), errno), errno);
+    std::vector<std::string> candidates;
+    while (const dirent* entry = readdir(directory.get())) {
+        const std::string_view file = entry->d_name;
+        if (file.starts_with(kRingPrefix) || file.starts_with(kTempPrefix))
+            candidates.emplace_back(file);
+    }
+    std::vector<std::string> removed;
+    for (const std::string& file : candidates) {
+        auto gone = remove_if_unheld(std::string(kShmDirectory) + file);
+        if (!gone)
+            return tl::unexpected(std::move(gone.error()));
+        if (*gone)
+            removed.push_back(file.starts_with(kRingPrefix) ? file.substr(kRingPrefix.size()) : file);
+    }
+    std::sort(removed.begin(), removed.end());
+    return removed;
+}
+
+} // namespace zerobuffer

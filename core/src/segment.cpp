@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: MIT
+// Mapping, locking and validation of ring segments in /dev/shm.
+#include "segment.h"
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utility>
+
+#include <sodium.h>
+
+namespace zerobuffer::detail {
+
+namespace {
+
+constexpr std::size_t kMaxNameLength = 200;
+
+std::string hex(std::span<const unsigned char> bytes)
+{
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string text;
+    for (unsigned char byte : bytes) {
+        text.push_back(kDigits[byte >> 4]);
+        text.push_back(kDigits[byte & 0xf]);
+    }
+    return text;
+}
+
+} // namespace
+
+std::string system_message(std::string_view what, int error_number)
+{
+    std::string message(what);
+    message += ": ";
+    message += std::strerror(error_number);
+    switch (error_number) {
+    case ENOSPC:
+    case ENOMEM:
+        message += " (/dev/shm is full: free space there, remove stale rings with 'zbctl gc', or use a smaller ring)";
+        break;
+    case EACCES:
+    case EPERM:
+        message += " (permission denied: run as the ring's owner or create the ring with wider permissions)";
+        break;
+    case EMFILE:
+    case ENFILE:
+        message += " (too many open files: raise the limit with 'ulimit -n')";
+        break;
+    default:
+        break;
+    }
+    return message;
+}
+
+Result<void> validate_ring_name(std::string_view name)
+{
+    if (name.empty() || name.size() > kMaxNameLength)
+        return make_error(Errc::InvalidArgument, "ring name '" + std::string(name) + "' must be 1 to 200 characters");
+    for (char c : name) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                        c == '_' || c == '-';
+        if (!ok)
+            return make_error(Errc::InvalidArgument, "ring name '" + std::string(name) +
+                                                         "' may only contain letters, digits, '.', '_' and '-'");
+    }
+    if (name == "." || name == "..")
+        return make_error(Errc::InvalidArgument, "ring name '" + std::string(name) + "' is reserved");
+    return {};
+}
+
+std::string ring_path(std::string_view name)
+{
+    std::string path(kShmDirectory);
+    path += kRingPrefix;
+    path += name;
+    return path;
+}
+
+Result<Geometry> compute_geometry(std::size_t ring_size, std::uint32_t max_readers, std::size_t metadata_capacity)
+{
+    if (max_readers < 1 || max_readers > kMaxReaders)
+        return make_error(Errc::InvalidArgument,
+                          "max_readers is " + std::to_string(max_readers) + "; it must be 1 to 64");
+    if (ring_size < kMinRingSize)
+        return make_error(Errc::InvalidArgument, "ring_size is " + std::to_string(ring_size) +
+                                                     " bytes; it must be at least 4096");
+    if (ring_size > (std::uint64_t{1} << 46))
+        return make_error(Errc::InvalidArgument, "ring_size is " + std::to_string(ring_size) + " bytes; at most 64 TiB");
+    if (metadata_capacity > kMaxMetadataCapacity)
+        return make_error(Errc::InvalidArgument, "metadata_capacity is " + std::to_string(metadata_capacity) +
+                                                     " bytes; at most 16 MiB");
+    Geometry geometry;
+    geometry.max_readers = max_readers;
+    geometry.readers_offset = align_up(sizeof(ControlBlock), kCacheLine);
+    geometry.metadata_offset = align_up(geometry.readers_offset + std::uint64_t{max_readers} * sizeof(ReaderSlot), kCacheLine);
+    geometry.metadata_capacity = metadata_capacity;
+    geometry.metadata_slot_stride = sizeof(MetadataSlotHeader) + align_up(metadata_capacity, kCacheLine);
+    geometry.payload_offset = align_up(geometry.metadata_offset + kMetadataSlots * geometry.metadata_slot_stride, kPageSize);
+    geometry.payload_capacity = align_up(ring_size, kPageSize);
+    geometry.segment_size = geometry.payload_offset + geometry.payload_capacity;
+    return geometry;
+}
+
+Result<Geometry> validate_control_block(const ControlBlock& control, std::uint64_t file_size)
+{
+    const auto corrupt = [](std::string what) {
+        return make_error(Errc::CorruptSegment,
+                          "corrupt ring segment: " + std::move(what) +
+                              "; the segment is damaged or not a ZeroBuffer ring: remove it ('zbctl gc') and restart its writer");
+    };
+    if (file_size < sizeof(ControlBlock))
+        return corrupt("file is " + std::to_string(file_size) + " bytes, smaller than a control block (" +
+                       std::to_string(sizeof(ControlBlock)) + ")");
+    const std::uint64_t magic = control.magic.load(std::memory_order_acquire);
+    if (magic != kMagic)
+        return corrupt("bad magic number 0x" + hex({reinterpret_cast<const unsigned char*>(&magic), sizeof magic}));
+    if (control.protocol_version != kProtocolVersion)
+        return make_error(Errc::VersionMismatch,
+                          "ring uses protocol version " + std::to_string(control.protocol_version) +
+                              " but this library speaks version " + std::to_string(kProtocolVersion) +
+                              ": use the same ZeroBuffer version on both sides");
+    if (control.control_block_size != sizeof(ControlBlock) || control.reader_slot_size != sizeof(ReaderSlot) ||
+        control.frame_header_size != sizeof(FrameHeader) ||
+        control.metadata_slot_header_size != sizeof(MetadataSlotHeader))
+        return make_error(Errc::VersionMismatch,
+                          "ring layout sizes differ from this library's (control block " +
+                              std::to_string(control.control_block_size) + " vs " + std::to_string(sizeof(ControlBlock)) +
+                              ", reader slot " + std::to_string(control.reader_slot_size) + " vs " +
+                              std::to_string(sizeof(ReaderSlot)) + ", frame header " +
+                              std::to_string(control.frame_header_size) + " vs " + std::to_string(sizeof(FrameHeader)) +
+                              "): writer and reader were built from different ZeroBuffer versions");
+
+    Geometry g;
+    g.segment_size = control.segment_size;
+    g.readers_offset = control.readers_offset;
+    g.metadata_offset = control.metadata_offset;
+    g.metadata_capacity = control.metadata_capacity;
+    g.metadata_slot_stride = control.metadata_slot_stride;
+    g.payload_offset = control.payload_offset;
+    g.payload_capacity = control.payload_capacity;
+    g.max_readers = control.max_readers;
+
+    if (g.segment_size != file_size)
+        return corrupt("segment size field " + std::to_string(g.segment_size) + " differs from the file size " +
+                       std::to_string(file_size));
+    if (g.max_readers < 1 || g.max_readers > kMaxReaders)
+        return corrupt("max_readers is " + std::to_string(g.max_readers));
+    if (control.metadata_slots != kMetadataSlots)
+        return corrupt("metadata slot count is " + std::to_string(control.metadata_slots));
+    if (control.integrity > 2)
+        return corrupt("unknown integrity mode " + std::to_string(control.integrity));
+    // Each region must start after the previous one ends and stay inside the file; compute in a way that
+    // cannot overflow (all values are first bounded by the file size).
+    if (g.readers_offset < sizeof(ControlBlock) || g.readers_offset % kCacheLine != 0 || g.readers_offset > file_size ||
+        std::uint64_t{g.max_readers} * sizeof(ReaderSlot) > file_size - g.readers_offset)
+        return corrupt("reader table at offset " + std::to_string(g.readers_offset) + " does not fit");
+    const std::uint64_t readers_end = g.readers_offset + std::uint64_t{g.max_readers} * sizeof(ReaderSlot);
+    if (g.metadata_capacity > kMaxMetadataCapacity ||
+        g.metadata_slot_stride != sizeof(MetadataSlotHeader) + align_up(g.metadata_capacity, kCacheLine))
+        return corrupt("metadata capacity " + std::to_string(g.metadata_capacity) + " / stride " +
+                       std::to_string(g.metadata_slot_stride) + " are inconsistent");
+    if (g.metadata_offset < readers_end || g.metadata_offset % kCacheLine != 0 || g.metadata_offset > file_size ||
+        kMetadataSlots * g.metadata_slot_stride > file_size - g.metadata_offset)
+        return corrupt("metadata area at offset " + std::to_string(g.metadata_offset) + " does not fit");
+    const std::uint64_t metadata_end = g.metadata_offset + kMetadataSlots * g.metadata_slot_stride;
+    if (g.payload_offset < metadata_end || g.payload_offset % kPageSize != 0 || g.payload_offset > file_size)
+        return corrupt("payload ring offset " + std::to_string(g.payload_offset) + " is out of place");
+    if (g.payload_capacity < kMinRingSize || g.payload_capacity % kPageSize != 0 ||
+        g.payload_capacity != file_size - g.payload_offset)
+        return corrupt("payload ring capacity " + std::to_string(g.payload_capacity) + " does not match the file");
+    return g;
+}
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept
+{
+    if (this != &other) {
+        if (fd_ >= 0)
+            ::close(fd_);
+        fd_ = other.release();
+    }
+    return *this;
+}
+
+UniqueFd::~UniqueFd()
+{
+    if (fd_ >= 0)
+        ::close(fd_);
+}
+
+Segment::Segment(Segment&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), base_(std::exchange(other.base_, nullptr)),
+      mapped_size_(std::exchange(other.mapped_size_, 0)), inode_(other.inode_), geometry_(other.geometry_),
+      path_(std::move(other.path_))
+{
+}
+
+Segment& Segment::operator=(Segment&& other) noexcept
+{
+    if (this != &other) {
+        reset();
+        fd_ = std::exchange(other.fd_, -1);
+        base_ = std::exchange(other.base_, nullptr);
+        mapped_size_ = std::exchange(other.mapped_size_, 0);
+        inode_ = other.inode_;
+        geometry_ = other.geometry_;
+        path_ = std::move(other.path_);
+    }
+    return *this;
+}
+
+Segment::~Segment() { reset(); }
+
+void Segment::reset() noexcept
+{
+    if (base_ != nullptr)
+        munmap(base_, mapped_size_);
+    if (fd_ >= 0)
+        ::close(fd_);
+    base_ = nullptr;
+    fd_ = -1;
+    mapped_size_ = 0;
+}
+
+ReaderSlot& Segment::reader_slot(std::uint32_t index) const noexcept
+{
+    return *reinterpret_cast<ReaderSlot*>(bytes() + geometry_.readers_offset + std::uint64_t{index} * sizeof(ReaderSlot));
+}
+
+MetadataSlotHeader& Segment::metadata_slot(std::uint32_t index) const noexcept
+{
+    return *reinterpret_cast<MetadataSlotHeader*>(bytes() + geometry_.metadata_offset +
+                                                  std::uint64_t{index} * geometry_.metadata_slot_stride);
+}
+
+std::byte* Segment::metadata_data(std::uint32_t index) const noexcept
+{
+    return reinterpret_cast<std::byte*>(&metadata_slot(index)) + sizeof(MetadataSlotHeader);
+}
+
+Result<Segment> Segment::open(const std::string& path, bool writable)
+{
+    Segment segment;
+    segment.path_ = path;
+    segment.fd_ = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
+    if (segment.fd_ < 0) {
+        const int error_number = errno;
+        if (error_number == ENOENT)
+            return make_error(Errc::NotFound, "no ring at " + path + ": start its writer first", ENOENT);
+        return make_error(Errc::SystemError, system_message("cannot open " + path, error_number), error_number);
+    }
+    struct stat info {};
+    if (fstat(segment.fd_, &info) != 0)
+        return make_error(Errc::SystemError, system_message("cannot stat " + path, errno), errno);
+    if (!S_ISREG(info.st_mode))
+        return make_error(Errc::CorruptSegment, path + " is not a regular shared-memory object");
+    const auto file_size = static_cast<std::uint64_t>(info.st_size);
+    if (file_size < sizeof(ControlBlock))
+        return make_error(Errc::CorruptSegment, "corrupt ring segment: " + path + " is " + std::to_string(file_size) +
+                                                    " bytes, smaller than a control block; remove it ('zbctl gc')");
+    segment.inode_ = info.st_ino;
+    segment.mapped_size_ = static_cast<std::size_t>(file_size);
+    segment.base_ = mmap(nullptr, segment.mapped_size_, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
+                         segment.fd_, 0);
+    if (segment.base_ == MAP_FAILED) {
+        segment.base_ = nullptr;
+        return make_error(Errc::SystemError, system_message("cannot map " + path, errno), errno);
+    }
+    auto geometry = validate_control_block(segment.control(), file_size);
+    if (!geometry)
+        return tl::unexpected(std::move(geometry.error()));
+    segment.geometry_ = *geometry;
+    return segment;
+}
+
+Result<Segment> Segment::create_temporary(const Geometry& geometry, unsigned permissions)
+{
+    if (sodium_init() < 0)
+        return make_error(Errc::SystemError, "libsodium failed to initialise");
+    Segment segment;
+    std::array<unsigned char, 8> random{};
+    randombytes_buf(random.data(), random.size());
+    segment.path_ = std::string(kShmDirectory) + std::string(kTempPrefix) + std::to_string(getpid()) + "-" + hex(random);
+    segment.fd_ = ::open(segment.path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, permissions & 0777);
+    if (segment.fd_ < 0)
+        return make_error(Errc::SystemError, system_message("cannot create " + segment.path_, errno), errno);
+    // From here on a failure must not leave the temporary file behind.
+    auto fail = [&segment](Error error) {
+        ::unlink(segment.path_.c_str());
+        return tl::unexpected(std::move(error));
+    };
+    if (fchmod(segment.fd_, permissions & 0777) != 0)
+        return fail({Errc::SystemError, system_message("cannot set permissions of " + segment.path_, errno), errno});
+    auto locked = segment.try_lock_byte(kWriterLockByte);
+    if (!locked || !*locked)
+        return fail({Errc::SystemError, "cannot lock new segment " + segment.path_, 0});
+    // Allocate every page now: a full /dev/shm must fail here with ENOSPC, not later with SIGBUS.
+    const int allocated = posix_fallocate(segment.fd_, 0, static_cast<off_t>(geometry.segment_size));
+    if (allocated != 0)
+        return fail({Errc::SystemError,
+                     system_message("cannot allocate " + std::to_string(geometry.segment_size) + " bytes for the ring in /dev/shm",
+                                    allocated),
+                     allocated});
+    segment.mapped_size_ = geometry.segment_size;
+    segment.base_ = mmap(nullptr, segment.mapped_size_, PROT_READ | PROT_WRITE, MAP_SHARED, segment.fd_, 0);
+    if (segment.base_ == MAP_FAILED) {
+        segment.base_ = nullptr;
+        return fail({Errc::SystemError, system_message("cannot map " + segment.path_, errno), errno});
+    }
+    struct stat info {};
+    if (fstat(segment.fd_, &info) == 0)
+        segment.inode_ = info.st_ino;
+    segment.geometry_ = geometry;
+    return segment;
+}
+
+Result<bool> Segment::try_lock_byte(std::int64_t byte) const
+{
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = byte;
+    lock.l_len = 1;
+    if (fcntl(fd_, F_OFD_SETLK, &lock) == 0)
+        return true;
+    if (errno == EAGAIN || errno == EACCES)
+        return false;
+    return make_error(Errc::SystemError, system_message("cannot lock " + path_, errno), errno);
+}
+
+void Segment::unlock_byte(std::int64_t byte) const noexcept
+{
+    struct flock lock {};
+    lock.l_type = F_UNLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = byte;
+    lock.l_len = 1;
+    fcntl(fd_, F_OFD_SETLK, &lock);
+}
+
+bool Segment::locked_by_other(std::int64_t start, std::int64_t length) const noexcept
+{
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = start;
+    lock.l_len = length;
+    if (fcntl(fd_, F_OFD_GETLK, &lock) != 0)
+        return true; // Cannot tell: assume alive, never reclaim on doubt.
+    return lock.l_type != F_UNLCK;
+}
+
+} // namespace zerobuffer::detail
