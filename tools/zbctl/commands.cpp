@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: MIT
+// The list, inspect and gc commands of zbctl. Everything here only reads rings, except gc on stale ones.
+#include "zbctl.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <signal.h>
+
+namespace zbctl {
+
+using nlohmann::json;
+using zerobuffer::RingSnapshot;
+
+namespace {
+
+// A plain text table: columns padded to their widest cell, the last one not padded.
+class Table {
+public:
+    explicit Table(std::vector<std::string> header) : rows_{std::move(header)} {}
+    void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+
+    void print(std::FILE* out, std::string_view indent = "") const
+    {
+        std::vector<std::size_t> widths;
+        for (const auto& row : rows_) {
+            widths.resize(std::max(widths.size(), row.size()), 0);
+            for (std::size_t i = 0; i < row.size(); ++i) {
+                widths[i] = std::max(widths[i], row[i].size());
+            }
+        }
+        for (const auto& row : rows_) {
+            std::string line(indent);
+            for (std::size_t i = 0; i < row.size(); ++i) {
+                line += row[i];
+                if (i + 1 < row.size()) {
+                    line.append(widths[i] - row[i].size() + 2, ' ');
+                }
+            }
+            std::fprintf(out, "%s\n", line.c_str());
+        }
+    }
+
+private:
+    std::vector<std::vector<std::string>> rows_;
+};
+
+std::string u64(std::uint64_t value)
+{
+    return std::to_string(value);
+}
+
+std::string readers_cell(const RingSnapshot& ring)
+{
+    const std::uint32_t alive = live_readers(ring);
+    std::string text = strprintf("%u/%u", alive, ring.max_readers);
+    const auto dead = ring.readers.size() - alive;
+    if (dead > 0) {
+        text += strprintf(" (+%zu dead)", dead);
+    }
+    return text;
+}
+
+// Why a ring counts as garbage, for gc messages.
+std::string stale_reason(const RingSnapshot& ring)
+{
+    const std::size_t readers = ring.readers.size();
+    return strprintf("writer %s, %s", writer_status(ring).c_str(),
+                     readers == 0 ? "no readers" : strprintf("%zu dead reader(s)", readers).c_str());
+}
+
+// Names of the rings, printing (not failing on) the error if /dev/shm cannot be read.
+std::optional<std::vector<std::string>> ring_names()
+{
+    auto names = zerobuffer::list_rings();
+    if (!names) {
+        const auto code = zerobuffer::to_string(names.error().code);
+        std::fprintf(stderr, "zbctl: cannot list rings: %.*s: %s\n", static_cast<int>(code.size()), code.data(),
+                     names.error().message.c_str());
+        return std::nullopt;
+    }
+    std::sort(names->begin(), names->end());
+    return std::move(*names);
+}
+
+bool process_alive(long pid)
+{
+    if (pid <= 0 || pid > 0x7fffffff) {
+        return false;
+    }
+    return kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+// Leftovers of interrupted creations ("/dev/shm/.zb-tmp-<pid>-<n>") whose creator is gone. Used only by
+// gc --dry-run to predict what collect_garbage() will take; the library decides for real.
+std::vector<std::string> dead_temp_objects()
+{
+    std::vector<std::string> found;
+    std::error_code ec;
+    constexpr std::string_view kTempPrefix = ".zb-tmp-";
+    for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
+        const std::string file = entry.path().filename().string();
+        if (!file.starts_with(kTempPrefix)) {
+            continue;
+        }
+        long pid = 0;
+        const char* first = file.data() + kTempPrefix.size();
+        const auto [end, err] = std::from_chars(first, file.data() + file.size(), pid);
+        if (err != std::errc{} || end == first || !process_alive(pid)) {
+            found.push_back(file);
+        }
+    }
+    std::sort(found.begin(), found.end());
+    return found;
+}
+
+} // namespace
+
+int run_list(const Options& options)
+{
+    auto names = ring_names();
+    if (!names) {
+        return kExitFailure;
+    }
+    json rings = json::array();
+    Table table({"NAME", "STATE", "WRITER", "COMMAND", "READERS", "FRAMES", "SIZE", "FORMAT"});
+    for (const auto& name : *names) {
+        auto ring = zerobuffer::inspect_ring(name);
+        if (!ring) {
+            if (ring.error().code == zerobuffer::Errc::NotFound) {
+                continue; // Removed between listing and inspecting: it is simply gone.
+            }
+            const auto code = zerobuffer::to_string(ring.error().code);
+            if (options.json) {
+                rings.push_back(json{{"name", name}, {"state", "unreadable"}, {"error", error_json(ring.error())}});
+            } else {
+                table.add({name, "unreadable", "-", "-", "-", "-", "-", std::string(code)});
+                std::fprintf(stderr, "zbctl: %s: %.*s: %s\n", name.c_str(), static_cast<int>(code.size()),
+                             code.data(), ring.error().message.c_str());
+            }
+            continue;
+        }
+        if (options.json) {
+            rings.push_back(ring_summary_json(*ring));
+        } else {
+            table.add({ring->name, std::string(ring_state(*ring)), writer_status(*ring),
+                       ring->writer_command.empty() ? "-" : ring->writer_command, readers_cell(*ring),
+                       u64(ring->writer.frames_written), format_bytes(ring->segment_size),
+                       stream_summary(ring->stream_metadata)});
+        }
+    }
+    if (options.json) {
+        std::printf("%s\n", json{{"rings", std::move(rings)}}.dump(2).c_str());
+    } else if (names->empty()) {
+        std::printf("no rings on this machine\n");
+    } else {
+        table.print(stdout);
+    }
+    return kExitOk;
+}
+
+namespace {
+
+void print_inspect(const RingSnapshot& ring)
+{
+    std::printf("Ring %s\n", ring.name.c_str());
+    std::printf("  shm object      %s\n", ring.shm_path.c_str());
+    std::printf("  state           %.*s\n", static_cast<int>(ring_state(ring).size()), ring_state(ring).data());
+    std::printf("  created         %s (%s)\n", format_local_time(ring.created_realtime_ns).c_str(),
+                format_age(ring.created_realtime_ns).c_str());
+    std::printf("  protocol        %u\n", ring.protocol_version);
+    std::printf("  integrity       %.*s\n", static_cast<int>(integrity_name(ring.integrity).size()),
+                integrity_name(ring.integrity).data());
+
+    std::printf("\nLayout\n");
+    std::printf("  segment size    %llu bytes (%s)\n", static_cast<unsigned long long>(ring.segment_size),
+                format_bytes(ring.segment_size).c_str());
+    std::printf("  reader slots    offset %llu, max_readers %u\n",
+                static_cast<unsigned long long>(ring.readers_offset), ring.max_readers);
+    std::printf("  metadata        offset %llu, capacity %llu bytes (%s)\n",
+                static_cast<unsigned long long>(ring.metadata_offset),
+                static_cast<unsigned long long>(ring.metadata_capacity), format_bytes(ring.metadata_capacity).c_str());
+    std::printf("  payload ring    offset %llu, capacity %llu bytes (%s)\n",
+                static_cast<unsigned long long>(ring.payload_offset),
+                static_cast<unsigned long long>(ring.payload_capacity), format_bytes(ring.payload_capacity).c_str());
+
+    const auto& w = ring.writer;
+    std::printf("\nWriter\n");
+    std::printf("  pid             %d (%s), %.*s\n", ring.writer_pid,
+                ring.writer_command.empty() ? "?" : ring.writer_command.c_str(),
+                static_cast<int>(writer_status_word(ring).size()), writer_status_word(ring).data());
+    std::printf("  head            %llu bytes committed, next sequence %llu\n",
+                static_cast<unsigned long long>(ring.head), static_cast<unsigned long long>(ring.next_sequence));
+    const std::pair<const char*, std::uint64_t> counters[] = {
+        {"frames_written", w.frames_written},   {"bytes_written", w.bytes_written},
+        {"frames_in_place", w.frames_in_place}, {"frames_copied", w.frames_copied},
+        {"frames_aborted", w.frames_aborted},   {"waits", w.waits},
+        {"timeouts", w.timeouts},               {"wraps", w.wraps},
+        {"readers_reclaimed", w.readers_reclaimed}, {"format_changes", w.format_changes},
+    };
+    for (const auto& [key, value] : counters) {
+        std::printf("  %-17s %llu\n", key, static_cast<unsigned long long>(value));
+    }
+
+    std::printf("\nStream metadata (generation %u)\n", ring.format_generation);
+    if (ring.stream_metadata.empty()) {
+        std::printf("  (none: the writer did not set any)\n");
+    } else {
+        std::printf("  %s\n", stream_summary(ring.stream_metadata).c_str());
+        const json parsed = json::parse(ring.stream_metadata, nullptr, false);
+        const std::string body = parsed.is_discarded() ? ring.stream_metadata : parsed.dump(2);
+        std::string indented = "  ";
+        for (const char c : body) {
+            indented += c;
+            if (c == '\n') {
+                indented += "  ";
+            }
+        }
+        std::printf("%s\n", indented.c_str());
+    }
+
+    std::printf("\nReaders (%u alive, %zu attached, %u slots)\n", live_readers(ring), ring.readers.size(),
+                ring.max_readers);
+    if (ring.readers.empty()) {
+        std::printf("  (none attached)\n");
+        return;
+    }
+    Table table({"SLOT", "PID", "ALIVE", "POLICY", "LAG_FRAMES", "LAG_BYTES", "HELD_BYTES", "FRAMES_READ",
+                 "BYTES_READ", "SKIPPED", "GAPS", "WAITS", "TIMEOUTS", "CHECKSUM_FAILURES"});
+    for (const auto& r : ring.readers) {
+        const auto& c = r.counters;
+        table.add({u64(r.slot), std::to_string(r.pid), r.alive ? "yes" : "no", std::string(policy_name(r.policy)),
+                   u64(r.lag_frames), u64(r.lag_bytes), u64(r.held_bytes), u64(c.frames_read), u64(c.bytes_read),
+                   u64(c.frames_skipped), u64(c.sequence_gaps), u64(c.waits), u64(c.timeouts),
+                   u64(c.checksum_failures)});
+    }
+    table.print(stdout, "  ");
+}
+
+} // namespace
+
+int run_inspect(const Options& options)
+{
+    std::string name;
+    if (auto problem = normalize_ring_name(options.args.at(0), name)) {
+        std::fprintf(stderr, "zbctl: %s\n", problem->c_str());
+        return kExitUsage;
+    }
+    auto ring = zerobuffer::inspect_ring(name);
+    if (!ring) {
+        return report_inspect_error(name, ring.error());
+    }
+    if (options.json) {
+        std::printf("%s\n", ring_json(*ring).dump(2).c_str());
+    } else {
+        print_inspect(*ring);
+    }
+    return kExitOk;
+}
+
+namespace {
+
+// gc NAME...: removes exactly the named rings if they are stale (remove_stale_ring).
+int gc_named(const Options& options)
+{
+    int status = kExitOk;
+    for (const auto& given : options.args) {
+        std::string name;
+        if (auto problem = normalize_ring_name(given, name)) {
+            std::fprintf(stderr, "zbctl: %s\n", problem->c_str());
+            return kExitUsage;
+        }
+        auto ring = zerobuffer::inspect_ring(name);
+        if (!ring && ring.error().code == zerobuffer::Errc::NotFound) {
+            status = report_inspect_error(name, ring.error());
+            continue;
+        }
+        if (ring && has_live_process(*ring)) {
+            std::fprintf(stderr, "zbctl: ring '%s' is in use (writer pid %s, %u live reader(s)); not removed\n",
+                         name.c_str(), writer_status(*ring).c_str(), live_readers(*ring));
+            status = kExitFailure;
+            continue;
+        }
+        const std::string reason = ring ? stale_reason(*ring) : "unreadable segment";
+        if (options.dry_run) {
+            std::printf("would remove %s (%s)\n", name.c_str(), reason.c_str());
+            continue;
+        }
+        // The library re-checks liveness under its locks, so a process that attached meanwhile is safe.
+        auto removed = zerobuffer::remove_stale_ring(name);
+        if (removed) {
+            std::printf("removed %s (%s)\n", name.c_str(), reason.c_str());
+        } else if (removed.error().code == zerobuffer::Errc::Busy) {
+            std::fprintf(stderr, "zbctl: ring '%s' is in use: %s; not removed\n", name.c_str(),
+                         removed.error().message.c_str());
+            status = kExitFailure;
+        } else if (removed.error().code == zerobuffer::Errc::NotFound) {
+            std::printf("%s is already gone\n", name.c_str());
+        } else {
+            const auto code = zerobuffer::to_string(removed.error().code);
+            std::fprintf(stderr, "zbctl: cannot remove ring '%s': %.*s: %s\n", name.c_str(),
+                         static_cast<int>(code.size()), code.data(), removed.error().message.c_str());
+            status = kExitFailure;
+        }
+    }
+    return status;
+}
+
+} // namespace
+
+int run_gc(const Options& options)
+{
+    if (!options.args.empty()) {
+        return gc_named(options);
+    }
+    auto names = ring_names();
+    if (!names) {
+        return kExitFailure;
+    }
+    // Snapshots taken before collecting, to say why each removed ring was garbage.
+    std::map<std::string, RingSnapshot, std::less<>> before;
+    std::size_t candidates = 0;
+    for (const auto& name : *names) {
+        auto ring = zerobuffer::inspect_ring(name);
+        if (ring) {
+            if (options.dry_run && !has_live_process(*ring)) {
+                std::printf("would remove %s (%s)\n", name.c_str(), stale_reason(*ring).c_str());
+                ++candidates;
+            }
+            before.emplace(name, std::move(*ring));
+        } else if (options.dry_run && ring.error().code != zerobuffer::Errc::NotFound) {
+            const auto code = zerobuffer::to_string(ring.error().code);
+            std::printf("would check %s (cannot inspect it: %.*s; gc removes it only if no process holds it)\n",
+                        name.c_str(), static_cast<int>(code.size()), code.data());
+            ++candidates;
+        }
+    }
+    if (options.dry_run) {
+        for (const auto& file : dead_temp_objects()) {
+            std::printf("would remove /dev/shm/%s (leftover of an interrupted creation)\n", file.c_str());
+            ++candidates;
+        }
+        if (candidates == 0) {
+            std::printf("nothing to remove\n");
+        }
+        return kExitOk;
+    }
+    auto removed = zerobuffer::collect_garbage();
+    if (!removed) {
+        const auto code = zerobuffer::to_string(removed.error().code);
+        std::fprintf(stderr, "zbctl: gc failed: %.*s: %s\n", static_cast<int>(code.size()), code.data(),
+                     removed.error().message.c_str());
+        return kExitFailure;
+    }
+    for (const auto& name : *removed) {
+        auto it = before.find(name);
+        if (it != before.end()) {
+            std::printf("removed %s (%s)\n", name.c_str(), stale_reason(it->second).c_str());
+        } else {
+            std::printf("removed %s\n", name.c_str());
+        }
+    }
+    if (removed->empty()) {
+        std::printf("nothing to remove\n");
+    }
+    return kExitOk;
+}
+
+} // namespace zbctl
