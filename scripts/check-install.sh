@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Checks what `meson install` delivers: installs a build dir into a scratch DESTDIR, then builds and runs a
+# small application (tests/public_api/install_consumer.cpp) using only `pkg-config --cflags --libs zerobuffer`
+# from that staged install, with the prefix moved there by --define-variable.
+#
+# Usage: scripts/check-install.sh [BUILD_DIR]   (default: build; must be configured and built)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+builddir="${1:-build}"
+[[ -f "$builddir/build.ninja" ]] || { echo "check-install: $builddir is not a configured build dir" >&2; exit 1; }
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/zb-install-check.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+read -r prefix libdir includedir < <(meson introspect --buildoptions "$builddir" | python3 -c '
+import json, sys
+opts = {o["name"]: o["value"] for o in json.load(sys.stdin)}
+print(opts["prefix"], opts["libdir"], opts["includedir"])')
+under_prefix()
+{
+    if [[ "$1" == /* ]]; then echo "$1"; else echo "$prefix/$1"; fi
+}
+staged_prefix="$work/destdir$prefix"
+staged_libdir="$work/destdir$(under_prefix "$libdir")"
+staged_includedir="$work/destdir$(under_prefix "$includedir")"
+
+meson install -C "$builddir" --no-rebuild --quiet --destdir "$work/destdir" >/dev/null
+
+status=0
+for f in "$staged_libdir/pkgconfig/zerobuffer.pc" "$staged_includedir/zerobuffer/zerobuffer.h"; do
+    [[ -f "$f" ]] || { echo "check-install: not installed: ${f#"$work"/destdir}" >&2; status=1; }
+done
+((status == 0)) || exit 1
+for header in core/include/zerobuffer/*.h; do
+    [[ -f "$staged_includedir/zerobuffer/$(basename "$header")" ]] \
+        || { echo "check-install: header not installed: $header" >&2; status=1; }
+done
+((status == 0)) || exit 1
+
+export PKG_CONFIG_PATH="$staged_libdir/pkgconfig"
+read -r -a flags < <(pkg-config --define-variable=prefix="$staged_prefix" --cflags --libs zerobuffer)
+echo "check-install: pkg-config --cflags --libs zerobuffer: ${flags[*]}"
+"${CXX:-c++}" -std=c++20 -Wall -Wextra -Werror tests/public_api/install_consumer.cpp "${flags[@]}" \
+    -Wl,-rpath,"$staged_libdir" -o "$work/install-consumer"
+"$work/install-consumer"
+echo "check-install: ok"
