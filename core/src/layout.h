@@ -90,6 +90,12 @@ struct ControlBlock {
     alignas(kCacheLine) std::atomic<std::uint64_t> head; ///< End of the committed records (release).
     std::atomic<std::uint64_t> last_frame_pos;           ///< Start of the newest committed frame, or kNoPosition.
     std::atomic<std::uint64_t> next_sequence;            ///< Sequence number the next published frame gets.
+    /// Start of the newest wrap padding published on its own (kNoPosition: none). Readers step from there to the
+    /// lap end without reading it, so the writer may move a pin sitting there and overwrite the padding.
+    std::atomic<std::uint64_t> last_wrap_start;
+    /// Odd while the writer updates head, next_sequence and last_frame_pos, so an attaching reader can read
+    /// them as one consistent triple.
+    std::atomic<std::uint32_t> publish_seqlock;
 
     // --- written by the writer on every reserve ---
     alignas(kCacheLine) std::atomic<std::uint64_t> reserve_end; ///< The writer may write below reserve_end.
@@ -99,7 +105,10 @@ struct ControlBlock {
 
     // --- reader wake-ups: futex word and sleeper count ---
     alignas(kCacheLine) std::atomic<std::uint32_t> data_futex;
-    std::atomic<std::uint32_t> readers_waiting;
+    std::uint32_t reserved1;
+    /// Bit i set while the reader of slot i sleeps. A bitmask, not a count, so the writer can clear the bit of
+    /// a reader that died asleep instead of paying a futex wake on every commit forever.
+    std::atomic<std::uint64_t> sleeping_readers;
 
     // --- writer wake-ups ---
     alignas(kCacheLine) std::atomic<std::uint32_t> space_futex;

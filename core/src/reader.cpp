@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "futex.h"
+#include "held_frames.h"
 #include "integrity.h"
 #include "layout.h"
 #include "segment.h"
@@ -86,15 +87,19 @@ public:
     /// Chooses where to start reading and, for lossless readers, pins it before going active.
     void start()
     {
-        std::uint64_t position = control_.head.load(std::memory_order_acquire);
-        if (options_.start_at == StartAt::NewestFrame) {
-            const std::uint64_t newest = control_.last_frame_pos.load(std::memory_order_acquire);
-            if (newest != kNoPosition)
-                position = newest;
+        Publication now = read_publication();
+        std::uint64_t position = now.head;
+        expected_sequence_ = now.next_sequence; // So drops before the first frame count too.
+        if (options_.start_at == StartAt::NewestFrame && now.last_frame != kNoPosition && now.next_sequence != 0) {
+            position = now.last_frame;
+            expected_sequence_ = now.next_sequence - 1;
         }
         if (options_.policy == ReaderPolicy::Lossless) {
-            while (!try_pin(position))
-                position = control_.head.load(std::memory_order_acquire); // Newest was being overwritten.
+            while (!try_pin(position)) { // The newest frame was being overwritten: start at the head.
+                now = read_publication();
+                position = now.head;
+                expected_sequence_ = now.next_sequence;
+            }
         }
         read_position_ = position;
         slot_->read_pos.store(position, std::memory_order_relaxed);
@@ -137,18 +142,12 @@ public:
         }
     }
 
-    void release(std::uint32_t held_slot) noexcept
+    void release(std::uint64_t hold_id) noexcept
     {
         std::lock_guard lock(held_mutex_);
-        if (held_slot >= held_.size() || !held_[held_slot].in_use || held_[held_slot].released)
-            return;
-        held_[held_slot].released = true;
         const std::uint64_t old_pin = current_pin();
-        while (held_count_ != 0 && held_[held_first_].released) {
-            held_[held_first_].in_use = false;
-            held_first_ = (held_first_ + 1) % static_cast<std::uint32_t>(held_.size());
-            --held_count_;
-        }
+        if (!held_.release(hold_id))
+            return;
         const std::uint64_t pin = current_pin();
         if (pin != old_pin) {
             slot_->pin.store(pin, std::memory_order_seq_cst);
@@ -172,19 +171,36 @@ public:
     }
 
 private:
-    struct Held {
-        std::uint64_t position = 0;
-        bool in_use = false;
-        bool released = false;
-    };
-
     /// The position the writer must not overwrite: the oldest held frame; with nothing held, the next frame
     /// for a lossless reader, nothing for a latest reader. Called with held_mutex_ held.
     std::uint64_t current_pin() const noexcept
     {
-        if (held_count_ != 0)
-            return held_[held_first_].position;
+        if (!held_.empty())
+            return held_.oldest_position();
         return options_.policy == ReaderPolicy::Lossless ? read_position_ : kNoPosition;
+    }
+
+    struct Publication {
+        std::uint64_t head;
+        std::uint64_t next_sequence;
+        std::uint64_t last_frame;
+    };
+
+    /// Reads head, next_sequence and last_frame_pos as one consistent triple (seqlock). If the writer died
+    /// mid-update the values no longer change, so after enough tries we take them as they are.
+    Publication read_publication() const noexcept
+    {
+        Publication now{};
+        for (int attempt = 0; attempt < kSeqlockTries; ++attempt) {
+            const std::uint32_t before = control_.publish_seqlock.load(std::memory_order_acquire);
+            now = {control_.head.load(std::memory_order_acquire), control_.next_sequence.load(std::memory_order_relaxed),
+                   control_.last_frame_pos.load(std::memory_order_relaxed)};
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if (before % 2 == 0 && control_.publish_seqlock.load(std::memory_order_relaxed) == before)
+                break;
+            cpu_relax();
+        }
+        return now;
     }
 
     /// Pins `position` and checks the writer has not already reserved over it. Dekker with the writer's
@@ -234,20 +250,20 @@ private:
         if (head % kRecordAlign != 0)
             return tl::unexpected(corrupt("head " + std::to_string(head) + " is not aligned"));
         std::unique_lock lock(held_mutex_);
-        if (held_count_ == held_.size())
+        if (held_.unreleased() >= options_.max_held)
             return make_error(Errc::InvalidState, "reader of ring '" + name_ + "' already holds " +
-                                                      std::to_string(held_count_) +
+                                                      std::to_string(held_.unreleased()) +
                                                       " frames (max_held): release some before acquiring more");
         if (options_.policy == ReaderPolicy::Latest) {
             if (options_.max_lag_frames != 0 && expected_sequence_ != kNoPosition) {
                 const std::uint64_t next = control_.next_sequence.load(std::memory_order_relaxed);
                 if (next > expected_sequence_ && next - expected_sequence_ > options_.max_lag_frames + 1) {
                     jump_to_newest(head);
-                    if (held_count_ == 0 && read_position_ == head)
+                    if (held_.empty() && read_position_ == head)
                         return false;
                 }
             }
-            if (held_count_ == 0 && !try_pin(read_position_)) {
+            if (held_.empty() && !try_pin(read_position_)) {
                 jump_to_newest(head); // Overrun: the writer already reuses our next frame.
                 if (read_position_ != head && !try_pin(read_position_))
                     read_position_ = head;
@@ -255,13 +271,34 @@ private:
                     return false;
             }
         }
+        // A wrap padding the writer published on its own: step to the lap end without reading it (the writer
+        // may already have moved our pin there and be overwriting it).
+        if (read_position_ == control_.last_wrap_start.load(std::memory_order_acquire)) {
+            advance(capacity_ - read_position_ % capacity_);
+            return false;
+        }
+        // Or it did so and has already published a newer wrap: then it moved our pin first (load order matters:
+        // last_wrap_start with acquire above, our pin after it).
+        if (held_.empty()) {
+            const std::uint64_t pin = slot_->pin.load(std::memory_order_acquire);
+            if (pin != kNoPosition && pin > read_position_) {
+                read_position_ = pin;
+                slot_->read_pos.store(read_position_, std::memory_order_relaxed);
+                return false;
+            }
+        }
         // Pinned now (or lossless), so the writer cannot be more than a ring ahead of us.
         if (head - read_position_ > capacity_)
             return tl::unexpected(corrupt("head " + std::to_string(head) + " is more than a ring ahead"));
         // Copy the header first and validate the copy: shared memory may change under us if it is hostile.
-        FrameHeader header{};
+        FrameHeader header;
         const std::uint64_t offset = read_position_ % capacity_;
-        std::memcpy(&header, ring_ + offset, kHeaderSize <= capacity_ - offset ? kHeaderSize : 16);
+        if (capacity_ - offset >= kHeaderSize) {
+            std::memcpy(&header, ring_ + offset, kHeaderSize);
+        } else { // Only a padding record fits here; read just its kind and size.
+            header = FrameHeader{};
+            std::memcpy(&header, ring_ + offset, 16);
+        }
         const std::uint64_t available = head - read_position_;
         if (header.record_size < kRecordAlign || header.record_size % kRecordAlign != 0 ||
             header.record_size > capacity_ - offset || header.record_size > available)
@@ -316,9 +353,7 @@ private:
         }
         expected_sequence_ = header.sequence + 1;
 
-        const auto held_slot = (held_first_ + held_count_) % static_cast<std::uint32_t>(held_.size());
-        held_[held_slot] = {position, true, false};
-        ++held_count_;
+        const std::uint64_t hold_id = held_.push(position);
         // Lossless readers already pin read_position_; latest readers pinned it in try_pin above, or hold older.
         read_position_ += header.record_size;
         lock.unlock();
@@ -329,7 +364,7 @@ private:
         bump(slot_->counters.bytes_read, header.payload_size);
 
         frame.core_ = this;
-        frame.held_slot_ = held_slot;
+        frame.hold_id_ = hold_id;
         frame.payload_ = payload;
         frame.metadata_ = metadata;
         frame.info_ = {header.pts, header.dts, header.duration, header.offset, header.offset_end, header.flags};
@@ -347,7 +382,7 @@ private:
         const std::uint64_t old_pin = current_pin();
         read_position_ += size;
         const std::uint64_t pin = current_pin();
-        if (options_.policy == ReaderPolicy::Latest && held_count_ == 0) {
+        if (options_.policy == ReaderPolicy::Latest && held_.empty()) {
             slot_->pin.store(kNoPosition, std::memory_order_seq_cst);
         } else if (pin != old_pin) {
             slot_->pin.store(pin, std::memory_order_seq_cst);
@@ -359,11 +394,16 @@ private:
     /// Sleeps until the head moves past read_position_, the deadline passes, or the writer is gone.
     Result<void> wait_for_data(std::int64_t deadline)
     {
-        const std::int64_t spin_until = monotonic_ns() + options_.spin.count();
-        while (monotonic_ns() < spin_until) {
-            if (control_.head.load(std::memory_order_acquire) > read_position_)
-                return {};
-            cpu_relax();
+        if (options_.spin.count() > 0) {
+            // Poll the head; ask the clock only every 64 polls, it costs more than a poll.
+            const std::int64_t spin_until = monotonic_ns() + options_.spin.count();
+            for (unsigned polls = 1;; ++polls) {
+                if (control_.head.load(std::memory_order_acquire) > read_position_)
+                    return {};
+                if (polls % 64 == 0 && monotonic_ns() >= spin_until)
+                    break;
+                cpu_relax();
+            }
         }
         bool counted = false;
         while (true) {
@@ -378,8 +418,9 @@ private:
                 bump(slot_->counters.waits);
                 counted = true;
             }
-            // Dekker with the writer's commit (store head, fence, load readers_waiting).
-            control_.readers_waiting.fetch_add(1, std::memory_order_seq_cst);
+            // Dekker with the writer's commit (store head, fence, load sleeping_readers).
+            const std::uint64_t my_bit = std::uint64_t{1} << slot_index_;
+            control_.sleeping_readers.fetch_or(my_bit, std::memory_order_seq_cst);
             const std::uint32_t seen = control_.data_futex.load(std::memory_order_seq_cst);
             const bool ready = control_.head.load(std::memory_order_acquire) > read_position_ ||
                                control_.writer_state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(WriterState::Active);
@@ -387,7 +428,7 @@ private:
                 const std::int64_t slice = std::min<std::int64_t>(deadline - now, std::chrono::nanoseconds(options_.liveness_interval).count());
                 futex_wait(control_.data_futex, seen, std::chrono::nanoseconds(slice));
             }
-            control_.readers_waiting.fetch_sub(1, std::memory_order_seq_cst);
+            control_.sleeping_readers.fetch_and(~my_bit, std::memory_order_seq_cst);
             if (control_.head.load(std::memory_order_acquire) > read_position_)
                 return {};
         }
@@ -472,12 +513,10 @@ private:
     std::string metadata_;
     std::uint32_t metadata_generation_ = 0;
 
-    /// Frames handed out and not yet released, oldest first. Fixed size: no allocation per frame.
+    /// Frames handed out and not yet released, oldest first. Grows only when out-of-order releases pile up.
     /// Guarded by held_mutex_ because Frames may be released from other threads.
     std::mutex held_mutex_;
-    std::vector<Held> held_;
-    std::uint32_t held_first_ = 0;
-    std::uint32_t held_count_ = 0;
+    HeldFrames held_;
 };
 
 } // namespace detail
@@ -485,7 +524,7 @@ private:
 using detail::ReaderCore;
 
 Frame::Frame(Frame&& other) noexcept
-    : core_(std::exchange(other.core_, nullptr)), held_slot_(other.held_slot_), payload_(other.payload_),
+    : core_(std::exchange(other.core_, nullptr)), hold_id_(other.hold_id_), payload_(other.payload_),
       metadata_(other.metadata_), info_(other.info_), sequence_(other.sequence_), frames_skipped_(other.frames_skipped_),
       commit_time_ns_(other.commit_time_ns_), format_generation_(other.format_generation_),
       format_changed_(other.format_changed_)
@@ -497,7 +536,7 @@ Frame& Frame::operator=(Frame&& other) noexcept
     if (this != &other) {
         release();
         core_ = std::exchange(other.core_, nullptr);
-        held_slot_ = other.held_slot_;
+        hold_id_ = other.hold_id_;
         payload_ = other.payload_;
         metadata_ = other.metadata_;
         info_ = other.info_;
@@ -515,7 +554,7 @@ Frame::~Frame() { release(); }
 void Frame::release() noexcept
 {
     if (core_ != nullptr) {
-        std::exchange(core_, nullptr)->release(held_slot_);
+        std::exchange(core_, nullptr)->release(hold_id_);
         payload_ = {};
         metadata_ = {};
     }

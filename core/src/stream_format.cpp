@@ -2,6 +2,9 @@
 // JSON (de)serialisation of the stream-metadata schema, with nlohmann_json.
 #include <zerobuffer/stream_format.h>
 
+#include <limits>
+#include <type_traits>
+
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
@@ -40,18 +43,49 @@ Result<std::string> from_base64(const std::string& text)
     return bytes;
 }
 
-/// Reads an optional field of type T; a present field of the wrong type is an error naming the key.
+/// Converts a JSON number to integer type T, refusing fractions and values T cannot hold (never truncates).
+template <typename T>
+Result<T> checked_integer(const json& value, const std::string& what)
+{
+    const auto refuse = [&what]() {
+        return make_error(Errc::InvalidArgument, "stream metadata: " + what + " must be an integer from " +
+                                                     std::to_string(std::numeric_limits<T>::min()) + " to " +
+                                                     std::to_string(std::numeric_limits<T>::max()));
+    };
+    if (value.is_number_unsigned()) {
+        const auto number = value.get<std::uint64_t>();
+        if (number > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
+            return refuse();
+        return static_cast<T>(number);
+    }
+    if (value.is_number_integer()) {
+        const auto number = value.get<std::int64_t>();
+        if constexpr (std::is_unsigned_v<T>) {
+            if (number < 0)
+                return refuse();
+            if (static_cast<std::uint64_t>(number) > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
+                return refuse();
+        } else {
+            if (number < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
+                number > static_cast<std::int64_t>(std::numeric_limits<T>::max()))
+                return refuse();
+        }
+        return static_cast<T>(number);
+    }
+    return refuse();
+}
+
+/// Reads an optional integer field; a present field of the wrong type or range is an error naming the key.
 template <typename T>
 Result<std::optional<T>> optional_field(const json& document, const char* key)
 {
     const auto found = document.find(key);
     if (found == document.end() || found->is_null())
         return std::optional<T>{};
-    try {
-        return std::optional<T>(found->get<T>());
-    } catch (const json::exception&) {
-        return make_error(Errc::InvalidArgument, std::string("stream metadata: field '") + key + "' has the wrong type");
-    }
+    auto number = checked_integer<T>(*found, std::string("field '") + key + "'");
+    if (!number)
+        return tl::unexpected(std::move(number.error()));
+    return std::optional<T>(*number);
 }
 
 Result<std::optional<Fraction>> fraction_field(const json& document, const char* key)
@@ -59,11 +93,16 @@ Result<std::optional<Fraction>> fraction_field(const json& document, const char*
     const auto found = document.find(key);
     if (found == document.end() || found->is_null())
         return std::optional<Fraction>{};
-    if (!found->is_object() || !found->contains("num") || !found->contains("den") || !(*found)["num"].is_number_integer() ||
-        !(*found)["den"].is_number_integer())
+    if (!found->is_object() || !found->contains("num") || !found->contains("den"))
         return make_error(Errc::InvalidArgument,
                           std::string("stream metadata: field '") + key + "' must be {\"num\": N, \"den\": D}");
-    return std::optional<Fraction>(Fraction{(*found)["num"].get<std::int32_t>(), (*found)["den"].get<std::int32_t>()});
+    auto num = checked_integer<std::int32_t>((*found)["num"], std::string("field '") + key + ".num'");
+    if (!num)
+        return tl::unexpected(std::move(num.error()));
+    auto den = checked_integer<std::int32_t>((*found)["den"], std::string("field '") + key + ".den'");
+    if (!den)
+        return tl::unexpected(std::move(den.error()));
+    return std::optional<Fraction>(Fraction{*num, *den});
 }
 
 } // namespace
@@ -163,11 +202,16 @@ Result<StreamFormat> parse_stream_format(std::string_view text)
         if (!planes->is_array() || planes->size() > 8)
             return make_error(Errc::InvalidArgument, "stream metadata: 'planes' must be an array of at most 8 planes");
         for (const json& plane : *planes) {
-            if (!plane.is_object() || !plane.contains("offset") || !plane.contains("stride") ||
-                !plane["offset"].is_number_unsigned() || !plane["stride"].is_number_unsigned())
+            if (!plane.is_object() || !plane.contains("offset") || !plane.contains("stride"))
                 return make_error(Errc::InvalidArgument,
                                   "stream metadata: each plane must be {\"offset\": N, \"stride\": N} with N >= 0");
-            format.planes.push_back({plane["offset"].get<std::uint64_t>(), plane["stride"].get<std::uint32_t>()});
+            auto offset = checked_integer<std::uint64_t>(plane["offset"], "plane offset");
+            if (!offset)
+                return tl::unexpected(std::move(offset.error()));
+            auto stride = checked_integer<std::uint32_t>(plane["stride"], "plane stride");
+            if (!stride)
+                return tl::unexpected(std::move(stride.error()));
+            format.planes.push_back({*offset, *stride});
         }
     }
     if (const auto extradata = document.find("codec_extradata"); extradata != document.end() && !extradata->is_null()) {

@@ -112,6 +112,8 @@ public:
                 return tl::unexpected(std::move(waited.error()));
             write_padding(start, padding);
             bump(control_.counters.wraps);
+            control_.last_wrap_start.store(start, std::memory_order_release); // After any pin we moved (reader order).
+            last_wrap_start_ = start;
             start += padding;
             padding = 0;
             next_reserve_ = start;
@@ -334,6 +336,8 @@ private:
                 continue;
             }
             reclaim_dead_readers(end - capacity_);
+            if (move_pins_past_wrap())
+                continue;
             if (now >= deadline.get()) {
                 bump(control_.counters.timeouts);
                 return make_error(Errc::Timeout, "ring '" + name_ + "' has no room: " + blocking_readers(end - capacity_) +
@@ -391,12 +395,29 @@ private:
             if (slot.owner.compare_exchange_strong(owner, make_owner(owner_epoch(owner), SlotState::Free),
                                                    std::memory_order_acq_rel)) {
                 slot.pin.store(kNoPosition, std::memory_order_seq_cst);
+                control_.sleeping_readers.fetch_and(~(std::uint64_t{1} << i), std::memory_order_seq_cst);
                 bump(control_.counters.readers_reclaimed);
                 reclaimed = true;
             }
         }
         if (reclaimed)
             cached_min_pin_ = 0; // Force a rescan.
+    }
+
+    /// A pin on the wrap padding we published on its own means "my next record is that padding": such a reader
+    /// holds nothing there and will step to the lap end without reading the padding, so move its pin to the lap
+    /// end for it. Lets a frame as large as the ring follow a wrap even while a caught-up reader is idle.
+    bool move_pins_past_wrap() noexcept
+    {
+        if (last_wrap_start_ == kNoPosition)
+            return false;
+        const std::uint64_t lap_end = last_wrap_start_ + (capacity_ - last_wrap_start_ % capacity_);
+        bool moved = false;
+        for (std::uint32_t i = 0; i < segment_.geometry().max_readers; ++i) {
+            std::uint64_t expected = last_wrap_start_;
+            moved |= segment_.reader_slot(i).pin.compare_exchange_strong(expected, lap_end, std::memory_order_seq_cst);
+        }
+        return moved;
     }
 
     std::string blocking_readers(std::uint64_t below) const
@@ -447,15 +468,20 @@ private:
     void publish_head(std::uint64_t new_head, std::uint64_t newest_frame) noexcept
     {
         head_ = new_head;
+        // Seqlock around the triple, for attaching readers (the writer is its only writer: plain stores).
+        const std::uint32_t sequence = control_.publish_seqlock.load(std::memory_order_relaxed);
+        control_.publish_seqlock.store(sequence + 1, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_release);
+        control_.next_sequence.store(next_sequence_, std::memory_order_relaxed);
         // Release: a reader that sees the new head (acquire) sees every byte of the records below it.
         control_.head.store(new_head, std::memory_order_release);
         if (newest_frame != kNoPosition)
             control_.last_frame_pos.store(newest_frame, std::memory_order_release);
-        control_.next_sequence.store(next_sequence_, std::memory_order_relaxed);
-        // Dekker with sleeping readers (they bump readers_waiting, then re-check head): only pay for a
+        control_.publish_seqlock.store(sequence + 2, std::memory_order_release);
+        // Dekker with sleeping readers (they set their bit in sleeping_readers, then re-check head): only pay for a
         // futex wake when somebody sleeps.
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (control_.readers_waiting.load(std::memory_order_relaxed) != 0) {
+        if (control_.sleeping_readers.load(std::memory_order_relaxed) != 0) {
             control_.data_futex.fetch_add(1, std::memory_order_seq_cst);
             futex_wake_all(control_.data_futex);
         }
@@ -478,6 +504,7 @@ private:
     std::uint64_t cached_min_pin_ = kNoPosition; ///< Lower bound of all pins as of cached_pin_epoch_.
     std::uint32_t cached_pin_epoch_ = 0;
     std::uint32_t format_generation_ = 0;
+    std::uint64_t last_wrap_start_ = kNoPosition; ///< Mirror of control_.last_wrap_start.
 };
 
 namespace {
@@ -513,6 +540,7 @@ void initialise_control_block(Segment& segment, const WriterOptions& options, co
         std::memcpy(control.key_check, check.data(), check.size());
     }
     control.last_frame_pos.store(kNoPosition, std::memory_order_relaxed);
+    control.last_wrap_start.store(kNoPosition, std::memory_order_relaxed);
     control.writer_state.store(static_cast<std::uint32_t>(WriterState::Active), std::memory_order_relaxed);
     for (std::uint32_t i = 0; i < g.max_readers; ++i)
         segment.reader_slot(i).pin.store(kNoPosition, std::memory_order_relaxed);

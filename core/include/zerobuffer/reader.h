@@ -53,7 +53,7 @@ public:
 private:
     friend class detail::ReaderCore;
     detail::ReaderCore* core_ = nullptr; ///< Owned by the Reader; stable across moves of the Reader.
-    std::uint32_t held_slot_ = 0;
+    std::uint64_t hold_id_ = 0;
     std::span<const std::byte> payload_;
     std::span<const std::byte> metadata_;
     FrameInfo info_;
