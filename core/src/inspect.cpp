@@ -85,25 +85,6 @@ std::uint64_t count_frames_between(const Segment& segment, std::uint64_t from, s
     return frames;
 }
 
-std::string read_metadata(const Segment& segment, std::uint32_t generation)
-{
-    if (generation == 0)
-        return {};
-    const std::uint32_t index = generation % kMetadataSlots;
-    const MetadataSlotHeader& slot = segment.metadata_slot(index);
-    for (int attempt = 0; attempt < 1000; ++attempt) {
-        const std::uint32_t before = slot.seqlock.load(std::memory_order_acquire);
-        if (before % 2 != 0)
-            continue;
-        const std::uint64_t size = std::min<std::uint64_t>(slot.size, segment.geometry().metadata_capacity);
-        std::string text(reinterpret_cast<const char*>(segment.metadata_data(index)), static_cast<std::size_t>(size));
-        std::atomic_thread_fence(std::memory_order_acquire);
-        if (slot.seqlock.load(std::memory_order_relaxed) == before)
-            return text;
-    }
-    return {};
-}
-
 } // namespace
 
 Result<std::vector<std::string>> list_rings()
@@ -134,7 +115,7 @@ Result<RingSnapshot> inspect_ring(std::string_view name)
     const Segment& segment = *opened;
     const ControlBlock& control = segment.control();
     const Geometry& g = segment.geometry();
-    constexpr auto relaxed = std::memory_order_relaxed;
+    constexpr auto kRelaxed = std::memory_order_relaxed;
 
     RingSnapshot snapshot;
     snapshot.name = std::string(name);
@@ -154,14 +135,10 @@ Result<RingSnapshot> inspect_ring(std::string_view name)
     snapshot.writer_closed = control.writer_state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(WriterState::Closed);
     snapshot.created_realtime_ns = control.created_realtime_ns;
     snapshot.head = control.head.load(std::memory_order_acquire);
-    snapshot.next_sequence = control.next_sequence.load(relaxed);
+    snapshot.next_sequence = control.next_sequence.load(kRelaxed);
     snapshot.format_generation = control.format_generation.load(std::memory_order_acquire);
-    snapshot.stream_metadata = read_metadata(segment, snapshot.format_generation);
-    const auto& w = control.counters;
-    snapshot.writer = {w.frames_written.load(relaxed), w.bytes_written.load(relaxed), w.frames_in_place.load(relaxed),
-                       w.frames_copied.load(relaxed),  w.frames_aborted.load(relaxed), w.waits.load(relaxed),
-                       w.timeouts.load(relaxed),       w.wraps.load(relaxed),          w.readers_reclaimed.load(relaxed),
-                       w.format_changes.load(relaxed)};
+    (void)segment.copy_metadata(snapshot.format_generation, snapshot.stream_metadata); // Best effort for display.
+    snapshot.writer = detail::snapshot(control.counters);
     for (std::uint32_t i = 0; i < g.max_readers; ++i) {
         const ReaderSlot& slot = segment.reader_slot(i);
         if (owner_state(slot.owner.load(std::memory_order_acquire)) == SlotState::Free)
@@ -171,15 +148,12 @@ Result<RingSnapshot> inspect_ring(std::string_view name)
         reader.pid = slot.pid;
         reader.alive = segment.locked_by_other(reader_lock_byte(i));
         reader.policy = slot.policy == 1 ? ReaderPolicy::Latest : ReaderPolicy::Lossless;
-        const std::uint64_t read_pos = slot.read_pos.load(relaxed);
-        const std::uint64_t pin = slot.pin.load(relaxed);
+        const std::uint64_t read_pos = slot.read_pos.load(kRelaxed);
+        const std::uint64_t pin = slot.pin.load(kRelaxed);
         reader.lag_bytes = snapshot.head > read_pos ? snapshot.head - read_pos : 0;
         reader.lag_frames = count_frames_between(segment, read_pos, snapshot.head);
         reader.held_bytes = pin != kNoPosition && read_pos > pin ? read_pos - pin : 0;
-        const auto& c = slot.counters;
-        reader.counters = {c.frames_read.load(relaxed), c.bytes_read.load(relaxed), c.frames_skipped.load(relaxed),
-                           c.sequence_gaps.load(relaxed), c.waits.load(relaxed), c.timeouts.load(relaxed),
-                           c.checksum_failures.load(relaxed)};
+        reader.counters = detail::snapshot(slot.counters);
         snapshot.readers.push_back(reader);
     }
     return snapshot;

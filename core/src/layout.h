@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <limits>
 
+#include <zerobuffer/counters.h>
 #include <zerobuffer/version.h>
 
 namespace zerobuffer::detail {
@@ -58,6 +59,24 @@ struct SharedWriterCounters {
 struct SharedReaderCounters {
     Counter frames_read, bytes_read, frames_skipped, sequence_gaps, waits, timeouts, checksum_failures;
 };
+
+/// Public copies of the shared counters, for Writer/Reader::counters() and inspect_ring().
+inline WriterCounters snapshot(const SharedWriterCounters& c) noexcept
+{
+    constexpr auto kRelaxed = std::memory_order_relaxed;
+    return {c.frames_written.load(kRelaxed), c.bytes_written.load(kRelaxed), c.frames_in_place.load(kRelaxed),
+            c.frames_copied.load(kRelaxed),  c.frames_aborted.load(kRelaxed), c.waits.load(kRelaxed),
+            c.timeouts.load(kRelaxed),       c.wraps.load(kRelaxed),          c.readers_reclaimed.load(kRelaxed),
+            c.format_changes.load(kRelaxed)};
+}
+
+inline ReaderCounters snapshot(const SharedReaderCounters& c) noexcept
+{
+    constexpr auto kRelaxed = std::memory_order_relaxed;
+    return {c.frames_read.load(kRelaxed),   c.bytes_read.load(kRelaxed), c.frames_skipped.load(kRelaxed),
+            c.sequence_gaps.load(kRelaxed), c.waits.load(kRelaxed),      c.timeouts.load(kRelaxed),
+            c.checksum_failures.load(kRelaxed)};
+}
 
 /// At offset 0 of the segment. Identity fields are written once before the segment is published under its
 /// name and never change; each group of hot atomics has a cache line of its own to avoid false sharing.

@@ -161,14 +161,7 @@ public:
     const std::string& name() const noexcept { return name_; }
     std::uint32_t slot_index() const noexcept { return slot_index_; }
 
-    ReaderCounters counters() const noexcept
-    {
-        const auto& c = slot_->counters;
-        constexpr auto relaxed = std::memory_order_relaxed;
-        return {c.frames_read.load(relaxed), c.bytes_read.load(relaxed), c.frames_skipped.load(relaxed),
-                c.sequence_gaps.load(relaxed), c.waits.load(relaxed), c.timeouts.load(relaxed),
-                c.checksum_failures.load(relaxed)};
-    }
+    ReaderCounters counters() const noexcept { return snapshot(slot_->counters); }
 
 private:
     /// The position the writer must not overwrite: the oldest held frame; with nothing held, the next frame
@@ -456,42 +449,25 @@ private:
                                                          std::to_string(control_.writer_pid) + ") died");
     }
 
-    /// Copies stream-metadata generation `generation` out of its seqlocked slot.
+    /// Makes stream-metadata generation `generation` the current document.
     Result<void> load_metadata(std::uint32_t generation)
     {
-        if (generation == 0) {
-            metadata_.clear();
-            metadata_generation_ = 0;
-            return {};
-        }
-        const std::uint32_t index = generation % kMetadataSlots;
-        const MetadataSlotHeader& slot = segment_.metadata_slot(index);
-        const std::byte* data = segment_.metadata_data(index);
-        for (int attempt = 0; attempt < kSeqlockTries; ++attempt) {
-            const std::uint32_t before = slot.seqlock.load(std::memory_order_acquire);
-            if (before % 2 != 0) {
-                cpu_relax();
-                continue;
-            }
-            const std::uint32_t slot_generation = slot.generation;
-            const std::uint64_t size = slot.size;
-            if (size > segment_.geometry().metadata_capacity)
-                return tl::unexpected(corrupt("stream metadata size " + std::to_string(size) + " exceeds its slot"));
-            metadata_.assign(reinterpret_cast<const char*>(data), static_cast<std::size_t>(size));
-            std::atomic_thread_fence(std::memory_order_acquire);
-            if (slot.seqlock.load(std::memory_order_relaxed) != before)
-                continue;
-            if (slot_generation != generation) {
-                if (generation > control_.format_generation.load(std::memory_order_acquire))
-                    return tl::unexpected(corrupt("frame uses stream metadata generation " + std::to_string(generation) +
-                                                  " that was never published"));
-                return make_error(Errc::InvalidState,
-                                  "stream metadata generation " + std::to_string(generation) + " of ring '" + name_ +
-                                      "' was replaced before this reader got to its frames (the format changed more than " +
-                                      std::to_string(kMetadataSlots) + " times while it lagged)");
-            }
+        switch (segment_.copy_metadata(generation, metadata_)) {
+        case Segment::MetadataCopy::Ok:
             metadata_generation_ = generation;
             return {};
+        case Segment::MetadataCopy::Recycled:
+            if (generation > control_.format_generation.load(std::memory_order_acquire))
+                return tl::unexpected(corrupt("frame uses stream metadata generation " + std::to_string(generation) +
+                                              " that was never published"));
+            return make_error(Errc::InvalidState,
+                              "stream metadata generation " + std::to_string(generation) + " of ring '" + name_ +
+                                  "' was replaced before this reader got to its frames (the format changed more than " +
+                                  std::to_string(kMetadataSlots) + " times while it lagged)");
+        case Segment::MetadataCopy::Oversized:
+            return tl::unexpected(corrupt("stream metadata size exceeds its slot"));
+        case Segment::MetadataCopy::Unstable:
+            break;
         }
         return tl::unexpected(corrupt("stream metadata slot never became stable"));
     }

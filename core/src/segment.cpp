@@ -317,6 +317,33 @@ Result<Segment> Segment::create_temporary(const Geometry& geometry, unsigned per
     return segment;
 }
 
+Segment::MetadataCopy Segment::copy_metadata(std::uint32_t generation, std::string& out) const
+{
+    out.clear();
+    if (generation == 0)
+        return MetadataCopy::Ok;
+    const std::uint32_t index = generation % kMetadataSlots;
+    const MetadataSlotHeader& slot = metadata_slot(index);
+    constexpr int kTries = 10000;
+    for (int attempt = 0; attempt < kTries; ++attempt) {
+        const std::uint32_t before = slot.seqlock.load(std::memory_order_acquire);
+        if (before % 2 != 0) {
+            std::atomic_thread_fence(std::memory_order_acquire);
+            continue;
+        }
+        const std::uint32_t slot_generation = slot.generation;
+        const std::uint64_t size = slot.size;
+        if (size > geometry_.metadata_capacity)
+            return MetadataCopy::Oversized;
+        out.assign(reinterpret_cast<const char*>(metadata_data(index)), static_cast<std::size_t>(size));
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (slot.seqlock.load(std::memory_order_relaxed) != before)
+            continue;
+        return slot_generation == generation ? MetadataCopy::Ok : MetadataCopy::Recycled;
+    }
+    return MetadataCopy::Unstable;
+}
+
 Result<bool> Segment::try_lock_byte(std::int64_t byte) const
 {
     struct flock lock {};

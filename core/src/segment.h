@@ -88,6 +88,11 @@ public:
     /// True if a lock held through another open file description covers [start, start+length) (0: to EOF).
     [[nodiscard]] bool locked_by_other(std::int64_t start, std::int64_t length = 1) const noexcept;
 
+    enum class MetadataCopy { Ok, Recycled, Oversized, Unstable };
+    /// Copies stream-metadata generation `generation` out of its seqlocked slot into `out` (which keeps its
+    /// allocation). Recycled: the slot already holds another generation. Generation 0 is the empty document.
+    [[nodiscard]] MetadataCopy copy_metadata(std::uint32_t generation, std::string& out) const;
+
     /// Renames the path this object refers to (after link/rename by the creator).
     void set_path(std::string path) { path_ = std::move(path); }
 

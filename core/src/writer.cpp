@@ -265,15 +265,7 @@ public:
         return before >= capacity_ ? 0 : static_cast<std::size_t>(capacity_ - before);
     }
 
-    WriterCounters counters() const noexcept
-    {
-        const auto& c = control_.counters;
-        constexpr auto relaxed = std::memory_order_relaxed;
-        return {c.frames_written.load(relaxed), c.bytes_written.load(relaxed), c.frames_in_place.load(relaxed),
-                c.frames_copied.load(relaxed),  c.frames_aborted.load(relaxed), c.waits.load(relaxed),
-                c.timeouts.load(relaxed),       c.wraps.load(relaxed),          c.readers_reclaimed.load(relaxed),
-                c.format_changes.load(relaxed)};
-    }
+    WriterCounters counters() const noexcept { return snapshot(control_.counters); }
 
     const std::string& name() const noexcept { return name_; }
     const WriterOptions& options() const noexcept { return options_; }

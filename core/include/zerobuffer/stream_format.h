@@ -59,6 +59,6 @@ struct StreamFormat {
 [[nodiscard]] std::string to_json(const StreamFormat& format);
 
 /// Parses and validates a stream-metadata document. Unknown keys are kept in extra_json.
-[[nodiscard]] Result<StreamFormat> parse_stream_format(std::string_view json);
+[[nodiscard]] Result<StreamFormat> parse_stream_format(std::string_view text);
 
 } // namespace zerobuffer
