@@ -74,7 +74,7 @@ flavour_options()
             fi
             ;;
         asan) echo "${sanitizer_common[@]}" -Db_sanitize=address,undefined -Db_lundef=false ;;
-        tsan) echo "${sanitizer_common[@]}" -Db_sanitize=thread ;;
+        tsan) echo "${sanitizer_common[@]}" -Db_sanitize=thread -Dcpp_args=-Wno-tsan ;;
     esac
 }
 
