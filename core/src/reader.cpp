@@ -491,7 +491,7 @@ private:
 
     /// Frames handed out and not yet released, oldest first. Grows only when out-of-order releases pile up.
     /// Guarded by held_mutex_ because Frames may be released from other threads.
-    std::mutex held_mutex_;
+    SpinLock held_mutex_;
     HeldFrames held_;
 };
 
