@@ -399,6 +399,12 @@ private:
         pong["cpu"] = std::to_string(config_.cpu_reader);
         const auto outcomes = run({{"bare-ping", ping}, {"bare-pong", pong}}, std::chrono::seconds(300), fd);
         ::close(fd);
+        finish_latency_row(row, outcomes);
+    }
+
+    /// Records a ping-pong row: ok only if both children were; figures come from the ping side.
+    void finish_latency_row(LatencyRow& row, const std::vector<ChildOutcome>& outcomes)
+    {
         row.ok = outcomes[0].ok && outcomes[1].ok;
         row.failure = first_failure(outcomes);
         if (row.ok) {
@@ -435,13 +441,7 @@ private:
         pong["out"] = ring2;
         pong["in"] = ring1;
         const auto outcomes = run({{"lat-ping", ping}, {"lat-pong", pong}}, std::chrono::seconds(600));
-        row.ok = outcomes[0].ok && outcomes[1].ok;
-        row.failure = first_failure(outcomes);
-        if (row.ok) {
-            fill_latency(row, outcomes[0]);
-        }
-        row.other_cpu = last_other_cpu_;
-        latency_.push_back(row);
+        finish_latency_row(row, outcomes);
     }
 
     void run_latency()
