@@ -3,8 +3,9 @@
 # Builds and runs the test suites (meson test), optionally also under ASan+UBSan and TSan.
 #
 # Usage: scripts/run-tests.sh [--ci] [--only FLAVOURS] [--install-check] [-- MESON_TEST_ARGS...]
-#   --ci             what CI runs (also implied by CI=true): warnings are errors (-Dwerror=true), tests must be
-#                    found (-Dtests=enabled), all flavours run (main, asan, tsan), and the install check
+#   --ci             what CI runs (also implied by CI=true): warnings are errors (-Dwerror=true), tests and every
+#                    part must be found (-Dtests=enabled, -Dgstreamer/-Dffmpeg/-Drelay=enabled), all flavours
+#                    run (main, asan, tsan), and the install check
 #   --only FLAVOURS  run only these flavours (comma separated, repeatable): main, asan, tsan
 #   --install-check  after main, meson install into a scratch dir and build an app with pkg-config from it
 #   -- ARGS          passed to meson test, e.g. `-- core-frames` or `-- --suite core`
@@ -34,7 +35,7 @@ while (($#)); do
         --only) IFS=, read -r -a more <<<"${2:?--only needs flavours}"; only+=("${more[@]}"); shift 2 ;;
         --only=*) IFS=, read -r -a more <<<"${1#*=}"; only+=("${more[@]}"); shift ;;
         --) shift; test_args=("$@"); break ;;
-        -h|--help) sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) zb_die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -70,7 +71,9 @@ flavour_options()
     case "$1" in
         main)
             if $ci; then
-                echo -Dwerror=true -Dtests=enabled
+                # Every part must be built and tested in CI: a missing dependency fails the configure
+                # instead of silently skipping that part's tests.
+                echo -Dwerror=true -Dtests=enabled -Dgstreamer=enabled -Dffmpeg=enabled -Drelay=enabled
             fi
             ;;
         asan) echo "${sanitizer_common[@]}" -Db_sanitize=address,undefined -Db_lundef=false ;;
