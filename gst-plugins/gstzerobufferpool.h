@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+// The buffer pool zerobuffersink offers upstream: every buffer's memory is a reservation inside the ring.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+
+#include <gst/gst.h>
+
+#include <zerobuffer/writer.h>
+
+namespace zerobuffer::gst {
+
+/// The sink's Writer and the lock that serialises its use: upstream threads reserve through the pool and free
+/// buffers (aborting reservations) while the streaming thread commits. Shared by the sink and by every pool
+/// buffer's memory, so the Writer outlives the last buffer even after the sink stopped.
+struct SharedWriter {
+    explicit SharedWriter(Writer ring) : writer(std::move(ring)) {}
+    std::mutex mutex;
+    Writer writer;
+};
+
+/// What one pool buffer's memory wraps. Created at acquire, destroyed with the memory: an uncommitted
+/// reservation is aborted then (a buffer dropped upstream, for example on a flush).
+struct PoolReservation {
+    std::shared_ptr<SharedWriter> owner;
+    FrameReservation reservation;
+};
+
+/// The reservation wrapped by `buffer` if it is a pool buffer of `owner` whose single memory starts at the
+/// reservation's payload and is still open; nullptr for any other buffer (which the sink then copies).
+[[nodiscard]] PoolReservation* pool_reservation_of(GstBuffer* buffer, const SharedWriter* owner);
+
+} // namespace zerobuffer::gst
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_ZERO_BUFFER_POOL (gst_zero_buffer_pool_get_type())
+G_DECLARE_FINAL_TYPE(GstZeroBufferPool, gst_zero_buffer_pool, GST, ZERO_BUFFER_POOL, GstBufferPool)
+
+G_END_DECLS
+
+/// A pool whose buffers reserve `frame_size`-byte frames in `owner`'s ring; reserve waits at most `timeout` for
+/// room, after which (or when too many reservations are open) it hands out ordinary memory the sink copies.
+[[nodiscard]] GstBufferPool* gst_zero_buffer_pool_new(std::shared_ptr<zerobuffer::gst::SharedWriter> owner,
+                                                      std::chrono::nanoseconds timeout);

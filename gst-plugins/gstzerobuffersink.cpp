@@ -1,0 +1,629 @@
+// SPDX-License-Identifier: MIT
+// zerobuffersink: writes a pipeline's buffers, caps and timestamps into a ZeroBuffer ring.
+//
+// The ring is created at the first caps, sized from them (size=0: frame size x buffers). Raw video from
+// upstream that renders into the pool we propose (gstzerobufferpool) is already in the ring and only committed;
+// any other buffer is copied in once with Writer::write(), so the ring's counters tell the two paths apart.
+#include "gstzerobuffersink.h"
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <gst/video/video.h>
+
+#include <zerobuffer/stream_format.h>
+#include <zerobuffer/writer.h>
+
+#include "format.h"
+#include "gstzerobufferpool.h"
+
+GST_DEBUG_CATEGORY_STATIC(gst_zero_buffer_sink_debug);
+#define GST_CAT_DEFAULT gst_zero_buffer_sink_debug
+
+namespace {
+
+using zerobuffer::gst::SharedWriter;
+
+enum class Checksum : gint { None = 0, Checksum = 1 };
+
+constexpr guint kDefaultBuffers = 8;
+constexpr guint kDefaultMaxReaders = 8;
+constexpr guint kDefaultReaderTimeoutMs = 5000;
+constexpr guint kDefaultPermissions = 0600;
+// Ring size for streams whose frame size caps do not tell (encoded video, audio, other data) when size=0.
+constexpr guint64 kDefaultUnsizedRing = guint64{32} << 20;
+// Per-frame bytes the ring adds to a payload (record header, 64-byte alignment): see docs/protocol.md.
+constexpr guint64 kRecordOverhead = 256;
+
+struct Settings {
+    std::string ring;
+    guint64 size = 0;
+    guint buffers = kDefaultBuffers;
+    guint max_readers = kDefaultMaxReaders;
+    bool wait_for_reader = false;
+    guint reader_timeout_ms = kDefaultReaderTimeoutMs;
+    Checksum checksum = Checksum::None;
+    std::string secret;
+    guint permissions = kDefaultPermissions;
+};
+
+/// The element's C++ state: created in init, destroyed in finalize. Settings are guarded by settings_mutex;
+/// the rest is used by the streaming thread (and the pool's threads through SharedWriter's own lock).
+struct SinkState {
+    std::mutex settings_mutex;
+    Settings settings;
+
+    Settings active;                      ///< Settings copied at start(), used while running.
+    std::shared_ptr<SharedWriter> ring;   ///< Created at the first caps; pool buffers share it.
+    bool raw_video = false;
+    GstVideoInfo video_info{};
+    zerobuffer::StreamFormat format;       ///< What the current caps say, as last published.
+    zerobuffer::gst::VideoLayout published_layout;
+    bool discont_next = false;
+    bool waited_for_reader = false;
+    std::atomic<bool> unlocking{false};
+    guint64 dropped = 0;
+};
+
+} // namespace
+
+struct _GstZeroBufferSink {
+    GstBaseSink parent;
+    SinkState* state; ///< Owned: created in init, destroyed in finalize.
+};
+
+G_DEFINE_TYPE(GstZeroBufferSink, gst_zero_buffer_sink, GST_TYPE_BASE_SINK)
+
+enum {
+    PROP_0,
+    PROP_RING,
+    PROP_SIZE,
+    PROP_BUFFERS,
+    PROP_MAX_READERS,
+    PROP_WAIT_FOR_READER,
+    PROP_READER_TIMEOUT,
+    PROP_CHECKSUM,
+    PROP_SECRET,
+    PROP_PERMISSIONS,
+};
+
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+GType gst_zero_buffer_checksum_get_type(void)
+{
+    static GType type = 0;
+    static const GEnumValue values[] = {
+        {static_cast<gint>(Checksum::None), "No per-frame digest (a secret still enables MACs)", "none"},
+        {static_cast<gint>(Checksum::Checksum), "BLAKE2b-256 checksum of every frame, verified by readers", "checksum"},
+        {0, nullptr, nullptr},
+    };
+    if (g_once_init_enter(&type))
+        g_once_init_leave(&type, g_enum_register_static("GstZeroBufferChecksum", values));
+    return type;
+}
+
+namespace {
+
+std::int64_t to_ns(GstClockTime time)
+{
+    return GST_CLOCK_TIME_IS_VALID(time) ? static_cast<std::int64_t>(time) : zerobuffer::kNoTimestamp;
+}
+
+zerobuffer::FrameInfo frame_info_of(GstBuffer* buffer, bool discont)
+{
+    zerobuffer::FrameInfo info;
+    info.pts = to_ns(GST_BUFFER_PTS(buffer));
+    info.dts = to_ns(GST_BUFFER_DTS(buffer));
+    info.duration = to_ns(GST_BUFFER_DURATION(buffer));
+    info.offset = GST_BUFFER_OFFSET(buffer);
+    info.offset_end = GST_BUFFER_OFFSET_END(buffer);
+    std::uint32_t flags = zerobuffer::kFrameNone;
+    if (!GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT))
+        flags |= zerobuffer::kFrameKeyframe;
+    if (discont || GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DISCONT))
+        flags |= zerobuffer::kFrameDiscontinuity;
+    if (GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_GAP))
+        flags |= zerobuffer::kFrameGap;
+    if (GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_HEADER))
+        flags |= zerobuffer::kFrameHeader;
+    if (GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_CORRUPTED))
+        flags |= zerobuffer::kFrameCorrupted;
+    if (GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DROPPABLE))
+        flags |= zerobuffer::kFrameDroppable;
+    info.flags = flags;
+    return info;
+}
+
+guint64 derived_ring_size(const Settings& settings, bool raw_video, const GstVideoInfo& info)
+{
+    if (settings.size != 0)
+        return settings.size;
+    if (!raw_video)
+        return kDefaultUnsizedRing;
+    return (static_cast<guint64>(GST_VIDEO_INFO_SIZE(&info)) + kRecordOverhead) * settings.buffers;
+}
+
+// Creates the ring; on failure posts an error that names the ring and what to do.
+bool create_ring(GstZeroBufferSink* self, guint64 ring_size)
+{
+    SinkState& state = *self->state;
+    const Settings& settings = state.active;
+    zerobuffer::WriterOptions options;
+    options.ring_size = static_cast<std::size_t>(ring_size);
+    options.max_readers = settings.max_readers;
+    options.permissions = settings.permissions;
+    options.reader_timeout = std::chrono::milliseconds(settings.reader_timeout_ms);
+    options.max_outstanding = std::max<std::uint32_t>(16, settings.buffers * 2);
+    if (!settings.secret.empty()) {
+        options.integrity = zerobuffer::Integrity::Mac;
+        options.secret = settings.secret;
+    } else if (settings.checksum == Checksum::Checksum) {
+        options.integrity = zerobuffer::Integrity::Checksum;
+    }
+    auto writer = zerobuffer::Writer::create(settings.ring, options);
+    if (writer) {
+        state.ring = std::make_shared<SharedWriter>(std::move(*writer));
+        GST_INFO_OBJECT(self, "created ring '%s' of %" G_GUINT64_FORMAT " bytes", settings.ring.c_str(), ring_size);
+        return true;
+    }
+    const zerobuffer::Error& error = writer.error();
+    const std::string& name = settings.ring;
+    switch (error.code) {
+    case zerobuffer::Errc::Busy:
+        GST_ELEMENT_ERROR(self, RESOURCE, BUSY,
+                          ("ring '%s' already has a live writer: stop that writer or use another ring name",
+                           name.c_str()),
+                          ("%s", error.message.c_str()));
+        break;
+    case zerobuffer::Errc::SystemError:
+        GST_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE,
+                          ("could not create ring '%s' (/dev/shm/zb-%s) of %" G_GUINT64_FORMAT
+                           " bytes: %s. Free space in /dev/shm (zbctl gc removes dead rings) or lower size/buffers",
+                           name.c_str(), name.c_str(), ring_size, error.message.c_str()),
+                          (nullptr));
+        break;
+    default:
+        GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                          ("could not create ring '%s': %s", name.c_str(), error.message.c_str()), (nullptr));
+        break;
+    }
+    return false;
+}
+
+bool publish_format(GstZeroBufferSink* self)
+{
+    SinkState& state = *self->state;
+    const std::string json = zerobuffer::to_json(state.format);
+    zerobuffer::Result<std::uint32_t> generation;
+    {
+        const std::lock_guard lock(state.ring->mutex);
+        generation = state.ring->writer.set_stream_metadata(json);
+    }
+    if (!generation) {
+        GST_ELEMENT_ERROR(self, RESOURCE, WRITE,
+                          ("could not publish the stream format to ring '%s': %s", state.active.ring.c_str(),
+                           generation.error().message.c_str()),
+                          (nullptr));
+        return false;
+    }
+    GST_DEBUG_OBJECT(self, "stream format generation %u: %s", *generation, json.c_str());
+    return true;
+}
+
+// Holds the first frame until a reader attached (wait-for-reader=true); unlock() interrupts.
+bool wait_for_reader(GstZeroBufferSink* self)
+{
+    SinkState& state = *self->state;
+    while (!state.unlocking.load(std::memory_order_acquire)) {
+        zerobuffer::Result<void> waited;
+        {
+            const std::lock_guard lock(state.ring->mutex);
+            waited = state.ring->writer.wait_for_readers(1, std::chrono::milliseconds(50));
+        }
+        if (waited)
+            return true;
+    }
+    return false;
+}
+
+void warn_dropped(GstZeroBufferSink* self, const zerobuffer::Error& error)
+{
+    SinkState& state = *self->state;
+    ++state.dropped;
+    // One warning message per power of two, so a stuck reader does not flood the bus.
+    if ((state.dropped & (state.dropped - 1)) == 0)
+        GST_ELEMENT_WARNING(self, RESOURCE, WRITE,
+                            ("ring '%s': frame dropped (%" G_GUINT64_FORMAT " so far) because readers made no room "
+                             "within reader-timeout=%u ms; a lossless reader is too slow or stuck",
+                             state.active.ring.c_str(), state.dropped, state.active.reader_timeout_ms),
+                            ("%s", error.message.c_str()));
+}
+
+} // namespace
+
+static gboolean gst_zero_buffer_sink_start(GstBaseSink* sink)
+{
+    auto* self = GST_ZERO_BUFFER_SINK(sink);
+    SinkState& state = *self->state;
+    {
+        const std::lock_guard lock(state.settings_mutex);
+        state.active = state.settings;
+    }
+    if (state.active.ring.empty()) {
+        GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("no ring name: set the ring property, e.g. ring=cam0"), (nullptr));
+        return FALSE;
+    }
+    state.discont_next = false;
+    state.waited_for_reader = false;
+    state.unlocking = false;
+    state.dropped = 0;
+    return TRUE;
+}
+
+static gboolean gst_zero_buffer_sink_stop(GstBaseSink* sink)
+{
+    SinkState& state = *GST_ZERO_BUFFER_SINK(sink)->state;
+    // Pool buffers still alive upstream keep the Writer until they are freed; the ring closes then.
+    state.ring.reset();
+    state.format = {};
+    state.published_layout = {};
+    return TRUE;
+}
+
+static gboolean gst_zero_buffer_sink_set_caps(GstBaseSink* sink, GstCaps* caps)
+{
+    auto* self = GST_ZERO_BUFFER_SINK(sink);
+    SinkState& state = *self->state;
+    auto format = zerobuffer::gst::stream_format_from_caps(caps);
+    if (!format) {
+        GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("cannot describe the caps for the ring: %s", format.error().message.c_str()),
+                          (nullptr));
+        return FALSE;
+    }
+    state.raw_video = format->media_type == "video/x-raw";
+    if (state.raw_video && !gst_video_info_from_caps(&state.video_info, caps))
+        return FALSE;
+
+    const guint64 frame_size = state.raw_video ? GST_VIDEO_INFO_SIZE(&state.video_info) : 0;
+    if (state.ring && state.ring->writer.max_payload_size() < frame_size) {
+        if (state.active.size != 0) {
+            GST_ELEMENT_ERROR(self, RESOURCE, NO_SPACE_LEFT,
+                              ("ring '%s' of size=%" G_GUINT64_FORMAT " cannot hold the new %" G_GUINT64_FORMAT
+                               "-byte frames: set size=%" G_GUINT64_FORMAT " or more (or size=0 to derive it)",
+                               state.active.ring.c_str(), state.active.size, frame_size,
+                               (frame_size + kRecordOverhead) * state.active.buffers),
+                              (nullptr));
+            return FALSE;
+        }
+        GST_INFO_OBJECT(self, "caps need %" G_GUINT64_FORMAT "-byte frames: recreating the ring", frame_size);
+        state.ring.reset(); // Readers see WriterGone; zerobuffersrc reconnect=true follows the new ring.
+    }
+    if (!state.ring && !create_ring(self, derived_ring_size(state.active, state.raw_video, state.video_info)))
+        return FALSE;
+    if (state.raw_video && state.ring->writer.max_payload_size() < frame_size) {
+        GST_ELEMENT_ERROR(self, RESOURCE, NO_SPACE_LEFT,
+                          ("ring '%s' cannot hold one %" G_GUINT64_FORMAT "-byte frame: set size=%" G_GUINT64_FORMAT
+                           " or more",
+                           state.active.ring.c_str(), frame_size, (frame_size + kRecordOverhead) * state.active.buffers),
+                          (nullptr));
+        return FALSE;
+    }
+    state.format = std::move(*format);
+    if (state.raw_video)
+        state.published_layout = zerobuffer::gst::video_layout_of(state.video_info, nullptr);
+    return publish_format(self);
+}
+
+static gboolean gst_zero_buffer_sink_propose_allocation(GstBaseSink* sink, GstQuery* query)
+{
+    auto* self = GST_ZERO_BUFFER_SINK(sink);
+    SinkState& state = *self->state;
+    GstCaps* caps = nullptr;
+    gboolean need_pool = FALSE;
+    gst_query_parse_allocation(query, &caps, &need_pool);
+    gst_query_add_allocation_meta(query, GST_VIDEO_META_API_TYPE, nullptr);
+
+    GstVideoInfo info;
+    // Only raw video has a fixed frame size to reserve; everything else is copied in at its real size.
+    if (caps == nullptr || !state.ring || !gst_video_info_from_caps(&info, caps))
+        return TRUE;
+    const guint size = static_cast<guint>(GST_VIDEO_INFO_SIZE(&info));
+    if (state.ring->writer.max_payload_size() < size)
+        return TRUE;
+    GstBufferPool* pool = gst_zero_buffer_pool_new(state.ring, std::chrono::milliseconds(state.active.reader_timeout_ms));
+    GstStructure* config = gst_buffer_pool_get_config(pool);
+    gst_buffer_pool_config_set_params(config, caps, size, 0, 0);
+    gst_buffer_pool_config_add_option(config, GST_BUFFER_POOL_OPTION_VIDEO_META);
+    if (!gst_buffer_pool_set_config(pool, config)) {
+        GST_WARNING_OBJECT(self, "could not configure the ring pool; upstream buffers will be copied");
+        gst_object_unref(pool);
+        return TRUE;
+    }
+    gst_query_add_allocation_pool(query, pool, size, 0, 0);
+    gst_object_unref(pool);
+    return TRUE;
+}
+
+static GstFlowReturn gst_zero_buffer_sink_render(GstBaseSink* sink, GstBuffer* buffer)
+{
+    auto* self = GST_ZERO_BUFFER_SINK(sink);
+    SinkState& state = *self->state;
+    if (!state.ring) {
+        GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("no caps before the first buffer"), (nullptr));
+        return GST_FLOW_NOT_NEGOTIATED;
+    }
+    if (state.active.wait_for_reader && !state.waited_for_reader) {
+        if (!wait_for_reader(self))
+            return GST_FLOW_FLUSHING;
+        state.waited_for_reader = true;
+    }
+    if (state.raw_video) {
+        // The planes published for this generation must describe this frame exactly (the stream contract).
+        const zerobuffer::gst::VideoLayout layout = zerobuffer::gst::video_layout_of(state.video_info, buffer);
+        if (!(layout == state.published_layout)) {
+            zerobuffer::gst::apply_video_layout(state.format, layout);
+            if (!publish_format(self))
+                return GST_FLOW_ERROR;
+            state.published_layout = layout;
+        }
+    }
+    const zerobuffer::FrameInfo info = frame_info_of(buffer, state.discont_next);
+    state.discont_next = false;
+
+    zerobuffer::Result<void> written;
+    if (auto* pooled = zerobuffer::gst::pool_reservation_of(buffer, state.ring.get())) {
+        const std::lock_guard lock(state.ring->mutex);
+        written = state.ring->writer.commit(pooled->reservation, info, gst_buffer_get_size(buffer), 0);
+    } else {
+        GstMapInfo map;
+        if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+            GST_ELEMENT_ERROR(self, RESOURCE, READ, ("could not map an input buffer"), (nullptr));
+            return GST_FLOW_ERROR;
+        }
+        {
+            const std::lock_guard lock(state.ring->mutex);
+            written = state.ring->writer.write(std::as_bytes(std::span(map.data, map.size)), info);
+        }
+        gst_buffer_unmap(buffer, &map);
+    }
+    if (written)
+        return GST_FLOW_OK;
+    if (written.error().code == zerobuffer::Errc::Timeout) {
+        warn_dropped(self, written.error()); // A slow or stuck reader must not stop the pipeline.
+        state.discont_next = true;
+        return GST_FLOW_OK;
+    }
+    if (written.error().code == zerobuffer::Errc::FrameTooLarge) {
+        GST_ELEMENT_ERROR(self, RESOURCE, NO_SPACE_LEFT,
+                          ("a %" G_GSIZE_FORMAT "-byte buffer does not fit in ring '%s': set a larger size=",
+                           gst_buffer_get_size(buffer), state.active.ring.c_str()),
+                          ("%s", written.error().message.c_str()));
+        return GST_FLOW_ERROR;
+    }
+    GST_ELEMENT_ERROR(self, RESOURCE, WRITE,
+                      ("could not write a frame to ring '%s': %s", state.active.ring.c_str(),
+                       written.error().message.c_str()),
+                      (nullptr));
+    return GST_FLOW_ERROR;
+}
+
+static gboolean gst_zero_buffer_sink_event(GstBaseSink* sink, GstEvent* event)
+{
+    auto* self = GST_ZERO_BUFFER_SINK(sink);
+    SinkState& state = *self->state;
+    switch (GST_EVENT_TYPE(event)) {
+    case GST_EVENT_EOS:
+        if (state.ring) {
+            zerobuffer::FrameInfo info;
+            info.flags = zerobuffer::kFrameEndOfStream;
+            zerobuffer::Result<void> written;
+            {
+                const std::lock_guard lock(state.ring->mutex);
+                written = state.ring->writer.write({}, info);
+            }
+            if (!written)
+                GST_ELEMENT_WARNING(self, RESOURCE, WRITE,
+                                    ("could not write end-of-stream into ring '%s': %s", state.active.ring.c_str(),
+                                     written.error().message.c_str()),
+                                    (nullptr));
+        }
+        break;
+    case GST_EVENT_FLUSH_STOP:
+        state.discont_next = true; // Readers learn that frames are missing across the seek.
+        break;
+    default:
+        break;
+    }
+    return GST_BASE_SINK_CLASS(gst_zero_buffer_sink_parent_class)->event(sink, event);
+}
+
+static gboolean gst_zero_buffer_sink_unlock(GstBaseSink* sink)
+{
+    GST_ZERO_BUFFER_SINK(sink)->state->unlocking.store(true, std::memory_order_release);
+    return TRUE;
+}
+
+static gboolean gst_zero_buffer_sink_unlock_stop(GstBaseSink* sink)
+{
+    GST_ZERO_BUFFER_SINK(sink)->state->unlocking.store(false, std::memory_order_release);
+    return TRUE;
+}
+
+static void gst_zero_buffer_sink_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec)
+{
+    auto* self = GST_ZERO_BUFFER_SINK(object);
+    SinkState& state = *self->state;
+    const std::lock_guard lock(state.settings_mutex);
+    Settings& settings = state.settings;
+    switch (prop_id) {
+    case PROP_RING: {
+        const gchar* name = g_value_get_string(value);
+        settings.ring = name != nullptr ? name : "";
+        break;
+    }
+    case PROP_SIZE:
+        settings.size = g_value_get_uint64(value);
+        break;
+    case PROP_BUFFERS:
+        settings.buffers = g_value_get_uint(value);
+        break;
+    case PROP_MAX_READERS:
+        settings.max_readers = g_value_get_uint(value);
+        break;
+    case PROP_WAIT_FOR_READER:
+        settings.wait_for_reader = g_value_get_boolean(value);
+        break;
+    case PROP_READER_TIMEOUT:
+        settings.reader_timeout_ms = g_value_get_uint(value);
+        break;
+    case PROP_CHECKSUM:
+        settings.checksum = static_cast<Checksum>(g_value_get_enum(value));
+        break;
+    case PROP_SECRET: {
+        const gchar* secret = g_value_get_string(value);
+        settings.secret = secret != nullptr ? secret : "";
+        break;
+    }
+    case PROP_PERMISSIONS:
+        settings.permissions = g_value_get_uint(value);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+        break;
+    }
+}
+
+static void gst_zero_buffer_sink_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec)
+{
+    auto* self = GST_ZERO_BUFFER_SINK(object);
+    SinkState& state = *self->state;
+    const std::lock_guard lock(state.settings_mutex);
+    const Settings& settings = state.settings;
+    switch (prop_id) {
+    case PROP_RING:
+        g_value_set_string(value, settings.ring.empty() ? nullptr : settings.ring.c_str());
+        break;
+    case PROP_SIZE:
+        g_value_set_uint64(value, settings.size);
+        break;
+    case PROP_BUFFERS:
+        g_value_set_uint(value, settings.buffers);
+        break;
+    case PROP_MAX_READERS:
+        g_value_set_uint(value, settings.max_readers);
+        break;
+    case PROP_WAIT_FOR_READER:
+        g_value_set_boolean(value, settings.wait_for_reader);
+        break;
+    case PROP_READER_TIMEOUT:
+        g_value_set_uint(value, settings.reader_timeout_ms);
+        break;
+    case PROP_CHECKSUM:
+        g_value_set_enum(value, static_cast<gint>(settings.checksum));
+        break;
+    case PROP_SECRET:
+        g_value_set_string(value, settings.secret.empty() ? nullptr : "********"); // Never reveal it.
+        break;
+    case PROP_PERMISSIONS:
+        g_value_set_uint(value, settings.permissions);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+        break;
+    }
+}
+
+static void gst_zero_buffer_sink_finalize(GObject* object)
+{
+    auto* self = GST_ZERO_BUFFER_SINK(object);
+    std::unique_ptr<SinkState> state(self->state);
+    self->state = nullptr;
+    G_OBJECT_CLASS(gst_zero_buffer_sink_parent_class)->finalize(object);
+}
+
+static void gst_zero_buffer_sink_init(GstZeroBufferSink* self)
+{
+    self->state = std::make_unique<SinkState>().release();
+    // The ring is the clock-less pipe between processes: render as fast as upstream delivers.
+    gst_base_sink_set_sync(GST_BASE_SINK(self), FALSE);
+}
+
+static void gst_zero_buffer_sink_class_init(GstZeroBufferSinkClass* klass)
+{
+    auto* object_class = G_OBJECT_CLASS(klass);
+    auto* element_class = GST_ELEMENT_CLASS(klass);
+    auto* sink_class = GST_BASE_SINK_CLASS(klass);
+
+    object_class->set_property = gst_zero_buffer_sink_set_property;
+    object_class->get_property = gst_zero_buffer_sink_get_property;
+    object_class->finalize = gst_zero_buffer_sink_finalize;
+
+    const auto flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+    g_object_class_install_property(
+        object_class, PROP_RING,
+        g_param_spec_string("ring", "Ring name",
+                            "Name of the ring to create (shared memory /dev/shm/zb-NAME; letters, digits, '-', '_', "
+                            "'.'). Required",
+                            nullptr, flags));
+    g_object_class_install_property(
+        object_class, PROP_SIZE,
+        g_param_spec_uint64("size", "Ring size",
+                            "Payload bytes of the ring; 0 = derive from the first caps: raw video frame size x "
+                            "buffers, 32 MiB for other streams",
+                            0, G_MAXUINT64, 0, flags));
+    g_object_class_install_property(
+        object_class, PROP_BUFFERS,
+        g_param_spec_uint("buffers", "Buffers", "Raw video frames the ring holds when size=0", 2, 1024,
+                          kDefaultBuffers, flags));
+    g_object_class_install_property(
+        object_class, PROP_MAX_READERS,
+        g_param_spec_uint("max-readers", "Maximum readers", "Reader slots of the ring", 1, 64, kDefaultMaxReaders,
+                          flags));
+    g_object_class_install_property(
+        object_class, PROP_WAIT_FOR_READER,
+        g_param_spec_boolean("wait-for-reader", "Wait for a reader",
+                             "Hold the first frame until at least one reader is attached", FALSE, flags));
+    g_object_class_install_property(
+        object_class, PROP_READER_TIMEOUT,
+        g_param_spec_uint("reader-timeout", "Reader timeout (ms)",
+                          "Longest wait in milliseconds for lossless readers to make room; then the frame is "
+                          "dropped with a warning and the pipeline continues (dead readers are reclaimed meanwhile)",
+                          1, G_MAXUINT, kDefaultReaderTimeoutMs, flags));
+    g_object_class_install_property(
+        object_class, PROP_CHECKSUM,
+        g_param_spec_enum("checksum", "Checksum",
+                          "Per-frame digest readers verify (ignored when secret is set: then keyed MACs are used)",
+                          GST_TYPE_ZERO_BUFFER_CHECKSUM, static_cast<gint>(Checksum::None), flags));
+    g_object_class_install_property(
+        object_class, PROP_SECRET,
+        g_param_spec_string("secret", "Secret",
+                            "Shared secret: every frame carries a keyed BLAKE2b MAC and readers need the same secret "
+                            "(use a long random string)",
+                            nullptr, flags));
+    g_object_class_install_property(
+        object_class, PROP_PERMISSIONS,
+        g_param_spec_uint("permissions", "Permissions",
+                          "File mode of the shared-memory object, e.g. 0600 (owner only) or 0660 (group may read)", 0,
+                          0777, kDefaultPermissions, flags));
+
+    gst_element_class_add_static_pad_template(element_class, &sink_template);
+    gst_element_class_set_static_metadata(element_class, "ZeroBuffer sink", "Sink/Video/Audio",
+                                          "Writes buffers, caps and timestamps into a shared-memory ZeroBuffer ring "
+                                          "(zero copy from upstream through its buffer pool)",
+                                          "ZeroBuffer developers");
+
+    sink_class->start = gst_zero_buffer_sink_start;
+    sink_class->stop = gst_zero_buffer_sink_stop;
+    sink_class->set_caps = gst_zero_buffer_sink_set_caps;
+    sink_class->propose_allocation = gst_zero_buffer_sink_propose_allocation;
+    sink_class->render = gst_zero_buffer_sink_render;
+    sink_class->event = gst_zero_buffer_sink_event;
+    sink_class->unlock = gst_zero_buffer_sink_unlock;
+    sink_class->unlock_stop = gst_zero_buffer_sink_unlock_stop;
+
+    gst_type_mark_as_plugin_api(GST_TYPE_ZERO_BUFFER_CHECKSUM, static_cast<GstPluginAPIFlags>(0));
+    GST_DEBUG_CATEGORY_INIT(gst_zero_buffer_sink_debug, "zerobuffersink", 0, "ZeroBuffer ring sink");
+}
