@@ -1,0 +1,282 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Cross-process tests of zerobuffersink/zerobuffersrc: a writer and a reader pipeline in separate processes.
+#
+#   gst-e2e-test.sh CASE [ARGS...]
+#     transfer NAME FRAMES CAPS [--repack PAD] [--source SRC]  raw video / audio / H.264: every buffer arrives in
+#                                  order with the same content SHA-1, pts, dts, duration, offsets, keyframe flag
+#                                  and plane strides
+#     caps-change                  two resolutions in one writer run; the reader follows both
+#     writer-restart               writer killed -9 mid-stream and a new one started; a reconnect=true reader
+#                                  carries on and receives every frame of the second writer
+#     reader-killed                lossless reader killed -9 while the writer runs; the writer completes
+#     two-readers                  a lossless and a latest zerobuffersrc process on one ring
+#     wrong-secret                 a reader with the wrong secret fails with a clear error
+#     missing-ring                 reconnect=false on a ring that does not exist fails clearly, non-zero exit
+#
+# Environment (set by meson): GST_LAUNCH (gst-launch-1.0), ZB_GST_PROBE (zb-gst-probe, which prints one line
+# per buffer: see bench/gstreamer/zb-gst-probe.cpp), ZBCTL, GST_PLUGIN_PATH (the build tree's plugin).
+# Every case uses its own ring name and a private GStreamer registry, and checks that nothing of its ring is left
+# in /dev/shm, even after killing a process (`zbctl gc NAME` in the exit trap removes a stale ring).
+set -u
+
+case_name=$1
+shift
+: "${GST_LAUNCH:?GST_LAUNCH must name gst-launch-1.0}" "${ZB_GST_PROBE:?}" "${ZBCTL:?}"
+
+tmp=$(mktemp -d)
+export GST_REGISTRY="$tmp/registry.bin"
+export GST_DEBUG_NO_COLOR=1
+ring="e2e-$case_name-$$"
+pids=()
+
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    "$ZBCTL" gc "$ring" >/dev/null 2>&1
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL ($case_name): $*" >&2
+    local f
+    for f in "$tmp"/*.out "$tmp"/*.err; do
+        [ -s "$f" ] && { echo "--- $(basename "$f") (last 30 lines):" >&2; tail -n 30 "$f" >&2; }
+    done
+    exit 1
+}
+has() { grep -Eq -- "$2" "$tmp/$1" || fail "$1 lacks /$2/"; }
+
+# Buffer lines (of output NAME or NAME.out) without their index: it counts buffers of a process, not of the stream.
+out_file() { if [[ "$1" == *.* ]]; then echo "$tmp/$1"; else echo "$tmp/$1.out"; fi; }
+buffers() { sed -n 's/^buffer [0-9]* //p' "$(out_file "$1")"; }
+buffer_count() { grep -c '^buffer ' "$(out_file "$1")"; }
+
+# wait_for_buffers FILE N SECONDS: until FILE has N buffer lines; fails after SECONDS.
+wait_for_buffers() {
+    local deadline=$((SECONDS + $3))
+    while [ "$(buffer_count "$1")" -lt "$2" ]; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "$1 did not reach $2 buffers within $3 s"
+        sleep 0.05
+    done
+}
+
+# wait_pid PID NAME: waits for a background process and fails unless it exited 0.
+wait_ok() {
+    wait "$1"
+    local rc=$?
+    [ "$rc" -eq 0 ] || fail "$2 exited $rc"
+}
+
+ring_gone() {
+    [ ! -e "/dev/shm/zb-$ring" ] || fail "/dev/shm/zb-$ring was left behind"
+}
+
+# The reader: a zerobuffersrc that waits for the writer (reconnect=true), so it can start first.
+start_reader() {
+    local out=$1
+    shift
+    "$ZB_GST_PROBE" --checksums --timeout 90 zerobuffersrc name=probe ring="$ring" reconnect=true "$@" ! fakesink \
+        >"$tmp/$out.out" 2>"$tmp/$out.err" &
+    pids+=($!)
+    reader_pid=$!
+}
+
+# The writer waits for one reader before its first frame, so a lossless reader sees every frame.
+run_writer() {
+    local out=$1
+    shift
+    "$ZB_GST_PROBE" --checksums --timeout 90 "$@" >"$tmp/$out.out" 2>"$tmp/$out.err"
+}
+
+compare_streams() {
+    local writer=$1 reader=$2
+    [ "$(buffer_count "$writer")" -gt 0 ] || fail "the writer sent no buffers"
+    if ! diff <(buffers "$writer") <(buffers "$reader") >"$tmp/diff.txt"; then
+        fail "what the reader received differs from what the writer sent ($(buffer_count "$writer") sent, \
+$(buffer_count "$reader") received):
+$(head -n 20 "$tmp/diff.txt")"
+    fi
+}
+
+case "$case_name" in
+transfer)
+    name=$1 frames=$2 caps=$3
+    shift 3
+    repack=() source="videotestsrc pattern=smpte"
+    while (($#)); do
+        case "$1" in
+        --repack) repack=(--repack "$2"); shift 2 ;;
+        --source) source=$2; shift 2 ;;
+        *) fail "unknown transfer argument $1" ;;
+        esac
+    done
+    ring="e2e-$name-$$"
+    start_reader reader
+    # shellcheck disable=SC2086 # the source and caps are pipeline fragments, split on purpose
+    run_writer writer "${repack[@]}" $source num-buffers="$frames" ! $caps ! \
+        zerobuffersink name=probe ring="$ring" wait-for-reader=true
+    rc=$?
+    [ "$rc" -eq 0 ] || fail "writer exited $rc"
+    wait_ok "$reader_pid" reader
+    [ "$(buffer_count writer)" -eq "$frames" ] || fail "the writer sent $(buffer_count writer) buffers, not $frames"
+    compare_streams writer reader
+    # The reader negotiated the writer's caps by itself (no caps typed after zerobuffersrc).
+    writer_caps=$(sed -n 's/^caps //p' "$tmp/writer.out" | head -n 1)
+    reader_caps=$(sed -n 's/^caps //p' "$tmp/reader.out" | head -n 1)
+    [ -n "$reader_caps" ] || fail "the reader got no caps"
+    for field in $(echo "$writer_caps" | grep -Eo '(format|width|height|rate|channels|stream-format|alignment)=\([a-z]+\)[^,]*'); do
+        [[ "$reader_caps" == *"$field"* ]] || fail "reader caps '$reader_caps' lack '$field' of the writer's caps"
+    done
+    ring_gone
+    ;;
+
+caps-change)
+    start_reader reader
+    run_writer writer --switch-caps 15:video/x-raw,format=I420,width=320,height=240 \
+        videotestsrc pattern=smpte num-buffers=30 ! \
+        capsfilter name=switch caps=video/x-raw,format=I420,width=640,height=480 ! \
+        zerobuffersink name=probe ring="$ring" wait-for-reader=true
+    rc=$?
+    [ "$rc" -eq 0 ] || fail "writer exited $rc"
+    wait_ok "$reader_pid" reader
+    compare_streams writer reader
+    has reader.out '^caps .*width=\(int\)640, height=\(int\)480'
+    has reader.out '^caps .*width=\(int\)320, height=\(int\)240'
+    # Both sizes arrived: strides 640 and 320 appear in the buffer lines, in that order.
+    order=$(sed -n 's/.* strides=\([0-9]*\),.*/\1/p' "$tmp/reader.out" | uniq | tr '\n' ' ')
+    [ "$order" = "640 320 " ] || fail "expected frames of stride 640 then 320, got: $order"
+    ring_gone
+    ;;
+
+writer-restart)
+    start_reader reader
+    # First writer: live, endless; killed -9 after the reader saw 10 of its frames.
+    "$GST_LAUNCH" -q videotestsrc pattern=snow is-live=true ! video/x-raw,format=I420,width=320,height=240,framerate=50/1 ! \
+        zerobuffersink ring="$ring" wait-for-reader=true >"$tmp/writer1.out" 2>"$tmp/writer1.err" &
+    writer1=$!
+    pids+=("$writer1")
+    wait_for_buffers reader.out 10 30
+    kill -KILL "$writer1"
+    wait "$writer1" 2>/dev/null
+    first_part=$(buffer_count reader.out)
+    # Second writer, same ring name: takes over the dead writer's ring; the reader reconnects to it.
+    run_writer writer2 videotestsrc pattern=ball num-buffers=30 ! \
+        video/x-raw,format=I420,width=320,height=240,framerate=50/1 ! \
+        zerobuffersink name=probe ring="$ring" wait-for-reader=true
+    rc=$?
+    [ "$rc" -eq 0 ] || fail "second writer exited $rc"
+    wait_ok "$reader_pid" reader
+    [ "$(buffer_count writer2.out)" -eq 30 ] || fail "the second writer sent $(buffer_count writer2.out) buffers"
+    # The reader's last 30 buffers are exactly the second writer's frames (content and timestamps).
+    if ! diff <(buffers writer2.out) <(buffers reader.out | tail -n 30) >"$tmp/diff.txt"; then
+        fail "the reader's frames after the restart differ from the second writer's: $(head -n 20 "$tmp/diff.txt")"
+    fi
+    [ "$(buffer_count reader.out)" -ge $((first_part + 30)) ] || fail "reader lost frames of the second writer"
+    ring_gone
+    ;;
+
+reader-killed)
+    # A slow lossless reader (10 ms per frame) makes the writer wait for it; killed -9, it must stop holding the
+    # writer back: the writer finishes all its frames and exits 0.
+    "$GST_LAUNCH" -q zerobuffersrc ring="$ring" reconnect=true ! identity sleep-time=10000 ! fakesink \
+        >"$tmp/reader.out" 2>"$tmp/reader.err" &
+    reader_pid=$!
+    pids+=("$reader_pid")
+    "$ZB_GST_PROBE" --checksums --timeout 60 videotestsrc num-buffers=300 ! \
+        video/x-raw,format=I420,width=320,height=240 ! \
+        zerobuffersink name=probe ring="$ring" wait-for-reader=true buffers=4 \
+        >"$tmp/writer.out" 2>"$tmp/writer.err" &
+    writer=$!
+    pids+=("$writer")
+    wait_for_buffers writer.out 20 30
+    kill -KILL "$reader_pid"
+    wait "$reader_pid" 2>/dev/null
+    wait_ok "$writer" "writer (after its reader was killed)"
+    [ "$(buffer_count writer.out)" -eq 300 ] || fail "the writer sent $(buffer_count writer.out) of 300 buffers"
+    ring_gone
+    ;;
+
+two-readers)
+    # The lossless reader attaches first (the writer waits for it); the latest reader, started next, may miss the
+    # first frames (a latest reader never holds the writer back). It is a plain gst-launch-1.0 with checksumsink
+    # (SHA-1 of each buffer and its pts) behind a slow element, so that it must skip frames.
+    start_reader lossless policy=lossless
+    lossless_pid=$reader_pid
+    run_writer writer videotestsrc pattern=smpte num-buffers=100 is-live=true ! \
+        video/x-raw,format=I420,width=640,height=480,framerate=50/1 ! \
+        zerobuffersink name=probe ring="$ring" wait-for-reader=true &
+    writer=$!
+    pids+=("$writer")
+    wait_for_buffers writer.out 1 30
+    "$GST_LAUNCH" -q zerobuffersrc ring="$ring" reconnect=true policy=latest ! identity sleep-time=30000 ! \
+        checksumsink >"$tmp/latest.out" 2>"$tmp/latest.err" &
+    latest_pid=$!
+    pids+=("$latest_pid")
+    wait_ok "$writer" writer
+    wait_ok "$lossless_pid" "lossless reader"
+    wait_ok "$latest_pid" "latest reader"
+    compare_streams writer lossless.out
+    # Every frame the latest reader got is one the writer sent, with its pts, in increasing order.
+    latest_count=$(grep -c . "$tmp/latest.out")
+    [ "$latest_count" -gt 0 ] || fail "the latest reader received nothing"
+    [ "$latest_count" -lt 100 ] || fail "the latest reader behind a slow element skipped nothing ($latest_count)"
+    sed -n 's/.* sha1=//p' "$tmp/writer.out" >"$tmp/sent.txt"
+    prev=-1
+    while read -r stamp sum; do
+        index=$(grep -n -x "$sum" "$tmp/sent.txt" | head -n 1 | cut -d: -f1)
+        [ -n "$index" ] || fail "the latest reader got a frame the writer never sent: $stamp $sum"
+        [ "$index" -gt "$prev" ] || fail "the latest reader got frames out of order at $stamp"
+        prev=$index
+    done <"$tmp/latest.out"
+    ring_gone
+    ;;
+
+wrong-secret)
+    "$GST_LAUNCH" -q videotestsrc is-live=true ! video/x-raw,width=320,height=240 ! \
+        zerobuffersink ring="$ring" secret=the-right-secret-of-32-bytes-xyz >"$tmp/writer.out" 2>"$tmp/writer.err" &
+    writer=$!
+    pids+=("$writer")
+    deadline=$((SECONDS + 20))
+    until [ -e "/dev/shm/zb-$ring" ]; do
+        kill -0 "$writer" 2>/dev/null || fail "the writer exited before creating its ring"
+        [ "$SECONDS" -lt "$deadline" ] || fail "the writer did not create its ring"
+        sleep 0.05
+    done
+    timeout 30 "$GST_LAUNCH" zerobuffersrc ring="$ring" secret=a-wrong-secret-also-of-32-bytes-x ! fakesink \
+        >"$tmp/reader.out" 2>"$tmp/reader.err"
+    rc=$?
+    [ "$rc" -ne 0 ] || fail "a reader with the wrong secret exited 0"
+    [ "$rc" -ne 124 ] || fail "a reader with the wrong secret hung instead of failing"
+    grep -Eqi 'secret' "$tmp/reader.err" "$tmp/reader.out" || fail "the error does not say the secret is wrong"
+    grep -Eq "$ring" "$tmp/reader.err" "$tmp/reader.out" || fail "the error does not name the ring"
+    # A reader without a secret is refused too (the ring is keyed).
+    timeout 30 "$GST_LAUNCH" zerobuffersrc ring="$ring" ! fakesink >"$tmp/nosecret.out" 2>"$tmp/nosecret.err"
+    rc=$?
+    [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "a reader without the secret of a keyed ring exited $rc"
+    grep -Eqi 'secret' "$tmp/nosecret.err" "$tmp/nosecret.out" || fail "the error does not mention the secret"
+    kill -INT "$writer"
+    wait "$writer" 2>/dev/null
+    ring_gone
+    ;;
+
+missing-ring)
+    timeout 30 "$GST_LAUNCH" zerobuffersrc ring="$ring" reconnect=false ! fakesink \
+        >"$tmp/reader.out" 2>"$tmp/reader.err"
+    rc=$?
+    [ "$rc" -ne 0 ] || fail "a reader of a ring that does not exist exited 0"
+    [ "$rc" -ne 124 ] || fail "a reader of a ring that does not exist hung instead of failing"
+    grep -Eq "$ring" "$tmp/reader.err" "$tmp/reader.out" || fail "the error does not name the ring"
+    grep -Eqi 'not exist|no such|not found|no ring|no writer' "$tmp/reader.err" "$tmp/reader.out" ||
+        fail "the error does not say that the ring does not exist"
+    ring_gone
+    ;;
+
+*)
+    fail "unknown case"
+    ;;
+esac
+echo "PASS ($case_name)"
+exit 0
