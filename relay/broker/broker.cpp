@@ -1,15 +1,630 @@
 // SPDX-License-Identifier: MIT
-// The stream registry of zb-relay: placeholder until the broker is written.
+// `zb-relay broker`: the stream registry served over a ZeroMQ ROUTER socket, hardened against hostile requests.
 #include "broker.h"
 
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <vector>
+
+#include "broker_protocol.h"
+#include "key_files.h"
+#include "registry.h"
+#include "zmq_handles.h"
 
 namespace zerobuffer::relay {
 
-int broker_main(int /*argc*/, char** /*argv*/)
+namespace {
+
+namespace errors = protocol::errors;
+using detail::Clock;
+using std::chrono::milliseconds;
+
+constexpr int kExitOk = 0;
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+
+/// Frames kept of one multipart request; the rest of a longer one is read and thrown away.
+constexpr std::size_t kMaxFrames = 8;
+/// Messages handled per wake-up before expiry and signals are looked at again.
+constexpr int kBatch = 256;
+/// Replies queued per client that does not read them; beyond this its replies are dropped (and counted).
+constexpr int kSendHighWater = 16;
+/// Requests queued per client; with ZMQ_MAXMSGSIZE this bounds what one client can make the broker buffer.
+constexpr int kReceiveHighWater = 64;
+/// Log lines per second before the rest is counted and summarised (a hostile flood must not flood stderr).
+constexpr int kLogLinesPerSecond = 20;
+
+constexpr std::string_view kUsage = R"(Usage: zb-relay broker [OPTIONS]
+Keeps a registry of published streams so that receivers find a stream by name (docs/relay.md, Discovery).
+
+Options:
+  --bind ENDPOINT           where to serve requests (default tcp://*:5550; ipc://PATH also works)
+  --ttl SECONDS             time to live of a registration that names none (default 10)
+  --max-request-bytes N     larger requests get {"ok":false,"error":"too_large"} (default 65536);
+                            frames beyond 4 times this drop the sender's connection (ZMQ_MAXMSGSIZE)
+  --max-streams N           live registrations at most (default 1024)
+  --curve-secret FILE       serve with CURVE: the broker's secret key (from `zb-relay keygen`)
+  --allowed-keys FILE       with --curve-secret: the client public keys allowed in, one Z85 key per line
+  --insecure                serve plain tcp (no encryption, no authentication): required for tcp without CURVE
+  --status-interval SECONDS status line on stderr every SECONDS (default 60, 0 = never)
+  --help                    this text
+
+Examples:
+  zb-relay broker --bind tcp://*:5550 --insecure
+  zb-relay keygen broker && zb-relay keygen cam-host
+  zb-relay broker --curve-secret broker.key --allowed-keys allowed.txt      # allowed.txt lists cam-host.pub
+
+Exit codes: 0 stopped by SIGINT/SIGTERM, 1 could not start (bind, key files), 2 bad command line.
+)";
+
+struct BrokerOptions {
+    std::string bind = "tcp://*:5550";
+    milliseconds default_ttl = protocol::kDefaultTtl;
+    std::size_t max_request_bytes = protocol::kDefaultMaxRequestBytes;
+    std::size_t max_streams = 1024;
+    std::string curve_secret_file;
+    std::string allowed_keys_file;
+    bool insecure = false;
+    milliseconds status_interval{60'000};
+};
+
+void print_error(const std::string& what)
 {
-    std::fputs("zb-relay: error: the broker is not written yet\n", stderr);
-    return 2;
+    std::fprintf(stderr, "zb-relay broker: error: %s\n", what.c_str());
+}
+
+void print_line(const std::string& line)
+{
+    std::fprintf(stderr, "zb-relay broker: %s\n", line.c_str());
+}
+
+template <typename Number>
+std::optional<Number> parse_number(std::string_view text)
+{
+    Number value{};
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size()) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+/// Seconds as a decimal ("10", "0.5") to milliseconds, or nullopt when not a number in [0, max].
+std::optional<milliseconds> parse_seconds(std::string_view text, milliseconds max)
+{
+    const auto dot = text.find('.');
+    const auto whole = parse_number<std::int64_t>(text.substr(0, dot));
+    if (!whole || *whole < 0 || *whole > max.count() / 1000) {
+        return std::nullopt;
+    }
+    std::int64_t millis = *whole * 1000;
+    if (dot != std::string_view::npos) {
+        const std::string_view fraction = text.substr(dot + 1);
+        if (fraction.empty() || fraction.size() > 3 || !parse_number<std::int64_t>(fraction)) {
+            return std::nullopt;
+        }
+        std::int64_t scale = 100;
+        for (const char digit : fraction) {
+            millis += (digit - '0') * scale;
+            scale /= 10;
+        }
+    }
+    if (millis > max.count()) {
+        return std::nullopt;
+    }
+    return milliseconds(millis);
+}
+
+/// Parses the command line; nullopt after printing an error (exit 2) or the help (exit 0, see help_shown).
+std::optional<BrokerOptions> parse_options(int argc, char** argv, bool& help_shown)
+{
+    BrokerOptions options;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        const auto value = [&]() -> std::optional<std::string_view> {
+            if (i + 1 >= argc) {
+                print_error(std::string(arg) + " needs a value - see zb-relay broker --help");
+                return std::nullopt;
+            }
+            return std::string_view(argv[++i]);
+        };
+        if (arg == "--help" || arg == "-h") {
+            std::fputs(kUsage.data(), stdout);
+            help_shown = true;
+            return std::nullopt;
+        }
+        if (arg == "--insecure") {
+            options.insecure = true;
+            continue;
+        }
+        const auto text = value();
+        if (!text) {
+            return std::nullopt;
+        }
+        const auto bad_value = [&](std::string_view expected) {
+            print_error(std::string(arg) + " '" + std::string(*text) + "' is not " + std::string(expected));
+            return std::nullopt;
+        };
+        if (arg == "--bind") {
+            options.bind = std::string(*text);
+        } else if (arg == "--ttl") {
+            const auto ttl = parse_seconds(*text, protocol::kMaxTtl);
+            if (!ttl || protocol::check_ttl(*ttl)) {
+                return bad_value("a number of seconds between 0.1 and 3600");
+            }
+            options.default_ttl = *ttl;
+        } else if (arg == "--max-request-bytes") {
+            const auto bytes = parse_number<std::size_t>(*text);
+            constexpr std::size_t kMin = 256;
+            constexpr std::size_t kMax = 16 * 1024 * 1024;
+            if (!bytes || *bytes < kMin || *bytes > kMax) {
+                return bad_value("a byte count between 256 and 16777216");
+            }
+            options.max_request_bytes = *bytes;
+        } else if (arg == "--max-streams") {
+            const auto count = parse_number<std::size_t>(*text);
+            if (!count || *count < 1 || *count > 1'000'000) {
+                return bad_value("a count between 1 and 1000000");
+            }
+            options.max_streams = *count;
+        } else if (arg == "--curve-secret") {
+            options.curve_secret_file = std::string(*text);
+        } else if (arg == "--allowed-keys") {
+            options.allowed_keys_file = std::string(*text);
+        } else if (arg == "--status-interval") {
+            const auto interval = parse_seconds(*text, milliseconds(86'400'000));
+            if (!interval) {
+                return bad_value("a number of seconds (0 = never)");
+            }
+            options.status_interval = *interval;
+        } else {
+            print_error("unknown option '" + std::string(arg) + "' - see zb-relay broker --help");
+            return std::nullopt;
+        }
+    }
+    const bool curve = !options.curve_secret_file.empty();
+    if (curve != !options.allowed_keys_file.empty()) {
+        print_error("--curve-secret and --allowed-keys go together - give both (CURVE) or neither");
+        return std::nullopt;
+    }
+    if (curve && options.insecure) {
+        print_error("--insecure contradicts --curve-secret - choose one");
+        return std::nullopt;
+    }
+    if (!curve && !options.insecure && options.bind.starts_with("tcp://")) {
+        print_error("refusing to serve plain tcp on " + options.bind +
+                    " - pass --insecure to allow it, or --curve-secret and --allowed-keys for CURVE");
+        return std::nullopt;
+    }
+    return options;
+}
+
+/// Lets a few log lines per second through and counts the rest.
+class LogLimiter {
+public:
+    void line(const std::string& text, Clock::time_point now)
+    {
+        if (now - window_start_ >= std::chrono::seconds(1)) {
+            if (suppressed_ > 0) {
+                print_line("(" + std::to_string(suppressed_) + " log lines suppressed in the last second)");
+            }
+            window_start_ = now;
+            in_window_ = 0;
+            suppressed_ = 0;
+        }
+        if (in_window_ < kLogLinesPerSecond) {
+            ++in_window_;
+            print_line(text);
+        } else {
+            ++suppressed_;
+        }
+    }
+
+private:
+    Clock::time_point window_start_{};
+    int in_window_ = 0;
+    std::uint64_t suppressed_ = 0;
+};
+
+/// Counters for the status line.
+struct BrokerCounters {
+    std::uint64_t requests = 0;
+    std::uint64_t refused = 0;
+    std::uint64_t replies_dropped = 0;
+    std::uint64_t clients_refused = 0; ///< CURVE handshakes with a key not in --allowed-keys.
+    std::map<std::string, std::uint64_t, std::less<>> refused_by_code;
+};
+
+/// Blocks SIGINT and SIGTERM (before libzmq starts its threads, so they inherit the mask) and reads them from an
+/// fd that zmq_poll watches: no signal handler, no global flag.
+class SignalFd {
+public:
+    SignalFd()
+    {
+        sigset_t signals;
+        sigemptyset(&signals);
+        sigaddset(&signals, SIGINT);
+        sigaddset(&signals, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &signals, &previous_);
+        fd_ = signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+    }
+    SignalFd(const SignalFd&) = delete;
+    SignalFd& operator=(const SignalFd&) = delete;
+    ~SignalFd()
+    {
+        if (fd_ >= 0) {
+            close(fd_);
+        }
+        pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+    }
+    [[nodiscard]] int fd() const noexcept { return fd_; }
+    /// The signal that arrived, 0 if none.
+    [[nodiscard]] int take() const noexcept
+    {
+        signalfd_siginfo info{};
+        return read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info) ? static_cast<int>(info.ssi_signo)
+                                                                                   : 0;
+    }
+
+private:
+    int fd_ = -1;
+    sigset_t previous_{};
+};
+
+class Broker {
+public:
+    explicit Broker(BrokerOptions options)
+        : options_(std::move(options)), registry_({options_.default_ttl, options_.max_streams})
+    {
+    }
+
+    /// Binds and serves until a signal arrives. Returns the exit code.
+    int run();
+
+private:
+    bool set_up(std::string& failure);
+    void serve_requests(Clock::time_point now);
+    void serve_one(Clock::time_point now);
+    void answer_zap(Clock::time_point now);
+    void send_reply(std::vector<detail::Message>& envelope, const nlohmann::json& body, Clock::time_point now);
+    void count_refusal(const std::string& code);
+    void print_status() const;
+
+    BrokerOptions options_;
+    detail::Registry registry_;
+    BrokerCounters counters_;
+    LogLimiter log_;
+    std::set<std::string, std::less<>> allowed_keys_; // raw 32-byte CURVE public keys
+    SignalFd signals_;                                // created before the context: libzmq threads inherit the mask
+    detail::ContextHandle context_;
+    detail::SocketHandle router_;
+    detail::SocketHandle zap_; // the ZAP handler that vets CURVE clients, when CURVE is on
+};
+
+bool Broker::set_up(std::string& failure)
+{
+    if (signals_.fd() < 0) {
+        failure = std::string("cannot watch SIGINT/SIGTERM: ") + std::strerror(errno);
+        return false;
+    }
+    CurveKeyPair server_keys;
+    if (!options_.curve_secret_file.empty()) {
+        auto keys = read_secret_key_file(options_.curve_secret_file);
+        if (!keys) {
+            failure = keys.error().message;
+            return false;
+        }
+        server_keys = std::move(*keys);
+        auto allowed = read_allowed_keys_file(options_.allowed_keys_file);
+        if (!allowed) {
+            failure = allowed.error().message;
+            return false;
+        }
+        allowed_keys_.insert(allowed->begin(), allowed->end());
+    }
+    context_.reset(zmq_ctx_new());
+    if (!context_) {
+        failure = "cannot create a ZeroMQ context: " + detail::zmq_error_text();
+        return false;
+    }
+    if (!server_keys.secret_key.empty()) {
+        // The ZAP handler must be bound before any client connects, or libzmq lets CURVE clients in unvetted.
+        zap_.reset(zmq_socket(context_.get(), ZMQ_REP));
+        if (!zap_ || zmq_bind(zap_.get(), "inproc://zeromq.zap.01") != 0) {
+            failure = "cannot start the CURVE authentication handler: " + detail::zmq_error_text();
+            return false;
+        }
+    }
+    router_.reset(zmq_socket(context_.get(), ZMQ_ROUTER));
+    if (!router_) {
+        failure = "cannot create the ROUTER socket: " + detail::zmq_error_text();
+        return false;
+    }
+    // First line of defence: libzmq drops the connection of a peer that sends a frame above this, before the
+    // broker sees it. Between --max-request-bytes and this cap the request is answered with "too_large".
+    const auto hard_cap = static_cast<std::int64_t>(options_.max_request_bytes * 4);
+    const bool configured =
+        zmq_setsockopt(router_.get(), ZMQ_MAXMSGSIZE, &hard_cap, sizeof hard_cap) == 0 &&
+        detail::set_int_option(router_.get(), ZMQ_ROUTER_MANDATORY, 1) && // full or gone peer: EAGAIN, counted
+        detail::set_int_option(router_.get(), ZMQ_SNDHWM, kSendHighWater) &&
+        detail::set_int_option(router_.get(), ZMQ_RCVHWM, kReceiveHighWater) &&
+        detail::set_int_option(router_.get(), ZMQ_LINGER, 0);
+    if (!configured) {
+        failure = "cannot configure the ROUTER socket: " + detail::zmq_error_text();
+        return false;
+    }
+    if (!server_keys.secret_key.empty()) {
+        if (!detail::set_int_option(router_.get(), ZMQ_CURVE_SERVER, 1) ||
+            zmq_setsockopt(router_.get(), ZMQ_CURVE_SECRETKEY, server_keys.secret_key.data(),
+                           server_keys.secret_key.size()) != 0) {
+            failure = "cannot enable CURVE: " + detail::zmq_error_text() + " (libzmq needs libsodium support)";
+            return false;
+        }
+    }
+    if (zmq_bind(router_.get(), options_.bind.c_str()) != 0) {
+        failure = "cannot bind " + options_.bind + ": " + detail::zmq_error_text() +
+                  " - is another broker running there, or is the address wrong?";
+        return false;
+    }
+    std::array<char, 512> endpoint{};
+    std::size_t endpoint_size = endpoint.size();
+    zmq_getsockopt(router_.get(), ZMQ_LAST_ENDPOINT, endpoint.data(), &endpoint_size);
+    std::string security = "plain, no authentication (--insecure)";
+    if (!server_keys.secret_key.empty()) {
+        security = "CURVE, server public key " + server_keys.public_key + ", " + std::to_string(allowed_keys_.size()) +
+                   " allowed client keys";
+    } else if (!options_.bind.starts_with("tcp://")) {
+        security = "plain (local endpoint)";
+    }
+    print_line("listening on " + std::string(endpoint.data()) + " (" + security + "); default ttl " +
+               std::to_string(options_.default_ttl.count()) + " ms, max request " +
+               std::to_string(options_.max_request_bytes) + " bytes, max streams " +
+               std::to_string(options_.max_streams));
+    return true;
+}
+
+int Broker::run()
+{
+    std::string failure;
+    if (!set_up(failure)) {
+        print_error(failure);
+        return kExitRuntime;
+    }
+    Clock::time_point next_status = Clock::now() + options_.status_interval;
+    for (;;) {
+        const Clock::time_point now = Clock::now();
+        for (const std::string& line : registry_.expire(now)) {
+            log_.line(line, now);
+        }
+        if (options_.status_interval.count() > 0 && now >= next_status) {
+            print_status();
+            next_status = now + options_.status_interval;
+        }
+        // Sleep until a request, a signal, the next expiry or the next status line, at most a second.
+        Clock::time_point wake = now + std::chrono::seconds(1);
+        if (const auto expiry = registry_.next_expiry(); expiry && *expiry < wake) {
+            wake = *expiry + milliseconds(1);
+        }
+        const auto timeout = std::max<std::int64_t>(
+            0, std::chrono::duration_cast<milliseconds>(wake - now).count());
+        std::array<zmq_pollitem_t, 3> items{{{router_.get(), 0, ZMQ_POLLIN, 0},
+                                              {nullptr, signals_.fd(), ZMQ_POLLIN, 0},
+                                              {zap_.get(), 0, ZMQ_POLLIN, 0}}};
+        const int item_count = zap_ ? 3 : 2;
+        if (zmq_poll(items.data(), item_count, static_cast<long>(timeout)) < 0) {
+            if (zmq_errno() == EINTR) {
+                continue;
+            }
+            print_error("zmq_poll failed: " + detail::zmq_error_text());
+            return kExitRuntime;
+        }
+        if ((items[1].revents & ZMQ_POLLIN) != 0) {
+            const int signal = signals_.take();
+            print_line(std::string("stopping on ") + (signal == SIGINT ? "SIGINT" : "SIGTERM"));
+            print_status();
+            return kExitOk;
+        }
+        const Clock::time_point served_at = Clock::now();
+        if (zap_ && (items[2].revents & ZMQ_POLLIN) != 0) {
+            answer_zap(served_at);
+        }
+        if ((items[0].revents & ZMQ_POLLIN) != 0) {
+            serve_requests(served_at);
+        }
+    }
+}
+
+void Broker::serve_requests(Clock::time_point now)
+{
+    for (int i = 0; i < kBatch; ++i) {
+        int events = 0;
+        std::size_t size = sizeof events;
+        if (zmq_getsockopt(router_.get(), ZMQ_EVENTS, &events, &size) != 0 || (events & ZMQ_POLLIN) == 0) {
+            return;
+        }
+        serve_one(now);
+    }
+}
+
+void Broker::serve_one(Clock::time_point now)
+{
+    // Read the whole multipart message, keeping at most kMaxFrames frames.
+    std::vector<detail::Message> frames;
+    std::size_t total_frames = 0;
+    for (;;) {
+        detail::Message frame;
+        if (zmq_msg_recv(frame.get(), router_.get(), ZMQ_DONTWAIT) < 0) {
+            if (total_frames == 0) {
+                return; // nothing there after all
+            }
+            break; // cannot happen mid-message (libzmq delivers multipart messages whole); keep what we have
+        }
+        ++total_frames;
+        const bool more = frame.more();
+        if (frames.size() < kMaxFrames) {
+            frames.push_back(std::move(frame));
+        }
+        if (!more) {
+            break;
+        }
+    }
+    ++counters_.requests;
+
+    // frames[0] is the routing id ROUTER added. A REQ client puts an empty delimiter frame before the body
+    // (REQ_CORRELATE adds a request id before it); a DEALER may send the body right after the id.
+    std::size_t body_start = 1;
+    for (std::size_t i = 1; i < frames.size(); ++i) {
+        if (frames[i].size() == 0) {
+            body_start = i + 1;
+            break;
+        }
+    }
+    std::vector<detail::Message> envelope;
+    for (std::size_t i = 0; i < body_start && i < frames.size(); ++i) {
+        envelope.push_back(std::move(frames[i]));
+    }
+    const std::size_t body_frames = total_frames - std::min(body_start, total_frames);
+    detail::Reply reply;
+    if (body_frames != 1) {
+        reply = detail::error_reply(errors::kBadEnvelope,
+                                    "request must be exactly one frame after the envelope, got " +
+                                        std::to_string(body_frames) + " (send one JSON object per request)");
+    } else if (frames[body_start].size() > options_.max_request_bytes) {
+        reply = detail::error_reply(errors::kTooLarge, "request is " + std::to_string(frames[body_start].size()) +
+                                                           " bytes, the broker's limit is " +
+                                                           std::to_string(options_.max_request_bytes) +
+                                                           " (--max-request-bytes)");
+    } else {
+        detail::Message& body = frames[body_start];
+        const char* peer = zmq_msg_gets(body.get(), "Peer-Address");
+        reply = registry_.handle(body.view(), peer != nullptr ? std::string_view(peer) : std::string_view{}, now);
+    }
+    for (const std::string& line : reply.expired) {
+        log_.line(line, now);
+    }
+    if (!reply.error_code.empty()) {
+        count_refusal(reply.error_code);
+        if (!reply.log_line.empty()) {
+            log_.line("refused a request (" + reply.error_code + "): " + reply.log_line, now);
+        }
+    } else if (!reply.log_line.empty()) {
+        log_.line(reply.log_line, now);
+    }
+    send_reply(envelope, reply.body, now);
+}
+
+void Broker::send_reply(std::vector<detail::Message>& envelope, const nlohmann::json& body, Clock::time_point now)
+{
+    const std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    for (detail::Message& frame : envelope) {
+        // Never block: a client that does not read its replies gets them dropped, the others are served.
+        if (zmq_msg_send(frame.get(), router_.get(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+            ++counters_.replies_dropped;
+            log_.line("dropped a reply: the client " +
+                          std::string(zmq_errno() == EAGAIN ? "does not read its replies" : "is gone") + " (" +
+                          detail::zmq_error_text() + ")",
+                      now);
+            return;
+        }
+    }
+    detail::Message reply(text);
+    if (zmq_msg_send(reply.get(), router_.get(), ZMQ_DONTWAIT) < 0) {
+        ++counters_.replies_dropped;
+    }
+}
+
+void Broker::answer_zap(Clock::time_point now)
+{
+    // ZAP request (RFC 27): version, request id, domain, address, identity, mechanism, credentials...
+    std::vector<detail::Message> frames;
+    for (;;) {
+        detail::Message frame;
+        if (zmq_msg_recv(frame.get(), zap_.get(), ZMQ_DONTWAIT) < 0) {
+            return;
+        }
+        const bool more = frame.more();
+        if (frames.size() < kMaxFrames) {
+            frames.push_back(std::move(frame));
+        }
+        if (!more) {
+            break;
+        }
+    }
+    std::string request_id;
+    std::string status = "400";
+    std::string status_text = "key not allowed";
+    if (frames.size() >= 7) {
+        request_id = std::string(frames[1].view());
+        const std::string_view address = frames[3].view();
+        const std::string_view mechanism = frames[5].view();
+        const std::string_view key = frames[6].view();
+        if (mechanism == "CURVE" && key.size() == 32 && allowed_keys_.contains(key)) {
+            status = "200";
+            status_text = "OK";
+        } else {
+            ++counters_.clients_refused;
+            std::array<char, 41> z85{};
+            if (key.size() == 32) {
+                zmq_z85_encode(z85.data(), reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
+            }
+            log_.line("refused a client from " + std::string(address) + ": its CURVE key " +
+                          (key.size() == 32 ? std::string(z85.data()) : std::string("(none)")) +
+                          " is not in --allowed-keys",
+                      now);
+        }
+    } else if (frames.size() >= 2) {
+        request_id = std::string(frames[1].view());
+    }
+    const std::array<std::string, 6> reply{"1.0", request_id, status, status_text, "", ""};
+    for (std::size_t i = 0; i < reply.size(); ++i) {
+        const int flags = i + 1 < reply.size() ? ZMQ_SNDMORE : 0;
+        if (zmq_send(zap_.get(), reply[i].data(), reply[i].size(), flags) < 0) {
+            return;
+        }
+    }
+}
+
+void Broker::count_refusal(const std::string& code)
+{
+    ++counters_.refused;
+    ++counters_.refused_by_code[code];
+}
+
+void Broker::print_status() const
+{
+    std::string by_code;
+    for (const auto& [code, count] : counters_.refused_by_code) {
+        by_code += (by_code.empty() ? "" : ", ") + code + " " + std::to_string(count);
+    }
+    print_line("status: " + std::to_string(registry_.size()) + " streams, " + std::to_string(counters_.requests) +
+               " requests, " + std::to_string(counters_.refused) + " refused" +
+               (by_code.empty() ? "" : " (" + by_code + ")") + ", " + std::to_string(counters_.replies_dropped) +
+               " replies dropped, " + std::to_string(counters_.clients_refused) + " clients refused by CURVE");
+}
+
+} // namespace
+
+int broker_main(int argc, char** argv)
+{
+    bool help_shown = false;
+    auto options = parse_options(argc, argv, help_shown);
+    if (!options) {
+        return help_shown ? kExitOk : kExitUsage;
+    }
+    Broker broker(std::move(*options));
+    return broker.run();
 }
 
 } // namespace zerobuffer::relay

@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: MIT
+// `zb-relay broker` as a real process on loopback: the protocol through BrokerClient, hostile clients, expiry,
+// kill -9 and restart with a live Registration, timeouts against a dead broker, CURVE, and the command line.
+#include <array>
+#include <csignal>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "broker_client.h"
+#include "broker_process.h"
+#include "key_files.h"
+
+namespace zerobuffer::relay::test {
+namespace {
+
+using std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+constexpr milliseconds kReply = 3000ms;   // generous: CI machines are loaded
+constexpr milliseconds kStartup = 10000ms;
+
+/// A broker process on a fresh port plus a temp dir for its log; the broker is killed at the end of the test.
+class BrokerTest : public ::testing::Test {
+protected:
+    void start_broker(std::vector<std::string> extra = {"--insecure"})
+    {
+        broker_ = std::make_unique<BrokerProcess>(port_, std::move(extra), log_file());
+        ASSERT_TRUE(broker_->wait_ready(kStartup)) << broker_->log();
+    }
+    [[nodiscard]] std::filesystem::path log_file() const { return dir_.path() / "broker.log"; }
+    [[nodiscard]] std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+    [[nodiscard]] BrokerClient client(milliseconds timeout = kReply) const
+    {
+        auto made = BrokerClient::connect({endpoint(), timeout, std::nullopt});
+        EXPECT_TRUE(made) << made.error().message;
+        return std::move(*made);
+    }
+    /// A valid request from a separate, well-behaved client is still served.
+    void expect_still_serving(const std::string& context)
+    {
+        BrokerClient other = client();
+        auto reg = other.register_stream("witness", "tcp://127.0.0.1:6000");
+        ASSERT_TRUE(reg) << context << ": " << reg.error().message << "\n" << broker_->log();
+        auto found = other.discover("witness");
+        ASSERT_TRUE(found) << context << ": " << found.error().message;
+        EXPECT_EQ(found->address, "tcp://127.0.0.1:6000");
+    }
+
+    TempDir dir_;
+    int port_ = free_port();
+    std::unique_ptr<BrokerProcess> broker_;
+};
+
+TEST_F(BrokerTest, RegDiscDeregRoundTrip)
+{
+    start_broker();
+    BrokerClient publisher = client();
+    BrokerClient receiver = client();
+    const nlohmann::json info = {{"media_type", "video/x-raw"}, {"width", 1920}, {"height", 1080}};
+    auto reg = publisher.register_stream("cam0", "tcp://127.0.0.1:5555", info, 5000ms);
+    ASSERT_TRUE(reg) << reg.error().message;
+    EXPECT_TRUE(reg->created);
+    EXPECT_EQ(reg->address, "tcp://127.0.0.1:5555");
+
+    auto found = receiver.discover("cam0");
+    ASSERT_TRUE(found) << found.error().message;
+    EXPECT_EQ(found->address, "tcp://127.0.0.1:5555");
+    EXPECT_EQ(found->info, info);
+    EXPECT_EQ(found->ttl, 5000ms);
+    EXPECT_GE(found->age.count(), 0);
+
+    auto listed = receiver.list();
+    ASSERT_TRUE(listed) << listed.error().message;
+    ASSERT_EQ(listed->size(), 1U);
+    EXPECT_EQ(listed->front().name, "cam0");
+
+    auto refresh = publisher.register_stream("cam0", "tcp://127.0.0.1:5555", info, 5000ms);
+    ASSERT_TRUE(refresh);
+    EXPECT_FALSE(refresh->created);
+
+    auto stranger = receiver.deregister_stream("cam0", "tcp://127.0.0.1:9");
+    ASSERT_FALSE(stranger);
+    EXPECT_EQ(stranger.error().code, BrokerErrc::Refused);
+    EXPECT_EQ(stranger.error().broker_code, "not_owner");
+
+    ASSERT_TRUE(publisher.deregister_stream("cam0", "tcp://127.0.0.1:5555"));
+    auto gone = receiver.discover("cam0");
+    ASSERT_FALSE(gone);
+    EXPECT_EQ(gone.error().code, BrokerErrc::NotFound);
+    EXPECT_EQ(gone.error().broker_code, "not_found");
+    EXPECT_NE(gone.error().message.find("no live publisher registered 'cam0'"), std::string::npos)
+        << gone.error().message;
+
+    EXPECT_NE(broker_->log().find("registered 'cam0' at tcp://127.0.0.1:5555"), std::string::npos);
+    EXPECT_EQ(broker_->stop(SIGTERM), 0) << "SIGTERM stops the broker cleanly";
+}
+
+TEST_F(BrokerTest, WildcardAddressIsResolvedToThePublisher)
+{
+    start_broker();
+    BrokerClient publisher = client();
+    auto reg = publisher.register_stream("cam1", "tcp://*:5601");
+    ASSERT_TRUE(reg) << reg.error().message;
+    EXPECT_EQ(reg->address, "tcp://127.0.0.1:5601");
+    auto found = publisher.discover("cam1");
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->address, "tcp://127.0.0.1:5601");
+}
+
+TEST_F(BrokerTest, UnrefreshedRegistrationExpires)
+{
+    start_broker({"--insecure", "--ttl", "0.3"});
+    BrokerClient publisher = client();
+    ASSERT_TRUE(publisher.register_stream("short", "tcp://127.0.0.1:5555", nlohmann::json::object(), 300ms));
+    ASSERT_TRUE(publisher.register_stream("default-ttl", "tcp://127.0.0.1:5556", nlohmann::json::object(), 300ms));
+    std::this_thread::sleep_for(1000ms); // more than three TTLs without a refresh
+    for (const char* name : {"short", "default-ttl"}) {
+        auto found = publisher.discover(name);
+        ASSERT_FALSE(found) << name << " still registered";
+        EXPECT_EQ(found.error().code, BrokerErrc::NotFound);
+    }
+    EXPECT_NE(broker_->log().find("expired 'short'"), std::string::npos) << broker_->log();
+}
+
+TEST_F(BrokerTest, RegistrationKeepsAShortTtlAliveAndDeregistersOnDestruction)
+{
+    start_broker();
+    std::vector<std::string> lines;
+    {
+        auto registration = Registration::start({endpoint(), kReply, std::nullopt}, "kept", "tcp://127.0.0.1:5557",
+                                                {{"codec", "h264"}}, 400ms);
+        ASSERT_TRUE(registration) << registration.error().message;
+        ASSERT_TRUE(registration->wait_registered(kStartup));
+        std::this_thread::sleep_for(1500ms); // several TTLs: only the refreshes keep it alive
+        BrokerClient receiver = client();
+        auto found = receiver.discover("kept");
+        ASSERT_TRUE(found) << found.error().message;
+        EXPECT_EQ(found->info["codec"], "h264");
+        EXPECT_GE(registration->status().refreshes, 2U);
+    }
+    BrokerClient receiver = client();
+    auto gone = receiver.discover("kept");
+    ASSERT_FALSE(gone) << "the Registration's destructor sends DEREG";
+    EXPECT_EQ(gone.error().code, BrokerErrc::NotFound);
+    EXPECT_NE(broker_->log().find("deregistered 'kept'"), std::string::npos) << broker_->log();
+}
+
+TEST_F(BrokerTest, MalformedRequestsGetErrorRepliesAndOthersAreServed)
+{
+    start_broker({"--insecure", "--max-request-bytes", "4096"});
+    RawClient hostile(endpoint());
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"{\"type\":\"REG\",", "bad_json"},
+        {std::string("\x00\x01\x02\xff\xfe", 5), "bad_json"},
+        {"[\"REG\",\"cam0\"]", "not_object"},
+        {"\"DISC\"", "not_object"},
+        {"{\"name\":\"cam0\"}", "missing_field"},
+        {"{\"type\":\"REG\",\"name\":42,\"address\":\"tcp://h:1\"}", "invalid_field"},
+        {"{\"type\":\"REG\",\"name\":\"cam0\",\"address\":[]}", "invalid_field"},
+        {"{\"type\":\"REG\",\"name\":\"cam0\",\"address\":\"tcp://h:1\",\"ttl\":\"ten\"}", "invalid_field"},
+        {"{\"type\":\"REG\",\"name\":\"cam0\",\"address\":\"tcp://h:1\",\"info\":3}", "invalid_field"},
+        {"{\"type\":\"REG\",\"name\":\"c\\u0007m\",\"address\":\"tcp://h:1\"}", "invalid_field"},
+        {"{\"type\":\"DISC\",\"name\":\"" + std::string(1000, 'x') + "\"}", "invalid_field"},
+        {"{\"type\":\"REG\",\"name\":\"cam0\",\"address\":\"http://h:1\"}", "invalid_field"},
+        {"{\"type\":\"SUBSCRIBE\",\"name\":\"cam0\"}", "unknown_type"},
+        {"{\"type\":\"REG\",\"name\":\"cam0\",\"address\":\"tcp://h:1\",\"info\":{\"x\":\"" + std::string(5000, 'y') +
+             "\"}}",
+         "too_large"},
+    };
+    for (const auto& [body, code] : cases) {
+        ASSERT_TRUE(hostile.send_request(body));
+        auto reply = hostile.receive_json(kReply);
+        ASSERT_TRUE(reply) << "no JSON reply to " << body.substr(0, 60);
+        EXPECT_EQ((*reply)["ok"], false) << body.substr(0, 60);
+        EXPECT_EQ((*reply)["error"], code) << body.substr(0, 60) << " -> " << reply->dump();
+        EXPECT_TRUE((*reply)["message"].is_string() && !(*reply)["message"].get<std::string>().empty());
+        expect_still_serving("after " + body.substr(0, 60));
+    }
+    EXPECT_NE(broker_->log().find("refused a request (bad_json)"), std::string::npos) << broker_->log();
+    BrokerClient checker = client();
+    auto cam0 = checker.discover("cam0");
+    ASSERT_FALSE(cam0);
+    EXPECT_EQ(cam0.error().code, BrokerErrc::NotFound) << "no refused request registered anything";
+}
+
+TEST_F(BrokerTest, GarbageEnvelopesGetErrorReplies)
+{
+    start_broker();
+    RawClient hostile(endpoint());
+    // Binary garbage in several frames, no delimiter: the body is not one frame.
+    ASSERT_TRUE(hostile.send({std::string("\x01\x02\x03", 3), std::string(300, '\xee'), std::string("\x00", 1)}));
+    auto reply = hostile.receive(kReply);
+    ASSERT_TRUE(reply);
+    auto parsed = nlohmann::json::parse(reply->back(), nullptr, false);
+    EXPECT_EQ(parsed["error"], "bad_envelope") << reply->back();
+    expect_still_serving("after a garbage multipart message");
+
+    // A delimiter followed by two body frames.
+    ASSERT_TRUE(hostile.send({std::string(), "{\"type\":\"LIST\"}", "{\"type\":\"LIST\"}"}));
+    auto two = hostile.receive_json(kReply);
+    ASSERT_TRUE(two);
+    EXPECT_EQ((*two)["error"], "bad_envelope");
+
+    // A delimiter and nothing after it.
+    ASSERT_TRUE(hostile.send({std::string()}));
+    auto none = hostile.receive(kReply);
+    ASSERT_TRUE(none);
+    EXPECT_EQ(nlohmann::json::parse(none->back(), nullptr, false)["error"], "bad_envelope");
+
+    // Hundreds of frames.
+    ASSERT_TRUE(hostile.send(std::vector<std::string>(500, std::string(10, 'z'))));
+    auto many = hostile.receive(kReply);
+    ASSERT_TRUE(many);
+    EXPECT_EQ(nlohmann::json::parse(many->back(), nullptr, false)["error"], "bad_envelope");
+
+    // A DEALER that sends the body without a delimiter is still answered.
+    ASSERT_TRUE(hostile.send({"{\"type\":\"LIST\"}"}));
+    auto bare = hostile.receive(kReply);
+    ASSERT_TRUE(bare);
+    ASSERT_EQ(bare->size(), 1U);
+    EXPECT_EQ(nlohmann::json::parse(bare->back(), nullptr, false)["ok"], true);
+    expect_still_serving("after garbage envelopes");
+}
+
+TEST_F(BrokerTest, FramesAboveTheHardCapDropTheSenderOnly)
+{
+    start_broker({"--insecure", "--max-request-bytes", "1024"});
+    RawClient hostile(endpoint());
+    // 4x --max-request-bytes is ZMQ_MAXMSGSIZE: libzmq drops this connection before the broker sees the frame.
+    ASSERT_TRUE(hostile.send_request(std::string(64 * 1024, '{')));
+    EXPECT_FALSE(hostile.receive(1000ms)) << "an oversized frame beyond the cap is not answered";
+    expect_still_serving("after a frame beyond ZMQ_MAXMSGSIZE");
+}
+
+TEST_F(BrokerTest, ClientsThatNeverReadRepliesDoNotStallOthers)
+{
+    start_broker();
+    // A REQ-style client that sends one request and never reads the reply.
+    RawClient silent(endpoint());
+    ASSERT_TRUE(silent.send_request("{\"type\":\"LIST\"}"));
+    expect_still_serving("after a request whose reply is never read");
+
+    // A client that floods requests and never reads: its replies pile up to the high-water mark, then are dropped.
+    RawClient flooder(endpoint());
+    int sent = 0;
+    for (int i = 0; i < 2000; ++i) {
+        sent += flooder.send_request("{\"type\":\"DISC\",\"name\":\"nothing\"}") ? 1 : 0;
+    }
+    EXPECT_GT(sent, 0);
+    expect_still_serving("while a client floods requests without reading");
+    std::this_thread::sleep_for(500ms);
+    expect_still_serving("after the flood");
+    EXPECT_EQ(broker_->stop(SIGINT), 0);
+    EXPECT_NE(broker_->log().find("replies dropped"), std::string::npos) << broker_->log();
+}
+
+TEST_F(BrokerTest, ClientTimesOutAgainstADeadBrokerAndRecovers)
+{
+    // No broker on this port yet.
+    auto made = BrokerClient::connect({endpoint(), 300ms, std::nullopt});
+    ASSERT_TRUE(made);
+    BrokerClient lonely = std::move(*made);
+    auto found = lonely.discover("cam0");
+    ASSERT_FALSE(found);
+    EXPECT_EQ(found.error().code, BrokerErrc::Timeout);
+    EXPECT_NE(found.error().message.find(endpoint()), std::string::npos) << found.error().message;
+    EXPECT_NE(found.error().message.find("zb-relay broker"), std::string::npos) << found.error().message;
+    auto reg = lonely.register_stream("cam0", "tcp://127.0.0.1:5555");
+    ASSERT_FALSE(reg);
+    EXPECT_EQ(reg.error().code, BrokerErrc::Timeout);
+
+    // The same client works once a broker is there (a fresh socket after each timeout).
+    start_broker();
+    BrokerResult<RegisterReply> later = tl::unexpected(BrokerError{BrokerErrc::Timeout, "", ""});
+    for (int attempt = 0; attempt < 20 && !later; ++attempt) {
+        later = lonely.register_stream("cam0", "tcp://127.0.0.1:5555");
+    }
+    ASSERT_TRUE(later) << later.error().message;
+}
+
+TEST_F(BrokerTest, InvalidArgumentsAreRefusedBeforeSending)
+{
+    auto bad_endpoint = BrokerClient::connect({"localhost:5550", 100ms, std::nullopt});
+    ASSERT_FALSE(bad_endpoint);
+    EXPECT_EQ(bad_endpoint.error().code, BrokerErrc::InvalidArgument);
+    BrokerClient any = client(100ms);
+    EXPECT_EQ(any.register_stream("", "tcp://h:1").error().code, BrokerErrc::InvalidArgument);
+    EXPECT_EQ(any.register_stream("a b", "tcp://h:1").error().code, BrokerErrc::InvalidArgument);
+    EXPECT_EQ(any.register_stream("a", "h:1").error().code, BrokerErrc::InvalidArgument);
+    EXPECT_EQ(any.register_stream("a", "tcp://h:1", nlohmann::json::object(), 1ms).error().code,
+              BrokerErrc::InvalidArgument);
+    EXPECT_EQ(any.register_stream("a", "tcp://h:1", nlohmann::json::array()).error().code,
+              BrokerErrc::InvalidArgument);
+    EXPECT_EQ(any.discover(std::string(300, 'n')).error().code, BrokerErrc::InvalidArgument);
+    EXPECT_FALSE(Registration::start({endpoint(), 100ms, std::nullopt}, "a", "nowhere"));
+}
+
+TEST_F(BrokerTest, RegistrationSurvivesKill9AndRestartOfTheBroker)
+{
+    start_broker();
+    std::mutex lines_mutex;
+    std::vector<std::string> lines;
+    auto registration = Registration::start(
+        {endpoint(), 500ms, std::nullopt}, "cam0", "tcp://127.0.0.1:5555", {{"width", 3840}}, 600ms,
+        [&](std::string_view line) {
+            const std::lock_guard lock(lines_mutex);
+            lines.emplace_back(line);
+        });
+    ASSERT_TRUE(registration) << registration.error().message;
+    ASSERT_TRUE(registration->wait_registered(kStartup));
+    BrokerClient receiver = client(500ms);
+    ASSERT_TRUE(receiver.discover("cam0"));
+
+    EXPECT_EQ(broker_->stop(SIGKILL), 128 + SIGKILL);
+    auto during = receiver.discover("cam0");
+    ASSERT_FALSE(during);
+    EXPECT_EQ(during.error().code, BrokerErrc::Timeout) << during.error().message;
+
+    // A new broker on the same port knows nothing until the Registration refreshes by itself.
+    start_broker();
+    BrokerResult<StreamLocation> found = tl::unexpected(BrokerError{BrokerErrc::NotFound, "", ""});
+    const auto deadline = std::chrono::steady_clock::now() + kStartup;
+    while (!found && std::chrono::steady_clock::now() < deadline) {
+        found = receiver.discover("cam0");
+        if (!found) {
+            std::this_thread::sleep_for(50ms);
+        }
+    }
+    ASSERT_TRUE(found) << found.error().message;
+    EXPECT_EQ(found->address, "tcp://127.0.0.1:5555");
+    EXPECT_EQ(found->info["width"], 3840);
+    EXPECT_GE(registration->status().re_registrations, 1U);
+    EXPECT_GE(registration->status().failures, 1U);
+    const std::lock_guard lock(lines_mutex);
+    bool logged_loss = false;
+    for (const std::string& line : lines) {
+        logged_loss = logged_loss || line.find("cannot register 'cam0'") != std::string::npos;
+    }
+    EXPECT_TRUE(logged_loss) << "the registration says when it loses the broker";
+}
+
+TEST_F(BrokerTest, CommandLineErrorsAndHelp)
+{
+    const auto stderr_file = dir_.path() / "cli.log";
+    EXPECT_EQ(run_zb_relay({"broker", "--help"}, stderr_file), 0);
+    EXPECT_EQ(run_zb_relay({"broker", "--bind", endpoint()}, stderr_file), 2) << "plain tcp needs --insecure";
+    EXPECT_EQ(run_zb_relay({"broker", "--bogus"}, stderr_file), 2);
+    EXPECT_EQ(run_zb_relay({"broker", "--insecure", "--ttl", "ten"}, stderr_file), 2);
+    EXPECT_EQ(run_zb_relay({"broker", "--insecure", "--ttl"}, stderr_file), 2);
+    EXPECT_EQ(run_zb_relay({"broker", "--insecure", "--max-request-bytes", "12"}, stderr_file), 2);
+    EXPECT_EQ(run_zb_relay({"broker", "--curve-secret", "x"}, stderr_file), 2) << "needs --allowed-keys too";
+    EXPECT_EQ(run_zb_relay({"broker", "--bind", endpoint(), "--curve-secret", (dir_.path() / "missing").string(),
+                            "--allowed-keys", (dir_.path() / "missing").string()},
+                           stderr_file),
+              1);
+    EXPECT_EQ(run_zb_relay({"broker", "--insecure", "--bind", "tcp://256.1.1.1:1"}, stderr_file), 1);
+    std::ifstream file(stderr_file);
+    const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("zb-relay broker: error: refusing to serve plain tcp"), std::string::npos) << text;
+    EXPECT_NE(text.find("unknown option '--bogus'"), std::string::npos) << text;
+    EXPECT_NE(text.find("make it with `zb-relay keygen`"), std::string::npos) << text;
+    EXPECT_NE(text.find("cannot bind"), std::string::npos) << text;
+}
+
+/// Writes a fresh CURVE key pair as PREFIX.key (secret) and PREFIX.pub (public), as `zb-relay keygen` would.
+CurveKeyPair write_key_pair(const std::filesystem::path& prefix)
+{
+    std::array<char, 41> public_key{};
+    std::array<char, 41> secret_key{};
+    EXPECT_EQ(zmq_curve_keypair(public_key.data(), secret_key.data()), 0);
+    std::ofstream(prefix.string() + ".key") << "# secret key\n" << secret_key.data() << "\n";
+    std::ofstream(prefix.string() + ".pub") << public_key.data() << "\n";
+    return {public_key.data(), secret_key.data()};
+}
+
+TEST_F(BrokerTest, CurveAllowsListedKeysOnly)
+{
+    const auto broker_keys = write_key_pair(dir_.path() / "broker");
+    const auto allowed = write_key_pair(dir_.path() / "allowed");
+    const auto stranger = write_key_pair(dir_.path() / "stranger");
+    std::ofstream(dir_.path() / "allowed.txt") << "# clients\n\n" << allowed.public_key << "\n";
+    broker_ = std::make_unique<BrokerProcess>(
+        port_,
+        std::vector<std::string>{"--curve-secret", (dir_.path() / "broker.key").string(), "--allowed-keys",
+                                 (dir_.path() / "allowed.txt").string()},
+        log_file());
+
+    auto keys = load_curve_client_keys((dir_.path() / "broker.pub").string(), (dir_.path() / "allowed.key").string());
+    ASSERT_TRUE(keys) << keys.error().message;
+    EXPECT_EQ(keys->client_public_key, allowed.public_key);
+    auto good = BrokerClient::connect({endpoint(), 500ms, *keys});
+    ASSERT_TRUE(good);
+    BrokerResult<RegisterReply> reg = tl::unexpected(BrokerError{BrokerErrc::Timeout, "", ""});
+    for (int attempt = 0; attempt < 20 && !reg; ++attempt) {
+        reg = good->register_stream("secret-cam", "tcp://127.0.0.1:5555");
+    }
+    ASSERT_TRUE(reg) << reg.error().message << "\n" << broker_->log();
+
+    auto wrong_keys = load_curve_client_keys((dir_.path() / "broker.pub").string(),
+                                             (dir_.path() / "stranger.key").string());
+    ASSERT_TRUE(wrong_keys);
+    auto wrong = BrokerClient::connect({endpoint(), 500ms, *wrong_keys});
+    ASSERT_TRUE(wrong);
+    auto refused = wrong->discover("secret-cam");
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, BrokerErrc::Timeout);
+    EXPECT_NE(refused.error().message.find("--allowed-keys"), std::string::npos) << refused.error().message;
+
+    BrokerClient plain = client(500ms);
+    EXPECT_EQ(plain.discover("secret-cam").error().code, BrokerErrc::Timeout);
+
+    auto still = good->discover("secret-cam");
+    ASSERT_TRUE(still) << still.error().message;
+    EXPECT_NE(broker_->log().find("refused a client"), std::string::npos) << broker_->log();
+    EXPECT_NE(broker_->log().find(stranger.public_key), std::string::npos) << "the refused key is logged";
+
+    auto missing = load_curve_client_keys((dir_.path() / "nope.pub").string(), (dir_.path() / "allowed.key").string());
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, BrokerErrc::KeyFile);
+}
+
+} // namespace
+} // namespace zerobuffer::relay::test
