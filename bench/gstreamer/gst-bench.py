@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# gst-bench: zerobuffersink -> zerobuffersrc against one process and against shmsink -> shmsrc, side by side.
+"""GStreamer benchmark of the zerobuffer elements (docs/performance.md, "GStreamer elements").
+
+Throughput, for 1080p and 4K in I420 and RGBA, each case in the same run:
+  (a) videotestsrc ! fakesink                      one process: the cost of producing the frames
+  (b) videotestsrc ! zerobuffersink | zerobuffersrc ! fakesink      two processes
+  (c) videotestsrc ! shmsink        | shmsrc ! fakesink             two processes
+and the same (b)/(c) pairs with `identity drop-allocation=true` before the sink ("copy path": upstream cannot
+use the sink's pool or allocator, so both sinks copy each frame once).
+videotestsrc pattern=black renders each frame with a fill, the cheapest pattern, so the transport is measured.
+
+Latency: zb-gst-probe --stamp writes CLOCK_MONOTONIC into the first 8 bytes of each buffer just before the sink;
+the reader's zb-gst-probe --latency subtracts it from its own clock just after the source: one-way latency
+p50/p99/p99.9 at 1080p I420, unpaced and paced at 60 fps with a live source, for (b), (c) and the copy path.
+
+Targets (printed as PASS/MISS, the script never fails on them): (b) >= 0.95 (a) and >= 1.0 (c) frames/s,
+zerobuffersrc's process uses less CPU per frame than shmsrc's, p99 <= 100 us paced at 60 fps.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+FORMATS = [
+    ("1080p I420", "I420", 1920, 1080),
+    ("1080p RGBA", "RGBA", 1920, 1080),
+    ("4K I420", "I420", 3840, 2160),
+    ("4K RGBA", "RGBA", 3840, 2160),
+]
+WARMUP = 20  # buffers left out of frames/s and latency: connection set-up and the first pass over the ring or shm area (page faults)
+
+
+class Bench:
+    def __init__(self, args, tmp):
+        self.probe = args.probe
+        self.tmp = tmp
+        self.env = dict(os.environ)
+        self.env["GST_PLUGIN_PATH"] = args.plugin_dir
+        self.env["GST_REGISTRY"] = os.path.join(tmp, "registry.bin")
+        self.zbctl = args.zbctl
+        self.serial = 0
+        self.children = []
+
+    def unique(self, what):
+        self.serial += 1
+        return f"gstbench-{what}-{os.getpid()}-{self.serial}"
+
+    def start(self, label, argv):
+        proc = subprocess.Popen([self.probe, "--label", label, "--timeout", "300"] + argv, env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.children.append(proc)
+        return proc
+
+    def finish(self, proc, label):
+        out, err = proc.communicate(timeout=400)
+        self.children.remove(proc)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{label} exited {proc.returncode}:\n{err.strip()}\n{out.strip()[-2000:]}")
+        return parse_summary(out, label)
+
+    def stop_all(self):
+        for proc in self.children:
+            proc.kill()
+            proc.wait()
+        self.children.clear()
+
+    def ring_cleanup(self, ring):
+        if self.zbctl:
+            subprocess.run([self.zbctl, "gc", ring], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    # --- the three transports; each returns (writer summary, reader summary or None) ---------------------------
+
+    def single(self, source, caps, frames):
+        proc = self.start("single", ["--warmup", str(WARMUP), source, f"num-buffers={frames}", "!", caps, "!",
+                                     "fakesink", "name=probe", "sync=false"])
+        return self.finish(proc, "single"), None
+
+    def zerobuffer(self, source, caps, frames, copy=False, stamp=False):
+        ring = self.unique("zb")
+        try:
+            reader = self.start("reader", ["--warmup", str(WARMUP)] + (["--latency"] if stamp else []) +
+                                ["zerobuffersrc", "name=probe", f"ring={ring}", "reconnect=true", "!",
+                                 "fakesink", "sync=false"])
+            writer = self.start("writer", ["--warmup", str(WARMUP)] + (["--stamp"] if stamp else []) +
+                                [source, f"num-buffers={frames}", "!", caps, "!"] +
+                                (["identity", "drop-allocation=true", "!"] if copy else []) +
+                                ["zerobuffersink", "name=probe", f"ring={ring}", "wait-for-reader=true",
+                                 "sync=false"])
+            w = self.finish(writer, "zerobuffersink process")
+            r = self.finish(reader, "zerobuffersrc process")
+            return w, r
+        finally:
+            self.stop_all()
+            self.ring_cleanup(ring)
+
+    def shm(self, source, caps, frames, frame_bytes, copy=False, stamp=False):
+        socket = os.path.join(self.tmp, self.unique("shm"))
+        try:
+            # Room for 8 frames, like a zerobuffer ring's default; shmsink blocks when its area is full.
+            writer = self.start("writer", ["--warmup", str(WARMUP)] + (["--stamp"] if stamp else []) +
+                                [source, f"num-buffers={frames}", "!", caps, "!"] +
+                                (["identity", "drop-allocation=true", "!"] if copy else []) +
+                                ["shmsink", "name=probe", f"socket-path={socket}", "wait-for-connection=true",
+                                 f"shm-size={frame_bytes * 8 + 4096}", "sync=false"])
+            deadline = time.monotonic() + 30
+            while not os.path.exists(socket):
+                if writer.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("shmsink did not create its socket: " + writer.stderr.read())
+                time.sleep(0.01)
+            # shmsrc needs the caps typed after it, and never sees end of stream: it stops after `frames`.
+            reader = self.start("reader", ["--warmup", str(WARMUP), "--frames", str(frames)] +
+                                (["--latency"] if stamp else []) +
+                                ["shmsrc", "name=probe", f"socket-path={socket}", "is-live=true", "!",
+                                 caps, "!", "fakesink", "sync=false"])
+            r = self.finish(reader, "shmsrc process")
+            w = self.finish(writer, "shmsink process")
+            return w, r
+        finally:
+            self.stop_all()
+
+
+def parse_summary(text, label):
+    summary = {}
+    m = re.search(r": frames (\d+) \((\d+) timed in ([0-9.]+) s\), ([0-9.]+) frames/s", text)
+    if not m:
+        raise RuntimeError(f"{label}: no summary in output:\n{text[-2000:]}")
+    summary["frames"] = int(m.group(1))
+    summary["fps"] = float(m.group(4))
+    m = re.search(r": cpu ([0-9.]+) s in ([0-9.]+) s wall", text)
+    summary["cpu_s"] = float(m.group(1))
+    summary["cpu_ms_per_frame"] = 1000.0 * summary["cpu_s"] / max(summary["frames"], 1)
+    m = re.search(r": latency p50 ([0-9.]+) us, p99 ([0-9.]+) us, p99.9 ([0-9.]+) us, max ([0-9.]+) us", text)
+    if m:
+        summary["latency"] = tuple(float(g) for g in m.groups())
+    return summary
+
+
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def frame_bytes(fmt, width, height):
+    return width * height * 4 if fmt == "RGBA" else width * height * 3 // 2
+
+
+def run_throughput(bench, quick, results):
+    print("\n== Throughput (frames/s; CPU in ms per frame per process; videotestsrc pattern=black, not live)")
+    header = (f"{'format':<12} {'path':<6} {'(a) 1 proc':>10} {'(b) zerobuffer':>14} {'(c) shm':>8} "
+              f"{'(b)/(a)':>8} {'(b)/(c)':>8}  {'cpu a':>6} {'cpu zb w/r':>11} {'cpu shm w/r':>11}")
+    print(header)
+    for name, fmt, width, height in FORMATS:
+        frames = (60 if width == 1920 else 20) if quick else (600 if width == 1920 else 200)
+        caps = f"video/x-raw,format={fmt},width={width},height={height},framerate=30/1"
+        source = "videotestsrc pattern=black"
+        a, _ = bench.single(source, caps, frames)
+        for path in ("pool", "copy"):
+            copy = path == "copy"
+            bw, br = bench.zerobuffer(source, caps, frames, copy=copy)
+            cw, cr = bench.shm(source, caps, frames, frame_bytes(fmt, width, height), copy=copy)
+            b_fps = min(bw["fps"], br["fps"])
+            c_fps = min(cw["fps"], cr["fps"])
+            row = {"name": name, "path": path, "a": a["fps"], "b": b_fps, "c": c_fps,
+                   "ba": b_fps / a["fps"], "bc": b_fps / c_fps,
+                   "cpu_a": a["cpu_ms_per_frame"], "cpu_bw": bw["cpu_ms_per_frame"],
+                   "cpu_br": br["cpu_ms_per_frame"], "cpu_cw": cw["cpu_ms_per_frame"],
+                   "cpu_cr": cr["cpu_ms_per_frame"]}
+            results.append(row)
+            print(f"{name:<12} {path:<6} {row['a']:>10.1f} {row['b']:>14.1f} {row['c']:>8.1f} "
+                  f"{row['ba']:>8.2f} {row['bc']:>8.2f}  {row['cpu_a']:>6.2f} "
+                  f"{row['cpu_bw']:>5.2f}/{row['cpu_br']:<5.3f} {row['cpu_cw']:>5.2f}/{row['cpu_cr']:<5.3f}",
+                  flush=True)
+
+
+def run_latency(bench, quick, latencies):
+    print("\n== One-way latency, 1080p I420 (us; stamped before the sink, measured after the source)")
+    print(f"{'case':<34} {'p50':>9} {'p99':>9} {'p99.9':>9} {'max':>9} {'frames':>7}")
+    caps = "video/x-raw,format=I420,width=1920,height=1080,framerate=60/1"
+    size = frame_bytes("I420", 1920, 1080)
+    paced_frames = 180 if quick else 1800
+    unpaced_frames = 120 if quick else 1200
+    cases = [
+        ("zerobuffer paced 60 fps", "zb", True, False),
+        ("shm paced 60 fps", "shm", True, False),
+        ("zerobuffer paced 60 fps, copy path", "zb", True, True),
+        ("shm paced 60 fps, copy path", "shm", True, True),
+        ("zerobuffer unpaced", "zb", False, False),
+        ("shm unpaced", "shm", False, False),
+    ]
+    for label, transport, paced, copy in cases:
+        source = "videotestsrc pattern=black" + (" is-live=true" if paced else "")
+        frames = paced_frames if paced else unpaced_frames
+        if transport == "zb":
+            _, reader = bench.zerobuffer(source, caps, frames, copy=copy, stamp=True)
+        else:
+            _, reader = bench.shm(source, caps, frames, size, copy=copy, stamp=True)
+        p50, p99, p999, pmax = reader.get("latency", (float("nan"),) * 4)
+        latencies[label] = (p50, p99, p999, pmax)
+        print(f"{label:<34} {p50:>9.1f} {p99:>9.1f} {p999:>9.1f} {pmax:>9.1f} {reader['frames']:>7}", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--probe", required=True, help="the zb-gst-probe program")
+    parser.add_argument("--plugin-dir", required=True, help="directory of the zerobuffer plugin (GST_PLUGIN_PATH)")
+    parser.add_argument("--zbctl", default="", help="zbctl, to remove a ring left by a failed run")
+    parser.add_argument("--quick", action="store_true", help="few frames: checks that the benchmark runs")
+    parser.add_argument("--no-latency", action="store_true", help="throughput only")
+    parser.add_argument("--no-throughput", action="store_true", help="latency only")
+    args = parser.parse_args()
+
+    cpu = "unknown"
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name"):
+                cpu = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    print(f"gst-bench{' --quick' if args.quick else ''}: {cpu}, {os.cpu_count()} CPUs, "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+    tmp = tempfile.mkdtemp(prefix="gst-bench-")
+    bench = Bench(args, tmp)
+    results, latencies = [], {}
+    try:
+        if not args.no_throughput:
+            run_throughput(bench, args.quick, results)
+        if not args.no_latency:
+            run_latency(bench, args.quick, latencies)
+    except (RuntimeError, subprocess.TimeoutExpired) as error:
+        print(f"gst-bench: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("gst-bench: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        bench.stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print("\n== Targets")
+    for row in results:
+        what = f"{row['name']} {row['path']}"
+        print(f"{verdict(row['ba'] >= 0.95)}  {what}: (b)/(a) = {row['ba']:.2f} (target >= 0.95)")
+        print(f"{verdict(row['bc'] >= 1.0)}  {what}: (b)/(c) = {row['bc']:.2f} (target >= 1.0)")
+        print(f"{verdict(row['cpu_br'] < row['cpu_cr'])}  {what}: reader CPU zerobuffersrc {row['cpu_br']:.3f} "
+              f"ms/frame vs shmsrc {row['cpu_cr']:.3f} ms/frame (target: lower)")
+    for label, (p50, p99, _, _) in latencies.items():
+        if "zerobuffer paced" in label:
+            print(f"{verdict(p99 <= 100.0)}  {label}: p99 {p99:.1f} us (target <= 100 us)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
