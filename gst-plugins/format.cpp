@@ -274,9 +274,9 @@ Result<void> check_video_layout(const GstVideoInfo& info, const StreamFormat& fo
         const PlaneLayout& layout = format.planes[plane];
         const std::uint64_t rows = plane_height(info, plane);
         const std::uint64_t row_bytes = plane_row_bytes(info, plane);
-        if (layout.stride == 0 || layout.stride < row_bytes)
+        if (layout.stride == 0 || layout.stride < row_bytes || layout.stride > static_cast<std::uint32_t>(G_MAXINT))
             return make_error(Errc::CorruptSegment, "plane " + std::to_string(plane) + " stride " +
-                                                        std::to_string(layout.stride) + " is smaller than a row");
+                                                        std::to_string(layout.stride) + " is smaller than a row or too large");
         // Every row must be inside the payload; the last one needs only its pixels, not the padding.
         const std::uint64_t last_row_end = rows == 0 ? 0 : (rows - 1) * layout.stride + std::max<std::uint64_t>(row_bytes, 1);
         if (layout.offset > payload_size || last_row_end > payload_size - layout.offset)

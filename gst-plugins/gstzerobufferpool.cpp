@@ -26,6 +26,12 @@ GQuark reservation_quark()
     return quark;
 }
 
+GQuark no_room_quark()
+{
+    static const GQuark quark = g_quark_from_static_string("zerobuffer-pool-no-room");
+    return quark;
+}
+
 struct PoolState {
     std::shared_ptr<SharedWriter> owner;
     std::chrono::nanoseconds timeout{};
@@ -68,6 +74,11 @@ PoolReservation* pool_reservation_of(GstBuffer* buffer, const SharedWriter* owne
     if (offset != 0 || size > holder->reservation.payload().size())
         return nullptr;
     return holder;
+}
+
+bool pool_found_no_room(GstBuffer* buffer)
+{
+    return gst_mini_object_get_qdata(GST_MINI_OBJECT_CAST(buffer), no_room_quark()) != nullptr;
 }
 
 } // namespace zerobuffer::gst
@@ -137,7 +148,11 @@ static GstFlowReturn gst_zero_buffer_pool_acquire_buffer(GstBufferPool* pool, Gs
         GST_DEBUG_OBJECT(pool, "ring reservation failed (%s), falling back to system memory",
                          reserved.error().message.c_str());
         *buffer = gst_buffer_new_allocate(nullptr, state.frame_size, nullptr);
-        return *buffer != nullptr ? GST_FLOW_OK : GST_FLOW_ERROR;
+        if (*buffer == nullptr)
+            return GST_FLOW_ERROR;
+        if (reserved.error().code == zerobuffer::Errc::Timeout && !dont_wait)
+            gst_mini_object_set_qdata(GST_MINI_OBJECT_CAST(*buffer), no_room_quark(), *buffer, nullptr);
+        return GST_FLOW_OK;
     }
 }
 

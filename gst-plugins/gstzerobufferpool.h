@@ -32,6 +32,10 @@ struct PoolReservation {
 /// reservation's payload and is still open; nullptr for any other buffer (which the sink then copies).
 [[nodiscard]] PoolReservation* pool_reservation_of(GstBuffer* buffer, const SharedWriter* owner);
 
+/// True for a buffer the pool handed out in ordinary memory because readers made no room in the ring within the
+/// timeout: the sink drops it at once instead of waiting a second time.
+[[nodiscard]] bool pool_found_no_room(GstBuffer* buffer);
+
 } // namespace zerobuffer::gst
 
 G_BEGIN_DECLS

@@ -373,6 +373,12 @@ static GstFlowReturn gst_zero_buffer_sink_render(GstBaseSink* sink, GstBuffer* b
     const zerobuffer::FrameInfo info = frame_info_of(buffer, state.discont_next);
     state.discont_next = false;
 
+    if (zerobuffer::gst::pool_found_no_room(buffer)) {
+        // The pool already waited reader-timeout for room: drop now rather than wait a second time.
+        warn_dropped(self, zerobuffer::Error{zerobuffer::Errc::Timeout, "no room in the ring for a pool buffer", 0});
+        state.discont_next = true;
+        return GST_FLOW_OK;
+    }
     zerobuffer::Result<void> written;
     if (auto* pooled = zerobuffer::gst::pool_reservation_of(buffer, state.ring.get())) {
         const std::lock_guard lock(state.ring->mutex);

@@ -214,11 +214,11 @@ bool update_caps(GstZeroBufferSrc* self)
     }
     state.format = std::move(format);
     if (!state.caps || !gst_caps_is_equal(state.caps.get(), new_caps.get())) {
-        GST_DEBUG_OBJECT(self, "caps from ring: %" GST_PTR_FORMAT, new_caps.get());
+        GST_DEBUG_OBJECT(self, "caps from ring: %" GST_PTR_FORMAT, static_cast<gpointer>(new_caps.get()));
         if (!gst_base_src_set_caps(GST_BASE_SRC(self), new_caps.get())) {
             GST_ELEMENT_ERROR(self, CORE, NEGOTIATION,
                               ("downstream refused the caps of ring '%s'", state.active.ring.c_str()),
-                              ("%" GST_PTR_FORMAT, new_caps.get()));
+                              ("%" GST_PTR_FORMAT, static_cast<gpointer>(new_caps.get())));
             return false;
         }
         state.caps = std::move(new_caps);
@@ -243,7 +243,7 @@ GstBuffer* wrap_frame(GstZeroBufferSrc* self, zerobuffer::Frame frame)
         gst_buffer_append_memory(buffer, gst_memory_new_wrapped(GST_MEMORY_FLAG_READONLY, data, payload.size(), 0,
                                                                 payload.size(), holder.release(), release_frame));
     }
-    GST_BUFFER_FLAG_UNSET(buffer, GST_BUFFER_FLAG_TAG_MEMORY); // Fresh buffer: its memory is not a change.
+    gst_buffer_unset_flags(buffer, GST_BUFFER_FLAG_TAG_MEMORY); // Fresh buffer: its memory is not a change.
     GST_BUFFER_PTS(buffer) = to_clock_time(info.pts);
     GST_BUFFER_DTS(buffer) = to_clock_time(info.dts);
     GST_BUFFER_DURATION(buffer) = to_clock_time(info.duration);

@@ -85,10 +85,11 @@ TEST(Pair, OddSizeFramesCrossTheRingIntactThenEos)
     gst_element_set_state(reader.get(), GST_STATE_NULL);
 }
 
+// Through a queue: upstream reserves in its thread while the sink commits in another.
 TEST(Pair, VideotestsrcRendersIntoTheRingInPlace)
 {
     RingName ring;
-    zbtest::ElementPtr writer = launch("videotestsrc num-buffers=30 ! video/x-raw,format=NV12,width=320,height=240 "
+    zbtest::ElementPtr writer = launch("videotestsrc num-buffers=30 ! video/x-raw,format=NV12,width=320,height=240 ! queue max-size-buffers=3 "
                                        "! zerobuffersink name=sink ring=" + ring.str() + " wait-for-reader=true");
     zbtest::ElementPtr reader = launch("zerobuffersrc ring=" + ring.str() +
                                        " reconnect=true timeout=10000 ! appsink name=out sync=false");

@@ -172,7 +172,7 @@ TEST(Src, CapsFromFieldsTimestampsFlagsAndVideoMeta)
     EXPECT_EQ(GST_BUFFER_OFFSET(second.get()), GST_BUFFER_OFFSET_NONE);
     for (GstBufferFlags flag : {GST_BUFFER_FLAG_DELTA_UNIT, GST_BUFFER_FLAG_DROPPABLE, GST_BUFFER_FLAG_CORRUPTED,
                                 GST_BUFFER_FLAG_GAP, GST_BUFFER_FLAG_DISCONT})
-        EXPECT_TRUE(GST_BUFFER_FLAG_IS_SET(second.get(), flag)) << "flag " << flag;
+        EXPECT_TRUE(gst_buffer_has_flags(second.get(), flag)) << "flag " << flag;
 }
 
 TEST(Src, FollowsCapsChangeMidStream)
