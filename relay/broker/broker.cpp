@@ -2,6 +2,7 @@
 // `zb-relay broker`: the stream registry served over a ZeroMQ ROUTER socket, hardened against hostile requests.
 #include "broker.h"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -149,6 +150,13 @@ std::optional<BrokerOptions> parse_options(int argc, char** argv, bool& help_sho
             options.insecure = true;
             continue;
         }
+        static constexpr std::array<std::string_view, 7> kValueOptions{
+            "--bind", "--ttl", "--max-request-bytes", "--max-streams", "--curve-secret", "--allowed-keys",
+            "--status-interval"};
+        if (std::find(kValueOptions.begin(), kValueOptions.end(), arg) == kValueOptions.end()) {
+            print_error("unknown option '" + std::string(arg) + "' - see zb-relay broker --help");
+            return std::nullopt;
+        }
         const auto text = value();
         if (!text) {
             return std::nullopt;
@@ -183,15 +191,12 @@ std::optional<BrokerOptions> parse_options(int argc, char** argv, bool& help_sho
             options.curve_secret_file = std::string(*text);
         } else if (arg == "--allowed-keys") {
             options.allowed_keys_file = std::string(*text);
-        } else if (arg == "--status-interval") {
+        } else { // --status-interval
             const auto interval = parse_seconds(*text, milliseconds(86'400'000));
             if (!interval) {
                 return bad_value("a number of seconds (0 = never)");
             }
             options.status_interval = *interval;
-        } else {
-            print_error("unknown option '" + std::string(arg) + "' - see zb-relay broker --help");
-            return std::nullopt;
         }
     }
     const bool curve = !options.curve_secret_file.empty();

@@ -34,6 +34,14 @@ TempDir::~TempDir()
     std::filesystem::remove_all(path_, ignored);
 }
 
+std::string read_text_file(const std::filesystem::path& path)
+{
+    std::ifstream file(path);
+    std::stringstream text;
+    text << file.rdbuf();
+    return text.str();
+}
+
 int free_port()
 {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -151,10 +159,7 @@ int BrokerProcess::stop(int signal)
 
 std::string BrokerProcess::log() const
 {
-    std::ifstream file(log_file_);
-    std::stringstream text;
-    text << file.rdbuf();
-    return text.str();
+    return read_text_file(log_file_);
 }
 
 RawClient::RawClient(const std::string& endpoint) : context_(zmq_ctx_new())

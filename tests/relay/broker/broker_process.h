@@ -28,6 +28,9 @@ private:
     std::filesystem::path path_;
 };
 
+/// The whole content of a text file ("" when missing).
+[[nodiscard]] std::string read_text_file(const std::filesystem::path& path);
+
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 [[nodiscard]] int free_port();
 

@@ -319,6 +319,14 @@ TEST_F(BrokerTest, RegistrationSurvivesKill9AndRestartOfTheBroker)
     ASSERT_FALSE(during);
     EXPECT_EQ(during.error().code, BrokerErrc::Timeout) << during.error().message;
 
+    // The Registration notices the loss at its next refresh.
+    const auto noticed_by = std::chrono::steady_clock::now() + kStartup;
+    while (registration->status().registered && std::chrono::steady_clock::now() < noticed_by) {
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_FALSE(registration->status().registered);
+    EXPECT_EQ(registration->status().last_error.value_or(BrokerError{}).code, BrokerErrc::Timeout);
+
     // A new broker on the same port knows nothing until the Registration refreshes by itself.
     start_broker();
     BrokerResult<StreamLocation> found = tl::unexpected(BrokerError{BrokerErrc::NotFound, "", ""});
@@ -357,8 +365,7 @@ TEST_F(BrokerTest, CommandLineErrorsAndHelp)
                            stderr_file),
               1);
     EXPECT_EQ(run_zb_relay({"broker", "--insecure", "--bind", "tcp://256.1.1.1:1"}, stderr_file), 1);
-    std::ifstream file(stderr_file);
-    const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    const std::string text = read_text_file(stderr_file);
     EXPECT_NE(text.find("zb-relay broker: error: refusing to serve plain tcp"), std::string::npos) << text;
     EXPECT_NE(text.find("unknown option '--bogus'"), std::string::npos) << text;
     EXPECT_NE(text.find("make it with `zb-relay keygen`"), std::string::npos) << text;
