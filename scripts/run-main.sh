@@ -85,8 +85,10 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-# Ctrl-C reaches both children too (same process group): each ends its pipeline; we then clean up.
-trap 'echo "run-main.sh: interrupted" >&2; exit 130' INT TERM
+# Ctrl-C reaches both children too (same process group): the writer sends end of stream, both stop and print
+# their figures (exit 4: interrupted), then we report and clean up.
+interrupted=false
+trap 'interrupted=true' INT TERM
 
 frames=$((seconds * fps))
 caps="video/x-raw,format=$format,width=$width,height=$height,framerate=$fps/1"
@@ -107,14 +109,32 @@ pids+=($!)
 pids+=($!)
 writer=$!
 
+# wait_child PID NAME: waits (again if a signal interrupted the wait); exit 4 means the child was interrupted.
+wait_child() {
+    local rc=0
+    while :; do
+        rc=0
+        wait "$1" || rc=$?
+        kill -0 "$1" 2>/dev/null || break
+    done
+    if [ "$rc" -eq 4 ]; then
+        interrupted=true
+    elif [ "$rc" -ne 0 ]; then
+        echo "run-main.sh: error: the $2 process failed (exit $rc)" >&2
+        status=1
+    fi
+}
 status=0
-wait "$writer" || { echo "run-main.sh: error: the writer process failed (exit $?)" >&2; status=1; }
-wait "$reader" || { echo "run-main.sh: error: the reader process failed (exit $?)" >&2; status=1; }
+wait_child "$writer" writer
+wait_child "$reader" reader
 sleep 0.1 # let tail print the reader's last lines
 cat "$tmp/writer.out"
 received=$(sed -n 's/^reader: frames \([0-9]*\) .*/\1/p' "$tmp/reader.out")
 sent=$(sed -n 's/^writer: frames \([0-9]*\) .*/\1/p' "$tmp/writer.out")
-if [ "$status" -eq 0 ] && [ -n "$sent" ] && [ "$sent" = "$received" ]; then
+if $interrupted; then
+    echo "result: interrupted; the writer sent ${sent:-?} frames and the reader received ${received:-?}"
+    exit 130
+elif [ "$status" -eq 0 ] && [ -n "$sent" ] && [ "$sent" = "$received" ]; then
     echo "result: OK, the reader received all $sent frames"
 else
     echo "result: FAILED, the writer sent ${sent:-?} frames and the reader received ${received:-?}" >&2
