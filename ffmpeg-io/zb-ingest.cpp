@@ -67,6 +67,7 @@ Ring:
       --checksum           protect every frame with a BLAKE2b checksum
       --reader-timeout MS  longest wait for slow lossless readers before a frame is dropped (default 5000)
       --wait-for-reader    hold the first frame until a reader is attached
+      --wait-for-readers N hold the first frame until N readers are attached
 Other:
   -v, --verbose            show FFmpeg's own messages (default: errors only)
   -h, --help               this help
@@ -102,7 +103,7 @@ struct IngestOptions {
     int threads = 0;
     zerobuffer::WriterOptions writer;
     bool ring_size_given = false;
-    bool wait_for_reader = false;
+    std::uint32_t wait_for_readers = 0; ///< Readers to wait for before the first frame.
     bool verbose = false;
 };
 
@@ -205,7 +206,12 @@ std::optional<Failure> parse_arguments(int argc, char** argv, IngestOptions& opt
             }
             options.writer.reader_timeout = std::chrono::milliseconds(number);
         } else if (arg == "--wait-for-reader") {
-            options.wait_for_reader = true;
+            options.wait_for_readers = std::max<std::uint32_t>(options.wait_for_readers, 1);
+        } else if (arg == "--wait-for-readers") {
+            if (!value(text) || !parse_unsigned(text, number) || number < 1 || number > 64) {
+                return usage("--wait-for-readers needs a reader count from 1 to 64");
+            }
+            options.wait_for_readers = static_cast<std::uint32_t>(number);
         } else if (arg == "-v" || arg == "--verbose") {
             options.verbose = true;
         } else if (arg.size() > 1 && arg.front() == '-' && !(arg.size() > 1 && positional.empty() && arg == "-")) {
@@ -292,10 +298,11 @@ public:
             }
             published_json_ = std::move(json);
         }
-        if (options_.wait_for_reader && !waited_) {
-            std::fprintf(stderr, "%s: waiting for a reader on ring '%s'\n", kProgram, options_.ring.c_str());
+        if (options_.wait_for_readers > 0 && !waited_) {
+            std::fprintf(stderr, "%s: waiting for %u reader(s) on ring '%s'\n", kProgram, options_.wait_for_readers,
+                         options_.ring.c_str());
             while (!stop_requested()) {
-                if (writer_->wait_for_readers(1, std::chrono::milliseconds(200))) {
+                if (writer_->wait_for_readers(options_.wait_for_readers, std::chrono::milliseconds(200))) {
                     break;
                 }
             }
@@ -391,6 +398,12 @@ public:
             first_ns_ = pts_ns;
         }
         end_ns_ = std::max(end_ns_, pts_ns + (duration_ns == zerobuffer::kNoTimestamp ? 0 : duration_ns));
+    }
+
+    /// A timestamp, or (for inputs without any, like raw .h264) the end of the previous frame.
+    [[nodiscard]] std::int64_t or_next(std::int64_t pts_ns) const noexcept
+    {
+        return pts_ns != zerobuffer::kNoTimestamp ? pts_ns : end_ns_;
     }
 
     /// The input starts again: its timestamps continue after the latest frame.
@@ -580,11 +593,11 @@ private:
                 return configured;
             }
         }
-        const std::int64_t pts_ns = context_.clock.to_ns(frame.best_effort_timestamp);
         std::int64_t duration_ns = context_.clock.duration_ns(frame.pkt_duration);
         if (duration_ns == zerobuffer::kNoTimestamp && framerate_.num > 0) {
             duration_ns = av_rescale_q(1, av_inv_q(framerate_), kNanoseconds);
         }
+        const std::int64_t pts_ns = context_.clock.or_next(context_.clock.to_ns(frame.best_effort_timestamp));
         context_.clock.pace(pts_ns);
         auto reservation = context_.ring.reserve(layout_.frame_size);
         if (!reservation) {
@@ -612,7 +625,11 @@ private:
         info.duration = duration_ns;
         std::uint32_t flags = frame.key_frame != 0 ? zerobuffer::kFrameKeyframe : zerobuffer::kFrameNone;
         if ((frame.flags & AV_FRAME_FLAG_CORRUPT) != 0 || frame.decode_error_flags != 0) {
+            // The decoder concealed damage: pass the frame on, flagged, and say so.
             flags |= zerobuffer::kFrameCorrupted;
+            ++context_.corrupt;
+            std::fprintf(stderr, "%s: warning: corrupt data in the frame at %.3f s (concealed by the decoder, "
+                                 "flagged corrupted)\n", kProgram, static_cast<double>(pts_ns) / 1e9);
         }
         info.flags = context_.take_flags(flags);
         context_.clock.saw(pts_ns, duration_ns);
@@ -969,7 +986,7 @@ int run(const IngestOptions& options)
 
     // Whatever happened, readers get a clean end of stream; open reservations were aborted by their destructors.
     ring.end_of_stream();
-    const std::string extra = std::to_string(context.corrupt) + " corrupt packets skipped" +
+    const std::string extra = std::to_string(context.corrupt) + " corrupt packets or frames" +
                               (stop_requested() ? ", stopped by signal" : "");
     if (ring.created() || result) {
         progress.summary(ring.frames(), ring.dropped(), clock.media_time_ns(), extra);

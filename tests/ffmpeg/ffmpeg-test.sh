@@ -1,0 +1,471 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# End-to-end tests of zb-ingest and zb-record with real processes on both ends of real rings.
+#   ffmpeg-test.sh CASE ZB_INGEST ZB_RECORD ZB_FRAME_MD5 ZBCTL
+# Clips are made here with the ffmpeg CLI in a temporary folder; expected frames come from a direct FFmpeg decode.
+set -euo pipefail
+
+CASE=$1 INGEST=$2 RECORD=$3 FRAME_MD5=$4 ZBCTL=$5
+WORK=$(mktemp -d /tmp/zb-ffmpeg-test.XXXXXX)
+PREFIX="zbff-$$"
+PIDS=()
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    # Rings of killed writers: remove only ours, by name.
+    local shm
+    for shm in /dev/shm/zb-"$PREFIX"-*; do
+        [[ -e "$shm" ]] && "$ZBCTL" gc "${shm#/dev/shm/zb-}" >/dev/null 2>&1 || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL [$CASE]: $*" >&2
+    local log
+    for log in "$WORK"/*.err; do
+        [[ -s "$log" ]] && { echo "--- $log" >&2; tail -n 20 "$log" >&2; }
+    done
+    exit 1
+}
+
+# expect_contains FILE TEXT: the file (usually a program's stderr) holds TEXT.
+expect_contains() {
+    grep -qF -- "$2" "$1" || fail "expected '$2' in $(basename "$1"), got: $(head -c 600 "$1")"
+}
+
+assert_no_rings() {
+    local left
+    left=$(ls /dev/shm | grep -c "^zb-$PREFIX-" || true)
+    [[ "$left" == 0 ]] || fail "rings left in /dev/shm: $(ls /dev/shm | grep "^zb-$PREFIX-" | tr '\n' ' ')"
+}
+
+# clip FILE SIZE FRAMES [extra ffmpeg output options]: a real H.264 clip of the testsrc2 pattern.
+clip() {
+    local file=$1 size=$2 frames=$3
+    shift 3
+    ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=$size:rate=30" -frames:v "$frames" \
+        -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$@" "$WORK/$file" || fail "cannot make clip $file"
+}
+
+# framemd5 FILE [ffmpeg output options]: one MD5 per decoded frame, as the ffmpeg CLI computes it.
+framemd5() {
+    local file=$1
+    shift
+    ffmpeg -nostdin -v error -i "$file" "$@" -f framemd5 - | grep -v '^#' | awk -F', *' '{print $6}'
+}
+
+frame_count() {
+    ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1"
+}
+
+packet_times() {
+    ffprobe -v error -select_streams v:0 -show_entries packet=pts_time -of csv=p=0 "$1"
+}
+
+# plays FILE: ffprobe reads it and a full decode reports no error.
+plays() {
+    ffprobe -v error "$1" >/dev/null 2>&1 || fail "ffprobe cannot read $1"
+    local errors
+    errors=$(ffmpeg -nostdin -v error -i "$1" -f null - 2>&1 | head -5)
+    [[ -z "$errors" ]] || fail "decoding $1 reports errors: $errors"
+}
+
+# wait_pid PID SECONDS: waits for a background process, sets RC to its exit code (fails the test on a hang).
+# Not usable in $(...): only this shell can wait for its children.
+wait_pid() {
+    local pid=$1 limit=$2 waited=0
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 0.1
+        waited=$((waited + 1))
+        ((waited < limit * 10)) || fail "process $pid did not finish within $limit s"
+    done
+    RC=0
+    wait "$pid" || RC=$?
+}
+
+# wait_for_file_line FILE TEXT SECONDS
+wait_for_text() {
+    local file=$1 text=$2 limit=$3 waited=0
+    until grep -qF -- "$text" "$file" 2>/dev/null; do
+        sleep 0.1
+        waited=$((waited + 1))
+        ((waited < limit * 10)) || fail "'$text' did not appear in $(basename "$file") within $limit s"
+    done
+}
+
+# decode_and_compare SIZE FRAMES: ingest a clip, read every frame in another process, compare with FFmpeg.
+decode_and_compare() {
+    local size=$1 frames=$2 ring="$PREFIX-decode"
+    clip clip.mp4 "$size" "$frames"
+    framemd5 "$WORK/clip.mp4" >"$WORK/expected.md5"
+    [[ $(wc -l <"$WORK/expected.md5") == "$frames" ]] || fail "ffmpeg decoded $(wc -l <"$WORK/expected.md5") frames"
+
+    "$FRAME_MD5" "$ring" >"$WORK/frames.txt" 2>"$WORK/reader.err" &
+    local reader=$!
+    PIDS+=("$reader")
+    "$INGEST" --wait-for-reader "$WORK/clip.mp4" "$ring" 2>"$WORK/ingest.err" || fail "zb-ingest exited with $?"
+    local rc
+    wait_pid "$reader" 60; rc=$RC
+    [[ "$rc" == 0 ]] || fail "reader exited with $rc (no end-of-stream?)"
+    grep '^frame ' "$WORK/frames.txt" | awk '{print $5}' >"$WORK/actual.md5"
+    diff -q "$WORK/expected.md5" "$WORK/actual.md5" >/dev/null ||
+        fail "ring frames differ from FFmpeg's decode: $(diff "$WORK/expected.md5" "$WORK/actual.md5" | head -5)"
+    local width=${size%x*} height=${size#*x}
+    expect_contains "$WORK/frames.txt" "\"pixel_format\":\"I420\""
+    expect_contains "$WORK/frames.txt" "\"width\":$width"
+    expect_contains "$WORK/frames.txt" "\"height\":$height"
+    expect_contains "$WORK/frames.txt" "format=(string)I420, width=(int)$width, height=(int)$height, framerate=(fraction)30/1"
+    expect_contains "$WORK/ingest.err" "$frames frames in"
+    # Timestamps: 30 fps in ns, starting at 0.
+    local second_pts
+    second_pts=$(grep '^frame ' "$WORK/frames.txt" | sed -n 2p | awk '{print $3}')
+    [[ "$second_pts" == 33333333 ]] || fail "second frame pts is $second_pts ns, expected 33333333"
+    assert_no_rings
+}
+
+case_help() {
+    "$INGEST" --help >"$WORK/ingest-help.txt" || fail "zb-ingest --help exited with $?"
+    expect_contains "$WORK/ingest-help.txt" "Usage: zb-ingest [options] INPUT RING"
+    expect_contains "$WORK/ingest-help.txt" "Examples:"
+    "$RECORD" --help >"$WORK/record-help.txt" || fail "zb-record --help exited with $?"
+    expect_contains "$WORK/record-help.txt" "Usage: zb-record [options] RING OUTPUT"
+    expect_contains "$WORK/record-help.txt" "Examples:"
+    local rc=0
+    "$INGEST" --bogus a b 2>"$WORK/usage.err" || rc=$?
+    [[ "$rc" == 2 ]] || fail "unknown option gave exit $rc, expected 2"
+    expect_contains "$WORK/usage.err" "zb-ingest: error: unknown option '--bogus'"
+    rc=0
+    "$RECORD" onlyring 2>"$WORK/usage2.err" || rc=$?
+    [[ "$rc" == 2 ]] || fail "missing OUTPUT gave exit $rc, expected 2"
+    expect_contains "$WORK/usage2.err" "expected RING and OUTPUT"
+    rc=0
+    "$INGEST" --pix-fmt nosuchfmt in ring 2>"$WORK/usage3.err" || rc=$?
+    [[ "$rc" == 2 ]] || fail "bad --pix-fmt gave exit $rc, expected 2"
+    expect_contains "$WORK/usage3.err" "unknown or unsupported pixel format 'nosuchfmt': use one of I420, NV12"
+}
+
+case_convert() {
+    local ring="$PREFIX-convert"
+    clip clip.mp4 1920x1080 10
+    # The same conversion through the ffmpeg CLI's scale filter (bicubic, like zb-ingest).
+    framemd5 "$WORK/clip.mp4" -vf scale=1280:720:flags=bicubic -pix_fmt nv12 >"$WORK/expected.md5"
+    "$FRAME_MD5" "$ring" >"$WORK/frames.txt" 2>"$WORK/reader.err" &
+    local reader=$!
+    PIDS+=("$reader")
+    "$INGEST" --wait-for-reader --pix-fmt NV12 --size 1280x720 "$WORK/clip.mp4" "$ring" 2>"$WORK/ingest.err" ||
+        fail "zb-ingest exited with $?"
+    wait_pid "$reader" 60; [[ "$RC" == 0 ]] || fail "reader did not see end-of-stream"
+    expect_contains "$WORK/frames.txt" "\"pixel_format\":\"NV12\""
+    expect_contains "$WORK/frames.txt" "\"planes\":[{\"offset\":0,\"stride\":1280},{\"offset\":921600,\"stride\":1280}]"
+    grep '^frame ' "$WORK/frames.txt" | awk '{print $5}' >"$WORK/actual.md5"
+    [[ $(wc -l <"$WORK/actual.md5") == 10 ]] || fail "read $(wc -l <"$WORK/actual.md5") frames, expected 10"
+    diff -q "$WORK/expected.md5" "$WORK/actual.md5" >/dev/null ||
+        fail "converted frames differ from ffmpeg's scale filter: $(diff "$WORK/expected.md5" "$WORK/actual.md5" | head -3)"
+    assert_no_rings
+}
+
+case_passthrough_h264() {
+    local ring="$PREFIX-h264"
+    # B-frames (veryfast) so that pts and dts differ; a keyframe every 15 frames.
+    ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=1280x720:rate=30" -frames:v 60 \
+        -c:v libx264 -preset veryfast -g 15 -pix_fmt yuv420p "$WORK/clip.mp4" || fail "cannot make clip"
+    local out
+    for out in copy.mp4 copy.mkv; do
+        "$FRAME_MD5" "$ring" >"$WORK/frames-$out.txt" 2>"$WORK/reader.err" &
+        local reader=$!
+        "$RECORD" --wait-timeout 30 "$ring" "$WORK/$out" 2>"$WORK/record.err" &
+        local recorder=$!
+        PIDS+=("$reader" "$recorder")
+        # Both readers must be attached before the first frame.
+        "$INGEST" --no-decode --wait-for-readers 2 "$WORK/clip.mp4" "$ring" 2>"$WORK/ingest.err" ||
+            fail "zb-ingest --no-decode exited with $?"
+        wait_pid "$recorder" 60; [[ "$RC" == 0 ]] || fail "zb-record exited non-zero"
+        wait_pid "$reader" 60; [[ "$RC" == 0 ]] || fail "reader did not see end-of-stream"
+        plays "$WORK/$out"
+        [[ $(frame_count "$WORK/$out") == 60 ]] || fail "$out has $(frame_count "$WORK/$out") frames, expected 60"
+        # Matroska stores milliseconds: compare at the precision of the container.
+        local digits=6
+        [[ "$out" == *.mkv ]] && digits=3
+        diff <(packet_times "$WORK/clip.mp4" | sort -n | awk -v d=$digits '{printf "%.*f\n", d, $1}') \
+            <(packet_times "$WORK/$out" | sort -n | awk -v d=$digits '{printf "%.*f\n", d, $1}') >"$WORK/times.diff" ||
+            fail "$out timestamps differ from the source: $(head -4 "$WORK/times.diff")"
+        # Remuxing is lossless: the decoded pictures are identical.
+        diff -q <(framemd5 "$WORK/clip.mp4") <(framemd5 "$WORK/$out") >/dev/null || fail "$out decodes differently"
+    done
+    local frames="$WORK/frames-copy.mp4.txt"
+    expect_contains "$frames" "\"media_type\":\"video/x-h264\""
+    expect_contains "$frames" "\"codec\":\"h264\""
+    expect_contains "$frames" "\"codec_extradata\":"
+    expect_contains "$frames" "\"stream_format\":\"byte-stream\""
+    expect_contains "$frames" "video/x-h264, stream-format=(string)byte-stream, alignment=(string)au"
+    # Keyframe flags (bit 0) on exactly the source's keyframes: 60 frames, one every 15.
+    local keyframes
+    keyframes=$(grep '^frame ' "$frames" | awk '$4 % 2 == 1' | wc -l)
+    [[ "$keyframes" == 4 ]] || fail "$keyframes frames carry the keyframe flag, expected 4"
+    assert_no_rings
+}
+
+case_encode_raw() {
+    # 638x360: odd chroma width, so the ring's strides (640, 320) carry padding that zb-record must skip.
+    local ring="$PREFIX-raw" size
+    for size in 638x360 1920x1080; do
+        clip "clip-$size.mp4" "$size" 20
+        "$RECORD" --wait-timeout 30 -e qp=0 "$ring" "$WORK/lossless-$size.mp4" 2>"$WORK/record.err" &
+        local recorder=$!
+        PIDS+=("$recorder")
+        "$INGEST" --wait-for-reader "$WORK/clip-$size.mp4" "$ring" 2>"$WORK/ingest.err" || fail "zb-ingest exited"
+        wait_pid "$recorder" 120; [[ "$RC" == 0 ]] || fail "zb-record exited non-zero"
+        plays "$WORK/lossless-$size.mp4"
+        [[ $(frame_count "$WORK/lossless-$size.mp4") == 20 ]] || fail "recorded $(frame_count "$WORK/lossless-$size.mp4") frames, expected 20"
+        # Lossless x264 (qp 0): the recorded pictures are exactly the ingested ones.
+        diff -q <(framemd5 "$WORK/clip-$size.mp4") <(framemd5 "$WORK/lossless-$size.mp4") >/dev/null ||
+            fail "lossless recording of $size differs from the source"
+    done
+    expect_contains "$WORK/record.err" "20 frames in"
+    expect_contains "$WORK/record.err" "end of stream"
+    # Another encoder and container, with a pixel format conversion (ffv1 takes yuv420p; we ask for yuv444p).
+    "$RECORD" --wait-timeout 30 --codec ffv1 --pix-fmt yuv444p "$ring" "$WORK/ffv1.mkv" 2>"$WORK/record2.err" &
+    local recorder=$!
+    PIDS+=("$recorder")
+    "$INGEST" --wait-for-reader "$WORK/clip-638x360.mp4" "$ring" 2>"$WORK/ingest.err" || fail "zb-ingest exited"
+    wait_pid "$recorder" 60; [[ "$RC" == 0 ]] || fail "zb-record --codec ffv1 exited non-zero"
+    plays "$WORK/ffv1.mkv"
+    [[ $(frame_count "$WORK/ffv1.mkv") == 20 ]] || fail "ffv1 recording has $(frame_count "$WORK/ffv1.mkv") frames"
+    ffprobe -v error -show_entries stream=codec_name,pix_fmt -of csv=p=0 "$WORK/ffv1.mkv" | grep -q '^ffv1,yuv444p$' ||
+        fail "ffv1.mkv is $(ffprobe -v error -show_entries stream=codec_name,pix_fmt -of csv=p=0 "$WORK/ffv1.mkv")"
+    assert_no_rings
+}
+
+# expect_ingest_error EXIT_CODE MESSAGE ARGS...: zb-ingest fails with that code and message, and leaves no ring.
+expect_ingest_error() {
+    local code=$1 message=$2 rc=0
+    shift 2
+    "$INGEST" "$@" 2>"$WORK/error.err" || rc=$?
+    [[ "$rc" == "$code" ]] || fail "zb-ingest $* exited with $rc, expected $code: $(cat "$WORK/error.err")"
+    expect_contains "$WORK/error.err" "$message"
+    assert_no_rings
+}
+
+case_bad_input() {
+    local ring="$PREFIX-bad"
+    expect_ingest_error 3 "zb-ingest: error: cannot open input '$WORK/missing.mp4': No such file or directory - check the path" \
+        "$WORK/missing.mp4" "$ring"
+    expect_ingest_error 3 "cannot open input 'tcp://127.0.0.1:1': Connection refused - check the URL and that the server is running" \
+        --timeout 2 tcp://127.0.0.1:1 "$ring"
+    # Unroutable address: nothing answers, so the timeout ends it.
+    expect_ingest_error 3 "cannot open input 'tcp://10.255.255.1:9': " --timeout 1 tcp://10.255.255.1:9 "$ring"
+    head -c 200000 /dev/zero | tr '\0' 'x' >"$WORK/garbage.mp4"
+    expect_ingest_error 3 "Invalid data found when processing input - the file is corrupt, truncated or not a media file FFmpeg can read" \
+        "$WORK/garbage.mp4" "$ring"
+    clip clip.mp4 640x360 30
+    head -c 20000 "$WORK/clip.mp4" >"$WORK/truncated.mp4"
+    expect_ingest_error 3 "the file is corrupt, truncated or not a media file" "$WORK/truncated.mp4" "$ring"
+    expect_ingest_error 2 "unknown input format 'nosuchformat'" --format nosuchformat "$WORK/clip.mp4" "$ring"
+    expect_ingest_error 2 "input option 'no_such_option' is not known to the mov,mp4,m4a,3gp,3g2,mj2 demuxer" \
+        -o no_such_option=1 "$WORK/clip.mp4" "$ring"
+    ffmpeg -nostdin -v error -y -f lavfi -i "sine=frequency=440:duration=1" "$WORK/audio.wav"
+    expect_ingest_error 3 "has no video stream" "$WORK/audio.wav" "$ring"
+    expect_ingest_error 2 "--pix-fmt and --size need decoding: drop --no-decode" --no-decode --size 64x64 \
+        "$WORK/clip.mp4" "$ring"
+    # A writer already on the ring: exit 4, the ring of the other writer is untouched.
+    "$INGEST" --realtime --loop "$WORK/clip.mp4" "$ring" 2>"$WORK/first.err" &
+    local first=$!
+    PIDS+=("$first")
+    local waited=0
+    until [[ -e "/dev/shm/zb-$ring" ]]; do
+        sleep 0.1
+        waited=$((waited + 1))
+        ((waited < 100)) || fail "first writer did not create its ring"
+    done
+    local rc=0
+    "$INGEST" "$WORK/clip.mp4" "$ring" 2>"$WORK/busy.err" || rc=$?
+    [[ "$rc" == 4 ]] || fail "second writer exited with $rc, expected 4"
+    expect_contains "$WORK/busy.err" "cannot create ring '$ring': "
+    expect_contains "$WORK/busy.err" "already has a live writer"
+    kill -INT "$first"
+    wait_pid "$first" 20; [[ "$RC" == 0 ]] || fail "zb-ingest did not stop cleanly on SIGINT"
+    expect_contains "$WORK/first.err" "stopped by signal"
+    assert_no_rings
+}
+
+case_corrupt_middle() {
+    local ring="$PREFIX-corrupt"
+    # An elementary H.264 stream with a keyframe every 10 frames; bytes in the middle are overwritten.
+    ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=640x360:rate=30" -frames:v 60 -c:v libx264 \
+        -preset ultrafast -g 10 -pix_fmt yuv420p -f h264 "$WORK/clip.h264" || fail "cannot make clip"
+    local size
+    size=$(stat -c %s "$WORK/clip.h264")
+    head -c 3000 /dev/urandom >"$WORK/noise"
+    dd if="$WORK/noise" of="$WORK/clip.h264" bs=1 seek=$((size / 2)) conv=notrunc status=none
+    "$FRAME_MD5" "$ring" >"$WORK/frames.txt" 2>"$WORK/reader.err" &
+    local reader=$!
+    PIDS+=("$reader")
+    local rc=0
+    "$INGEST" --wait-for-reader "$WORK/clip.h264" "$ring" 2>"$WORK/ingest.err" || rc=$?
+    [[ "$rc" == 0 ]] || fail "zb-ingest stopped on a corrupt packet (exit $rc)"
+    wait_pid "$reader" 60; [[ "$RC" == 0 ]] || fail "reader did not see end-of-stream"
+    expect_contains "$WORK/ingest.err" "zb-ingest: warning: corrupt"
+    local frames
+    frames=$(grep -c '^frame ' "$WORK/frames.txt")
+    ((frames >= 50)) || fail "only $frames of 60 frames came through after the corrupt packet"
+    # Frames after the damage (the last keyframe interval) still arrive intact.
+    diff -q <(framemd5 "$WORK/clip.h264" 2>/dev/null | tail -n 5) \
+        <(grep '^frame ' "$WORK/frames.txt" | awk '{print $5}' | tail -n 5) >/dev/null ||
+        fail "the frames after the damaged part differ from FFmpeg's decode"
+    assert_no_rings
+}
+
+# start_realtime_writer RING: a writer that keeps going (realtime loop) until stopped.
+start_realtime_writer() {
+    "$INGEST" --realtime --loop "$WORK/clip.mp4" "$1" 2>"$WORK/ingest.err" &
+    WRITER=$!
+    PIDS+=("$WRITER")
+}
+
+case_sigint_record() {
+    local ring="$PREFIX-sigint"
+    clip clip.mp4 640x360 30
+    start_realtime_writer "$ring"
+    "$RECORD" --wait-timeout 30 "$ring" "$WORK/out.mp4" 2>"$WORK/record.err" &
+    local recorder=$!
+    PIDS+=("$recorder")
+    sleep 2
+    kill -INT "$recorder"
+    wait_pid "$recorder" 20; [[ "$RC" == 0 ]] || fail "zb-record exited non-zero after SIGINT"
+    expect_contains "$WORK/record.err" "stopped by signal"
+    plays "$WORK/out.mp4"
+    local frames
+    frames=$(frame_count "$WORK/out.mp4")
+    ((frames > 10)) || fail "only $frames frames recorded in 2 s of a 30 fps stream"
+    # SIGTERM works the same way.
+    "$RECORD" --wait-timeout 30 "$ring" "$WORK/out2.mkv" 2>"$WORK/record2.err" &
+    recorder=$!
+    PIDS+=("$recorder")
+    sleep 1.5
+    kill -TERM "$recorder"
+    wait_pid "$recorder" 20; [[ "$RC" == 0 ]] || fail "zb-record exited non-zero after SIGTERM"
+    plays "$WORK/out2.mkv"
+    kill -INT "$WRITER"
+    wait_pid "$WRITER" 20; [[ "$RC" == 0 ]] || fail "zb-ingest did not stop cleanly"
+    assert_no_rings
+}
+
+case_writer_killed() {
+    local ring="$PREFIX-killed"
+    clip clip.mp4 640x360 30
+    start_realtime_writer "$ring"
+    "$RECORD" --no-reconnect --wait-timeout 30 "$ring" "$WORK/out.mp4" 2>"$WORK/record.err" &
+    local recorder=$!
+    PIDS+=("$recorder")
+    sleep 2
+    kill -9 "$WRITER"
+    wait_pid "$recorder" 20; [[ "$RC" == 0 ]] || fail "zb-record did not finish after the writer died"
+    expect_contains "$WORK/record.err" "the writer of ring '$ring' is gone without end-of-stream; finishing the file"
+    plays "$WORK/out.mp4"
+    local frames
+    frames=$(frame_count "$WORK/out.mp4")
+    ((frames > 10)) || fail "only $frames frames recorded before the writer died"
+    "$ZBCTL" gc "$ring" >/dev/null || fail "zbctl gc could not remove the dead writer's ring"
+    assert_no_rings
+}
+
+case_writer_restart() {
+    local ring="$PREFIX-restart"
+    clip clip.mp4 640x360 30
+    start_realtime_writer "$ring"
+    "$RECORD" --wait-timeout 30 "$ring" "$WORK/out.mp4" 2>"$WORK/record.err" &
+    local recorder=$!
+    PIDS+=("$recorder")
+    sleep 1.5
+    kill -9 "$WRITER"
+    wait_for_text "$WORK/record.err" "waiting for a new writer of ring '$ring'" 10
+    # A new writer takes the ring over; the recording continues in the same file until its end-of-stream.
+    "$INGEST" --wait-for-reader "$WORK/clip.mp4" "$ring" 2>"$WORK/ingest2.err" || fail "second writer failed"
+    wait_pid "$recorder" 30; [[ "$RC" == 0 ]] || fail "zb-record exited non-zero"
+    plays "$WORK/out.mp4"
+    local frames
+    frames=$(frame_count "$WORK/out.mp4")
+    ((frames > 40)) || fail "$frames frames recorded; expected the first writer's and all 30 of the second's"
+    # Timestamps keep increasing across the restart.
+    packet_times "$WORK/out.mp4" | sort -n | uniq -d | grep -q . && fail "repeated timestamps after the restart"
+    assert_no_rings
+}
+
+case_record_errors() {
+    local rc=0
+    "$RECORD" --no-wait "$PREFIX-missing" "$WORK/out.mp4" 2>"$WORK/e1.err" || rc=$?
+    [[ "$rc" == 3 ]] || fail "--no-wait on a missing ring exited $rc, expected 3"
+    expect_contains "$WORK/e1.err" "ring '$PREFIX-missing' does not exist - start its writer first, or drop --no-wait"
+    [[ ! -e "$WORK/out.mp4" ]] || fail "a file was written without frames"
+    rc=0
+    "$RECORD" --wait-timeout 0.5 "$PREFIX-missing" "$WORK/out.mp4" 2>"$WORK/e2.err" || rc=$?
+    [[ "$rc" == 3 ]] || fail "--wait-timeout on a missing ring exited $rc, expected 3"
+    expect_contains "$WORK/e2.err" "did not appear within --wait-timeout"
+    rc=0
+    "$RECORD" ring "$WORK/out.unknownext" 2>"$WORK/e3.err" || rc=$?
+    [[ "$rc" == 2 ]] || fail "unknown extension exited $rc, expected 2"
+    expect_contains "$WORK/e3.err" "cannot tell the container from"
+    rc=0
+    "$RECORD" --codec nosuchcodec ring "$WORK/out.mp4" 2>"$WORK/e4.err" || rc=$?
+    [[ "$rc" == 2 ]] || fail "unknown encoder exited $rc, expected 2"
+    expect_contains "$WORK/e4.err" "unknown encoder 'nosuchcodec'"
+    # An output folder that does not exist: exit 4 once the first frame arrives.
+    local ring="$PREFIX-rec"
+    clip clip.mp4 320x240 5
+    "$RECORD" --wait-timeout 30 "$ring" "$WORK/no/such/dir/out.mp4" 2>"$WORK/e5.err" &
+    local recorder=$!
+    PIDS+=("$recorder")
+    "$INGEST" --wait-for-reader --reader-timeout 2000 "$WORK/clip.mp4" "$ring" 2>"$WORK/ingest.err" || true
+    wait_pid "$recorder" 30; rc=$RC
+    [[ "$rc" == 4 ]] || fail "unwritable output exited $rc, expected 4"
+    expect_contains "$WORK/e5.err" "cannot create '$WORK/no/such/dir/out.mp4': No such file or directory - check the folder exists and is writable"
+    assert_no_rings
+}
+
+case_gst_roundtrip() {
+    command -v gst-launch-1.0 >/dev/null || fail "gst-launch-1.0 is missing"
+    gst-inspect-1.0 zerobuffersrc >/dev/null 2>&1 || fail "the zerobuffer GStreamer plugin is not in GST_PLUGIN_PATH"
+    local ring_in="$PREFIX-gst-in" ring_out="$PREFIX-gst-out"
+    clip clip.mp4 1920x1080 20
+    # zb-ingest -> ring -> zerobuffersrc ! zerobuffersink -> ring -> zb-record (lossless), each its own process.
+    "$RECORD" --wait-timeout 60 -e qp=0 "$ring_out" "$WORK/out.mp4" 2>"$WORK/record.err" &
+    local recorder=$!
+    "$INGEST" --wait-for-reader "$WORK/clip.mp4" "$ring_in" 2>"$WORK/ingest.err" &
+    local ingest=$!
+    PIDS+=("$recorder" "$ingest")
+    sleep 0.5
+    timeout 90 gst-launch-1.0 -q zerobuffersrc "ring=$ring_in" ! queue ! \
+        zerobuffersink "ring=$ring_out" wait-for-reader=true >"$WORK/gst.out" 2>"$WORK/gst.err" ||
+        fail "gst-launch-1.0 failed: $(tail -5 "$WORK/gst.err")"
+    wait_pid "$ingest" 30; [[ "$RC" == 0 ]] || fail "zb-ingest exited non-zero"
+    wait_pid "$recorder" 60; [[ "$RC" == 0 ]] || fail "zb-record exited non-zero"
+    plays "$WORK/out.mp4"
+    [[ $(frame_count "$WORK/out.mp4") == 20 ]] || fail "round trip recorded $(frame_count "$WORK/out.mp4") frames"
+    diff -q <(framemd5 "$WORK/clip.mp4") <(framemd5 "$WORK/out.mp4") >/dev/null ||
+        fail "frames changed on the way through GStreamer"
+    assert_no_rings
+}
+
+case "$CASE" in
+help) case_help ;;
+decode-1080p) decode_and_compare 1920x1080 30 ;;
+decode-4k) decode_and_compare 3840x2160 30 ;;
+convert) case_convert ;;
+passthrough-h264) case_passthrough_h264 ;;
+encode-raw) case_encode_raw ;;
+bad-input) case_bad_input ;;
+corrupt-middle) case_corrupt_middle ;;
+sigint-record) case_sigint_record ;;
+writer-killed) case_writer_killed ;;
+writer-restart) case_writer_restart ;;
+record-errors) case_record_errors ;;
+gst-roundtrip) case_gst_roundtrip ;;
+*) fail "unknown case '$CASE'" ;;
+esac
+echo "PASS [$CASE]"
