@@ -489,7 +489,11 @@ GstPadProbeReturn on_event(GstPad* /*pad*/, GstPadProbeInfo* info, gpointer user
     }
     GstCaps* caps = nullptr;
     gst_event_parse_caps(event, &caps);
-    probe.is_video = gst_video_info_from_caps(&probe.video_info, caps) != FALSE;
+    // gst_video_info_from_caps also accepts encoded video (format ENCODED, no planes): only raw video has rows.
+    const GstStructure* structure = gst_caps_get_structure(caps, 0);
+    probe.is_video = structure != nullptr && gst_structure_has_name(structure, "video/x-raw") &&
+                     gst_video_info_from_caps(&probe.video_info, caps) &&
+                     GST_VIDEO_INFO_N_PLANES(&probe.video_info) > 0;
     if (probe.options.checksums) {
         gchar* text = gst_caps_to_string(caps);
         std::printf("caps %s\n", text);
