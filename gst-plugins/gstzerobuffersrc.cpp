@@ -346,6 +346,15 @@ static gboolean gst_zero_buffer_src_negotiate(GstBaseSrc* src)
     return TRUE;
 }
 
+// Buffers wrap ring frames: no pool is needed, and activating one downstream offers would allocate frames for
+// nothing (two 4K frames for a typical video sink).
+static gboolean gst_zero_buffer_src_decide_allocation(GstBaseSrc*, GstQuery* query)
+{
+    while (gst_query_get_n_allocation_pools(query) > 0)
+        gst_query_remove_nth_allocation_pool(query, 0);
+    return TRUE;
+}
+
 static GstFlowReturn gst_zero_buffer_src_create(GstPushSrc* push_src, GstBuffer** out)
 {
     auto* self = GST_ZERO_BUFFER_SRC(push_src);
@@ -644,6 +653,7 @@ static void gst_zero_buffer_src_class_init(GstZeroBufferSrcClass* klass)
     base_src_class->stop = gst_zero_buffer_src_stop;
     base_src_class->get_caps = gst_zero_buffer_src_get_caps;
     base_src_class->negotiate = gst_zero_buffer_src_negotiate;
+    base_src_class->decide_allocation = gst_zero_buffer_src_decide_allocation;
     base_src_class->unlock = gst_zero_buffer_src_unlock;
     base_src_class->unlock_stop = gst_zero_buffer_src_unlock_stop;
     push_src_class->create = gst_zero_buffer_src_create;

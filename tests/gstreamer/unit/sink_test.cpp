@@ -396,3 +396,38 @@ TEST(Sink, ConfigurationErrorsNameTheProblem)
     if (pipeline != nullptr)
         gst_object_unref(pipeline);
 }
+
+TEST(Sink, BiggerFramesRecreateADerivedRingOrNameTheSizeNeeded)
+{
+    {
+        RingName ring;
+        HarnessPtr harness = sink_harness(ring, {{"buffers", "2"}});
+        gst_harness_set_src_caps_str(harness.get(), kSmallI420);
+        {
+            zerobuffer::Reader old_reader = attach(ring);
+            ASSERT_EQ(gst_harness_push(harness.get(), zbtest::pattern_buffer(kSmallI420Size, 1)), GST_FLOW_OK);
+            EXPECT_EQ(next_frame(old_reader).payload().size(), kSmallI420Size);
+            gst_harness_set_src_caps_str(harness.get(), "video/x-raw,format=RGBA,width=640,height=480,framerate=30/1");
+            // The old ring is gone: its reader drains and learns that its writer went away.
+            auto gone = old_reader.acquire(2s);
+            ASSERT_FALSE(gone.has_value());
+            EXPECT_EQ(gone.error().code, zerobuffer::Errc::WriterGone);
+        }
+        zerobuffer::Reader reader = attach(ring);
+        EXPECT_EQ(current_format(reader).pixel_format, "RGBA");
+        ASSERT_EQ(gst_harness_push(harness.get(), zbtest::pattern_buffer(640 * 480 * 4, 2)), GST_FLOW_OK);
+        EXPECT_EQ(payload_of(next_frame(reader)), zbtest::pattern_bytes(640 * 480 * 4, 2));
+    }
+    {
+        RingName ring;
+        HarnessPtr harness = sink_harness(ring, {{"size", "65536"}});
+        zbtest::BusPtr bus(gst_bus_new());
+        gst_element_set_bus(harness->element, bus.get());
+        gst_harness_set_src_caps_str(harness.get(), kSmallI420);
+        (void)push_caps(harness.get(), "video/x-raw,format=RGBA,width=640,height=480,framerate=30/1");
+        const std::string error = zbtest::wait_message_text(bus.get(), GST_MESSAGE_ERROR, 1s);
+        EXPECT_NE(error.find("set size="), std::string::npos) << error;
+        EXPECT_NE(error.find(ring.str()), std::string::npos) << error;
+        gst_element_set_bus(harness->element, nullptr);
+    }
+}
