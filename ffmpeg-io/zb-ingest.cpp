@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -617,8 +618,17 @@ private:
             sws_scale(scaler_.get(), frame.data, frame.linesize, 0, frame.height, planes.data(), strides.data());
         } else {
             // The one copy of decode mode: from the decoder's (reference-counted) frame into the ring.
-            av_image_copy(planes.data(), strides.data(), const_cast<const std::uint8_t**>(frame.data),
-                          frame.linesize, output_format_, output_width_, output_height_);
+            for (std::size_t i = 0; i < layout_.planes.size(); ++i) {
+                const std::uint32_t rows = layout_.plane_heights[i];
+                if (frame.linesize[i] == strides[i] && rows > 0) {
+                    // Same stride: one large memcpy (non-temporal stores in glibc) instead of one per row.
+                    std::memcpy(planes[i], frame.data[i],
+                                static_cast<std::size_t>(strides[i]) * (rows - 1) + layout_.row_bytes[i]);
+                } else {
+                    av_image_copy_plane(planes[i], strides[i], frame.data[i], frame.linesize[i],
+                                        static_cast<int>(layout_.row_bytes[i]), static_cast<int>(rows));
+                }
+            }
         }
         zerobuffer::FrameInfo info;
         info.pts = pts_ns;

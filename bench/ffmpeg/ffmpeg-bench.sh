@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# FFmpeg part benchmark (docs/performance.md): decode-and-ingest frames/s of zb-ingest against the ffmpeg CLI
+# decoding the same clip to nothing ('ffmpeg -i clip -f null -', same thread count) in the same run, and the
+# latency from a frame's commit by zb-ingest to its arrival in a reader process.
+#   ffmpeg-bench.sh ZB_INGEST ZB_FFMPEG_LATENCY [--quick]      (ZB_BENCH_THREADS=N to change the threads, default 2)
+# Prints figures and PASS/MISS against the target (ratio >= 0.95); never fails on speed.
+set -euo pipefail
+
+INGEST=$(realpath "$1")
+LATENCY=$(realpath "$2")
+QUICK=${3:-}
+THREADS=${ZB_BENCH_THREADS:-2}
+TARGET=0.95
+if [[ "$QUICK" == --quick ]]; then
+    FRAMES_1080=90 FRAMES_4K=30 RUNS=1 LATENCY_FRAMES=60
+else
+    FRAMES_1080=600 FRAMES_4K=150 RUNS=3 LATENCY_FRAMES=300
+fi
+WORK=$(mktemp -d /tmp/zb-ffmpeg-bench.XXXXXX)
+RING="zbff-bench-$$"
+trap 'rm -rf "$WORK"' EXIT
+
+now_ns() { date +%s%N; }
+
+make_clip() { # FILE SIZE FRAMES
+    ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=$2:rate=30" -frames:v "$3" \
+        -c:v libx264 -preset veryfast -pix_fmt yuv420p "$WORK/$1"
+}
+
+# Seconds (as a decimal) that a command takes, best of RUNS.
+best_seconds() {
+    local best="" run start end seconds
+    for ((run = 0; run < RUNS; ++run)); do
+        start=$(now_ns)
+        "$@" >/dev/null 2>&1
+        end=$(now_ns)
+        seconds=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.4f", (b - a) / 1e9}')
+        if [[ -z "$best" ]] || awk -v s="$seconds" -v b="$best" 'BEGIN {exit !(s < b)}'; then
+            best=$seconds
+        fi
+    done
+    echo "$best"
+}
+
+ffmpeg_null() { ffmpeg -nostdin -v error -threads "$THREADS" -i "$1" -f null -; }
+
+# zb-ingest with a lossless reader in another process that takes every frame (and records its latency).
+ingest_with_reader() {
+    "$LATENCY" "$RING" >"$WORK/latency.txt" 2>&1 &
+    local reader=$!
+    "$INGEST" --threads "$THREADS" --wait-for-reader "$@" "$RING"
+    wait "$reader"
+}
+
+echo "machine: $(lscpu | grep 'Model name' | sed 's/Model name: *//'), $(nproc) vCPU"
+echo "load:    $(uptime | sed 's/.*load average/load average/')"
+echo "ffmpeg:  $(ffmpeg -version | head -1 | cut -d' ' -f1-3); decoder threads: $THREADS; best of $RUNS runs"
+make_clip c1080.mp4 1920x1080 "$FRAMES_1080"
+make_clip c2160.mp4 3840x2160 "$FRAMES_4K"
+
+printf '\n%-10s %8s %14s %14s %8s %s\n' clip frames "ffmpeg fps" "zb-ingest fps" ratio target
+for entry in "c1080.mp4 1080p $FRAMES_1080" "c2160.mp4 4K $FRAMES_4K"; do
+    read -r file label frames <<<"$entry"
+    reference=$(best_seconds ffmpeg_null "$WORK/$file")
+    ours=$(best_seconds ingest_with_reader "$WORK/$file")
+    awk -v l="$label" -v n="$frames" -v r="$reference" -v o="$ours" -v t="$TARGET" 'BEGIN {
+        rf = n / r; of = n / o; ratio = of / rf;
+        printf "%-10s %8d %14.1f %14.1f %8.3f %s (>= %.2f)\n", l, n, rf, of, ratio, (ratio >= t ? "PASS" : "MISS"), t }'
+    echo "           reader latency at full speed: $(cat "$WORK/latency.txt")"
+done
+
+echo
+echo "latency commit -> reader arrival, paced at 30 fps (--realtime), $LATENCY_FRAMES frames:"
+for entry in "c1080.mp4 1080p" "c2160.mp4 4K"; do
+    read -r file label <<<"$entry"
+    ingest_with_reader --realtime --loop --frames "$LATENCY_FRAMES" "$WORK/$file" >/dev/null 2>&1
+    echo "  $label: $(cat "$WORK/latency.txt")"
+done
+echo
+echo "rerun: ninja -C BUILD bench-ffmpeg   (quick check: bench-ffmpeg-quick)"
