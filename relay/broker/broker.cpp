@@ -221,20 +221,27 @@ class LogLimiter {
 public:
     void line(const std::string& text, Clock::time_point now)
     {
-        if (now - window_start_ >= std::chrono::seconds(1)) {
-            if (suppressed_ > 0) {
-                print_line("(" + std::to_string(suppressed_) + " log lines suppressed in the last second)");
-            }
-            window_start_ = now;
-            in_window_ = 0;
-            suppressed_ = 0;
-        }
+        flush(now);
         if (in_window_ < kLogLinesPerSecond) {
             ++in_window_;
             print_line(text);
         } else {
             ++suppressed_;
         }
+    }
+
+    /// Ends the current one-second window when it is over, saying how many lines it suppressed.
+    void flush(Clock::time_point now)
+    {
+        if (now - window_start_ < std::chrono::seconds(1)) {
+            return;
+        }
+        if (suppressed_ > 0) {
+            print_line("(" + std::to_string(suppressed_) + " more log lines suppressed; the status line counts all)");
+        }
+        window_start_ = now;
+        in_window_ = 0;
+        suppressed_ = 0;
     }
 
 private:
@@ -410,6 +417,7 @@ int Broker::run()
     Clock::time_point next_status = Clock::now() + options_.status_interval;
     for (;;) {
         const Clock::time_point now = Clock::now();
+        log_.flush(now);
         for (const std::string& line : registry_.expire(now)) {
             log_.line(line, now);
         }

@@ -162,9 +162,14 @@ std::string BrokerProcess::log() const
     return read_text_file(log_file_);
 }
 
-RawClient::RawClient(const std::string& endpoint) : context_(zmq_ctx_new())
+RawClient::RawClient(const std::string& endpoint, int receive_buffer_bytes) : context_(zmq_ctx_new())
 {
     socket_.reset(zmq_socket(context_.get(), ZMQ_DEALER));
+    if (socket_ && receive_buffer_bytes > 0 &&
+        (!detail::set_int_option(socket_.get(), ZMQ_RCVBUF, receive_buffer_bytes) ||
+         !detail::set_int_option(socket_.get(), ZMQ_RCVHWM, 1))) {
+        throw std::runtime_error("cannot shrink a raw client's receive buffer: " + detail::zmq_error_text());
+    }
     if (!socket_ || !detail::set_int_option(socket_.get(), ZMQ_LINGER, 0) ||
         zmq_connect(socket_.get(), endpoint.c_str()) != 0) {
         throw std::runtime_error("cannot set up a raw client: " + detail::zmq_error_text());

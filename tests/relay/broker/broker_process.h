@@ -67,7 +67,8 @@ private:
 /// A raw DEALER socket for sending whatever bytes a hostile client would.
 class RawClient {
 public:
-    explicit RawClient(const std::string& endpoint);
+    /// receive_buffer_bytes > 0 shrinks the kernel receive buffer and libzmq's receive queue (a slow reader).
+    explicit RawClient(const std::string& endpoint, int receive_buffer_bytes = 0);
     RawClient(const RawClient&) = delete;
     RawClient& operator=(const RawClient&) = delete;
     ~RawClient();

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <fstream>
 #include <mutex>
+#include <regex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -253,8 +254,36 @@ TEST_F(BrokerTest, ClientsThatNeverReadRepliesDoNotStallOthers)
     expect_still_serving("while a client floods requests without reading");
     std::this_thread::sleep_for(500ms);
     expect_still_serving("after the flood");
-    EXPECT_EQ(broker_->stop(SIGINT), 0);
-    EXPECT_NE(broker_->log().find("replies dropped"), std::string::npos) << broker_->log();
+    EXPECT_EQ(broker_->stop(SIGINT), 0) << "SIGINT stops the broker cleanly while a flooder is connected";
+    EXPECT_NE(broker_->log().find("stopping on SIGINT"), std::string::npos) << broker_->log();
+}
+
+TEST_F(BrokerTest, RepliesToAClientThatNeverReadsAreDroppedAndCounted)
+{
+    start_broker();
+    // Large LIST replies: a few hundred of them exceed every buffer between the broker and a client that does not
+    // read (its receive queue, the socket buffers, the broker's per-client send queue), so the broker must drop.
+    BrokerClient publisher = client();
+    for (int i = 0; i < 400; ++i) {
+        const std::string name = "stream-" + std::to_string(i) + "-" + std::string(100, 'n');
+        ASSERT_TRUE(publisher.register_stream(name, "tcp://127.0.0.1:" + std::to_string(10000 + i),
+                                              nlohmann::json::object(), 60000ms));
+    }
+    std::this_thread::sleep_for(1100ms); // a fresh second of log lines: the 400 "registered" lines used up the last
+    RawClient deaf(endpoint(), /*receive_buffer_bytes=*/4096);
+    for (int i = 0; i < 300; ++i) {
+        ASSERT_TRUE(deaf.send_request("{\"type\":\"LIST\"}"));
+    }
+    for (int i = 0; i < 10; ++i) {
+        expect_still_serving("while replies to a deaf client pile up");
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(broker_->stop(SIGTERM), 0);
+    const std::string log = broker_->log();
+    std::smatch status;
+    ASSERT_TRUE(std::regex_search(log, status, std::regex("status: .* ([0-9]+) replies dropped"))) << log;
+    EXPECT_GT(std::stoul(status[1].str()), 0U) << "the status line counts the replies it could not deliver";
+    EXPECT_NE(log.find("the client does not read its replies"), std::string::npos) << "and the log says why";
 }
 
 TEST_F(BrokerTest, ClientTimesOutAgainstADeadBrokerAndRecovers)
