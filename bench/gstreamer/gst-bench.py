@@ -10,6 +10,7 @@ Throughput, for 1080p and 4K in I420 and RGBA, each case in the same run:
 and the same (b)/(c) pairs with `identity drop-allocation=true` before the sink ("copy path": upstream cannot
 use the sink's pool or allocator, so both sinks copy each frame once).
 videotestsrc pattern=black renders each frame with a fill, the cheapest pattern, so the transport is measured.
+A full run repeats the throughput cases in 3 interleaved rounds and reports medians (the host drifts).
 
 Latency: zb-gst-probe --stamp writes CLOCK_MONOTONIC into the first 8 bytes of each buffer just before the sink;
 the reader's zb-gst-probe --latency subtracts it from its own clock just after the source: one-way latency
@@ -34,6 +35,10 @@ FORMATS = [
     ("4K RGBA", "RGBA", 3840, 2160),
 ]
 WARMUP = 20  # buffers left out of frames/s and latency: connection set-up and the first pass over the ring or shm area (page faults)
+
+
+def warmup_for(frames):
+    return min(WARMUP, frames // 4)
 
 
 class Bench:
@@ -77,17 +82,17 @@ class Bench:
     # --- the three transports; each returns (writer summary, reader summary or None) ---------------------------
 
     def single(self, source, caps, frames):
-        proc = self.start("single", ["--warmup", str(WARMUP), source, f"num-buffers={frames}", "!", caps, "!",
+        proc = self.start("single", ["--warmup", str(warmup_for(frames)), source, f"num-buffers={frames}", "!", caps, "!",
                                      "fakesink", "name=probe", "sync=false"])
         return self.finish(proc, "single"), None
 
     def zerobuffer(self, source, caps, frames, copy=False, stamp=False):
         ring = self.unique("zb")
         try:
-            reader = self.start("reader", ["--warmup", str(WARMUP)] + (["--latency"] if stamp else []) +
+            reader = self.start("reader", ["--warmup", str(warmup_for(frames))] + (["--latency"] if stamp else []) +
                                 ["zerobuffersrc", "name=probe", f"ring={ring}", "reconnect=true", "!",
                                  "fakesink", "sync=false"])
-            writer = self.start("writer", ["--warmup", str(WARMUP)] + (["--stamp"] if stamp else []) +
+            writer = self.start("writer", ["--warmup", str(warmup_for(frames))] + (["--stamp"] if stamp else []) +
                                 [source, f"num-buffers={frames}", "!", caps, "!"] +
                                 (["identity", "drop-allocation=true", "!"] if copy else []) +
                                 ["zerobuffersink", "name=probe", f"ring={ring}", "wait-for-reader=true",
@@ -103,7 +108,7 @@ class Bench:
         socket = os.path.join(self.tmp, self.unique("shm"))
         try:
             # Room for 8 frames, like a zerobuffer ring's default; shmsink blocks when its area is full.
-            writer = self.start("writer", ["--warmup", str(WARMUP)] + (["--stamp"] if stamp else []) +
+            writer = self.start("writer", ["--warmup", str(warmup_for(frames))] + (["--stamp"] if stamp else []) +
                                 [source, f"num-buffers={frames}", "!", caps, "!"] +
                                 (["identity", "drop-allocation=true", "!"] if copy else []) +
                                 ["shmsink", "name=probe", f"socket-path={socket}", "wait-for-connection=true",
@@ -114,7 +119,7 @@ class Bench:
                     raise RuntimeError("shmsink did not create its socket: " + writer.stderr.read())
                 time.sleep(0.01)
             # shmsrc needs the caps typed after it, and never sees end of stream: it stops after `frames`.
-            reader = self.start("reader", ["--warmup", str(WARMUP), "--frames", str(frames)] +
+            reader = self.start("reader", ["--warmup", str(warmup_for(frames)), "--frames", str(frames)] +
                                 (["--latency"] if stamp else []) +
                                 ["shmsrc", "name=probe", f"socket-path={socket}", "is-live=true", "!",
                                  caps, "!", "fakesink", "sync=false"])
@@ -149,27 +154,41 @@ def frame_bytes(fmt, width, height):
     return width * height * 4 if fmt == "RGBA" else width * height * 3 // 2
 
 
-def run_throughput(bench, quick, results):
-    print("\n== Throughput (frames/s; CPU in ms per frame per process; videotestsrc pattern=black, not live)")
+def median(values):
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def run_throughput(bench, quick, rounds, results):
+    print(f"\n== Throughput (frames/s; CPU in ms per frame per process; videotestsrc pattern=black, not live; "
+          f"median of {rounds} interleaved round{'s' if rounds > 1 else ''})")
     header = (f"{'format':<12} {'path':<6} {'(a) 1 proc':>10} {'(b) zerobuffer':>14} {'(c) shm':>8} "
               f"{'(b)/(a)':>8} {'(b)/(c)':>8}  {'cpu a':>6} {'cpu zb w/r':>11} {'cpu shm w/r':>11}")
     print(header)
     for name, fmt, width, height in FORMATS:
-        frames = (60 if width == 1920 else 20) if quick else (600 if width == 1920 else 200)
+        frames = (80 if width == 1920 else 40) if quick else (600 if width == 1920 else 200)
         caps = f"video/x-raw,format={fmt},width={width},height={height},framerate=30/1"
         source = "videotestsrc pattern=black"
-        a, _ = bench.single(source, caps, frames)
+        size = frame_bytes(fmt, width, height)
+        samples = {path: [] for path in ("pool", "copy")}
+        for _ in range(rounds):
+            # Interleaved: (a), then (b) and (c) of each path, so that a drift of the host hits all alike.
+            a, _ = bench.single(source, caps, frames)
+            for path in ("pool", "copy"):
+                copy = path == "copy"
+                bw, br = bench.zerobuffer(source, caps, frames, copy=copy)
+                cw, cr = bench.shm(source, caps, frames, size, copy=copy)
+                b_fps = min(bw["fps"], br["fps"])
+                c_fps = min(cw["fps"], cr["fps"])
+                samples[path].append({
+                    "a": a["fps"], "b": b_fps, "c": c_fps, "ba": b_fps / a["fps"], "bc": b_fps / c_fps,
+                    "cpu_a": a["cpu_ms_per_frame"], "cpu_bw": bw["cpu_ms_per_frame"],
+                    "cpu_br": br["cpu_ms_per_frame"], "cpu_cw": cw["cpu_ms_per_frame"],
+                    "cpu_cr": cr["cpu_ms_per_frame"]})
         for path in ("pool", "copy"):
-            copy = path == "copy"
-            bw, br = bench.zerobuffer(source, caps, frames, copy=copy)
-            cw, cr = bench.shm(source, caps, frames, frame_bytes(fmt, width, height), copy=copy)
-            b_fps = min(bw["fps"], br["fps"])
-            c_fps = min(cw["fps"], cr["fps"])
-            row = {"name": name, "path": path, "a": a["fps"], "b": b_fps, "c": c_fps,
-                   "ba": b_fps / a["fps"], "bc": b_fps / c_fps,
-                   "cpu_a": a["cpu_ms_per_frame"], "cpu_bw": bw["cpu_ms_per_frame"],
-                   "cpu_br": br["cpu_ms_per_frame"], "cpu_cw": cw["cpu_ms_per_frame"],
-                   "cpu_cr": cr["cpu_ms_per_frame"]}
+            row = {"name": name, "path": path}
+            for key in samples[path][0]:
+                row[key] = median([sample[key] for sample in samples[path]])
             results.append(row)
             print(f"{name:<12} {path:<6} {row['a']:>10.1f} {row['b']:>14.1f} {row['c']:>8.1f} "
                   f"{row['ba']:>8.2f} {row['bc']:>8.2f}  {row['cpu_a']:>6.2f} "
@@ -179,7 +198,7 @@ def run_throughput(bench, quick, results):
 
 def run_latency(bench, quick, latencies):
     print("\n== One-way latency, 1080p I420 (us; stamped before the sink, measured after the source)")
-    print(f"{'case':<34} {'p50':>9} {'p99':>9} {'p99.9':>9} {'max':>9} {'frames':>7}")
+    print(f"{'case':<34} {'p50':>9} {'p99':>9} {'p99.9':>9} {'max':>9} {'frames':>7} {'reader cpu ms/frame':>20}")
     caps = "video/x-raw,format=I420,width=1920,height=1080,framerate=60/1"
     size = frame_bytes("I420", 1920, 1080)
     paced_frames = 180 if quick else 1800
@@ -201,7 +220,8 @@ def run_latency(bench, quick, latencies):
             _, reader = bench.shm(source, caps, frames, size, copy=copy, stamp=True)
         p50, p99, p999, pmax = reader.get("latency", (float("nan"),) * 4)
         latencies[label] = (p50, p99, p999, pmax)
-        print(f"{label:<34} {p50:>9.1f} {p99:>9.1f} {p999:>9.1f} {pmax:>9.1f} {reader['frames']:>7}", flush=True)
+        print(f"{label:<34} {p50:>9.1f} {p99:>9.1f} {p999:>9.1f} {pmax:>9.1f} {reader['frames']:>7} "
+              f"{reader['cpu_ms_per_frame']:>20.3f}", flush=True)
 
 
 def main():
@@ -210,6 +230,7 @@ def main():
     parser.add_argument("--plugin-dir", required=True, help="directory of the zerobuffer plugin (GST_PLUGIN_PATH)")
     parser.add_argument("--zbctl", default="", help="zbctl, to remove a ring left by a failed run")
     parser.add_argument("--quick", action="store_true", help="few frames: checks that the benchmark runs")
+    parser.add_argument("--rounds", type=int, default=0, help="throughput rounds (default: 3, 1 with --quick)")
     parser.add_argument("--no-latency", action="store_true", help="throughput only")
     parser.add_argument("--no-throughput", action="store_true", help="latency only")
     args = parser.parse_args()
@@ -229,7 +250,7 @@ def main():
     results, latencies = [], {}
     try:
         if not args.no_throughput:
-            run_throughput(bench, args.quick, results)
+            run_throughput(bench, args.quick, args.rounds or (1 if args.quick else 3), results)
         if not args.no_latency:
             run_latency(bench, args.quick, latencies)
     except (RuntimeError, subprocess.TimeoutExpired) as error:
