@@ -16,10 +16,6 @@ namespace {
 using zerobuffer::gst::PoolReservation;
 using zerobuffer::gst::SharedWriter;
 
-// Reserve waits in slices this long, releasing the writer lock in between so that the streaming thread can
-// commit (a queue between upstream and the sink holds open reservations that only commits make readable).
-constexpr std::chrono::milliseconds kReserveSlice{2};
-
 GQuark reservation_quark()
 {
     static const GQuark quark = g_quark_from_static_string("zerobuffer-pool-reservation");
@@ -127,7 +123,9 @@ static GstFlowReturn gst_zero_buffer_pool_acquire_buffer(GstBufferPool* pool, Gs
         {
             const std::lock_guard lock(state.owner->mutex);
             reserved = state.owner->writer.reserve(state.frame_size, 0,
-                                                   dont_wait ? std::chrono::nanoseconds(0) : kReserveSlice);
+                                                   dont_wait ? std::chrono::nanoseconds(0)
+                                                             : std::min<std::chrono::nanoseconds>(
+                                                                   zerobuffer::gst::kRingWaitSlice, state.timeout));
         }
         if (reserved) {
             auto holder = std::make_unique<PoolReservation>(PoolReservation{state.owner, std::move(*reserved)});

@@ -12,6 +12,11 @@
 
 namespace zerobuffer::gst {
 
+/// Longest single wait on the ring: waits for room are made of such slices, so that a flush, a state change or
+/// another thread needing the writer gets its turn within this time. (The ring's `timeouts` counter counts slices
+/// that ran out, so a stall of T ms adds about T/100 to it.)
+inline constexpr std::chrono::milliseconds kRingWaitSlice{100};
+
 /// The sink's Writer and the lock that serialises its use: upstream threads reserve through the pool and free
 /// buffers (aborting reservations) while the streaming thread commits. Shared by the sink and by every pool
 /// buffer's memory, so the Writer outlives the last buffer even after the sink stopped.

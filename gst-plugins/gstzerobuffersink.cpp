@@ -155,7 +155,9 @@ bool create_ring(GstZeroBufferSink* self, guint64 ring_size)
     options.ring_size = static_cast<std::size_t>(ring_size);
     options.max_readers = settings.max_readers;
     options.permissions = settings.permissions;
-    options.reader_timeout = std::chrono::milliseconds(settings.reader_timeout_ms);
+    // write() waits at most one slice; write_frame() repeats it up to reader-timeout, checking for flushes.
+    options.reader_timeout = std::min<std::chrono::nanoseconds>(std::chrono::milliseconds(settings.reader_timeout_ms),
+                                                                zerobuffer::gst::kRingWaitSlice);
     options.max_outstanding = std::max<std::uint32_t>(16, settings.buffers * 2);
     if (!settings.secret.empty()) {
         options.integrity = zerobuffer::Integrity::Mac;
@@ -227,6 +229,25 @@ bool wait_for_reader(GstZeroBufferSink* self)
             return true;
     }
     return false;
+}
+
+// Copies one frame in with Writer::write() (so the ring counts it as copied), waiting for room in slices up to
+// reader-timeout. Returns Timeout also when a flush or state change interrupted the wait.
+zerobuffer::Result<void> write_frame(GstZeroBufferSink* self, std::span<const std::byte> payload,
+                                     const zerobuffer::FrameInfo& info)
+{
+    SinkState& state = *self->state;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(state.active.reader_timeout_ms);
+    while (true) {
+        zerobuffer::Result<void> written;
+        {
+            const std::lock_guard lock(state.ring->mutex);
+            written = state.ring->writer.write(payload, info);
+        }
+        if (written || written.error().code != zerobuffer::Errc::Timeout ||
+            state.unlocking.load(std::memory_order_acquire) || std::chrono::steady_clock::now() >= deadline)
+            return written;
+    }
 }
 
 void warn_dropped(GstZeroBufferSink* self, const zerobuffer::Error& error)
@@ -389,15 +410,14 @@ static GstFlowReturn gst_zero_buffer_sink_render(GstBaseSink* sink, GstBuffer* b
             GST_ELEMENT_ERROR(self, RESOURCE, READ, ("could not map an input buffer"), (nullptr));
             return GST_FLOW_ERROR;
         }
-        {
-            const std::lock_guard lock(state.ring->mutex);
-            written = state.ring->writer.write(std::as_bytes(std::span(map.data, map.size)), info);
-        }
+        written = write_frame(self, std::as_bytes(std::span(map.data, map.size)), info);
         gst_buffer_unmap(buffer, &map);
     }
     if (written)
         return GST_FLOW_OK;
     if (written.error().code == zerobuffer::Errc::Timeout) {
+        if (state.unlocking.load(std::memory_order_acquire))
+            return GST_FLOW_FLUSHING; // Interrupted by a flush or a state change: not a drop to report.
         warn_dropped(self, written.error()); // A slow or stuck reader must not stop the pipeline.
         state.discont_next = true;
         return GST_FLOW_OK;
@@ -425,11 +445,7 @@ static gboolean gst_zero_buffer_sink_event(GstBaseSink* sink, GstEvent* event)
         if (state.ring) {
             zerobuffer::FrameInfo info;
             info.flags = zerobuffer::kFrameEndOfStream;
-            zerobuffer::Result<void> written;
-            {
-                const std::lock_guard lock(state.ring->mutex);
-                written = state.ring->writer.write({}, info);
-            }
+            const zerobuffer::Result<void> written = write_frame(self, {}, info);
             if (!written)
                 GST_ELEMENT_WARNING(self, RESOURCE, WRITE,
                                     ("could not write end-of-stream into ring '%s': %s", state.active.ring.c_str(),

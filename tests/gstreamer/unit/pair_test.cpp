@@ -2,13 +2,17 @@
 // zerobuffersink and zerobuffersrc as two pipelines in one process (like gst-plugins-bad's shm.c test):
 // every frame arrives in order, byte-identical, with its timestamps, then EOS.
 #include <chrono>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
+
+#include <zerobuffer/reader.h>
 
 #include "support.h"
 
@@ -112,4 +116,40 @@ TEST(Pair, VideotestsrcRendersIntoTheRingInPlace)
 
     gst_element_set_state(writer.get(), GST_STATE_NULL);
     gst_element_set_state(reader.get(), GST_STATE_NULL);
+}
+
+// A flushing seek while the writer is blocked on a lossless reader that is not reading: the wait is interrupted,
+// the seek completes, and the first frame after it is marked DISCONT with the new position's pts.
+TEST(Pair, FlushingSeekWhileBlockedOnALosslessReader)
+{
+    RingName ring;
+    zbtest::ElementPtr writer = launch("videotestsrc ! video/x-raw,format=I420,width=64,height=48,framerate=30/1 "
+                                       "! zerobuffersink ring=" + ring.str() + " buffers=4");
+    ASSERT_NE(gst_element_set_state(writer.get(), GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+    std::optional<zerobuffer::Reader> reader;
+    for (int i = 0; i < 500 && !reader; ++i) {
+        if (auto attached = zerobuffer::Reader::attach(ring.str()); attached)
+            reader = std::move(*attached);
+        else
+            std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_TRUE(reader.has_value()) << "the sink did not create its ring";
+    std::int64_t last_pts = -1;
+    for (int i = 0; i < 20; ++i) {
+        auto frame = reader->acquire(5s);
+        ASSERT_TRUE(frame.has_value()) << frame.error().message;
+        EXPECT_GT(frame->info().pts, last_pts);
+        last_pts = frame->info().pts;
+    }
+    std::this_thread::sleep_for(200ms); // The writer fills the ring and waits for us.
+    ASSERT_TRUE(gst_element_seek_simple(writer.get(), GST_FORMAT_TIME,
+                                        static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE), 0));
+    bool saw_restart = false;
+    for (int i = 0; i < 200 && !saw_restart; ++i) {
+        auto frame = reader->acquire(5s);
+        ASSERT_TRUE(frame.has_value()) << frame.error().message;
+        saw_restart = (frame->info().flags & zerobuffer::kFrameDiscontinuity) != 0 && frame->info().pts == 0;
+    }
+    EXPECT_TRUE(saw_restart) << "no DISCONT frame at pts 0 after the seek";
+    gst_element_set_state(writer.get(), GST_STATE_NULL);
 }

@@ -332,6 +332,41 @@ TEST(Sink, StuckLosslessReaderDropsFramesWithWarningNotError)
     gst_element_set_bus(harness->element, nullptr);
 }
 
+TEST(Sink, PoolWithoutRoomFallsBackAndDropsWithoutBlocking)
+{
+    RingName ring;
+    HarnessPtr harness = sink_harness(ring, {{"buffers", "2"}, {"reader-timeout", "50"}});
+    zbtest::BusPtr bus(gst_bus_new());
+    gst_element_set_bus(harness->element, bus.get());
+    gst_harness_set_src_caps_str(harness.get(), kSmallI420);
+    zerobuffer::Reader reader = attach(ring); // Lossless, and never reads: the ring fills after two frames.
+
+    for (int i = 0; i < 6; ++i) {
+        GstBuffer* buffer = gst_harness_create_buffer(harness.get(), kSmallI420Size); // Never blocks for long.
+        ASSERT_EQ(gst_harness_push(harness.get(), buffer), GST_FLOW_OK);
+    }
+    const std::string warning = zbtest::wait_message_text(bus.get(), GST_MESSAGE_WARNING, 1s);
+    EXPECT_NE(warning.find("frame dropped"), std::string::npos) << warning;
+    const zerobuffer::WriterCounters counters = zbtest::writer_counters(ring.str());
+    EXPECT_GE(counters.frames_in_place, 1u);
+    EXPECT_LT(counters.frames_written, 6u);
+    EXPECT_EQ(counters.frames_copied, 0u) << "a pool buffer that found no room must be dropped, not copied";
+
+    // Once the reader catches up, pool frames flow again.
+    while (reader.acquire(0ms)) {
+    }
+    GstBuffer* buffer = gst_harness_create_buffer(harness.get(), kSmallI420Size);
+    GstMapInfo map;
+    ASSERT_TRUE(gst_buffer_map(buffer, &map, GST_MAP_WRITE));
+    zbtest::fill_pattern({reinterpret_cast<std::byte*>(map.data), map.size}, 77);
+    gst_buffer_unmap(buffer, &map);
+    ASSERT_EQ(gst_harness_push(harness.get(), buffer), GST_FLOW_OK);
+    zerobuffer::Frame frame = next_frame(reader);
+    EXPECT_EQ(payload_of(frame), zbtest::pattern_bytes(kSmallI420Size, 77));
+    EXPECT_NE(frame.info().flags & zerobuffer::kFrameDiscontinuity, 0u) << "frames were dropped before this one";
+    gst_element_set_bus(harness->element, nullptr);
+}
+
 TEST(Sink, WaitForReaderHoldsTheFirstFrame)
 {
     RingName ring;
