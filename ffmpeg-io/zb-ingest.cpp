@@ -308,6 +308,9 @@ public:
                 }
             }
             waited_ = true;
+            if (stop_requested()) {
+                return make_error(FfmpegIoErrc::Interrupted, "stopped while waiting for a reader");
+            }
         }
         return {};
     }

@@ -252,6 +252,48 @@ expect_ingest_error() {
     assert_no_rings
 }
 
+case_passthrough_hevc() {
+    local ring="$PREFIX-hevc"
+    local encoders
+    encoders=$(ffmpeg -hide_banner -encoders 2>/dev/null)
+    if [[ "$encoders" != *" libx265 "* ]]; then
+        echo "SKIP: this ffmpeg has no libx265 encoder to make an H.265 clip"
+        exit 77
+    fi
+    ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=640x360:rate=30" -frames:v 30 -c:v libx265 \
+        -preset ultrafast -x265-params log-level=none "$WORK/clip.mp4" || fail "cannot make clip"
+    "$FRAME_MD5" "$ring" >"$WORK/frames.txt" 2>"$WORK/reader.err" &
+    local reader=$!
+    "$RECORD" --wait-timeout 30 "$ring" "$WORK/copy.mp4" 2>"$WORK/record.err" &
+    local recorder=$!
+    PIDS+=("$reader" "$recorder")
+    "$INGEST" --no-decode --wait-for-readers 2 "$WORK/clip.mp4" "$ring" 2>"$WORK/ingest.err" || fail "zb-ingest failed"
+    wait_pid "$recorder" 60; [[ "$RC" == 0 ]] || fail "zb-record exited non-zero"
+    wait_pid "$reader" 60; [[ "$RC" == 0 ]] || fail "reader did not see end-of-stream"
+    expect_contains "$WORK/frames.txt" "\"media_type\":\"video/x-h265\""
+    expect_contains "$WORK/frames.txt" "\"codec\":\"hevc\""
+    plays "$WORK/copy.mp4"
+    diff -q <(framemd5 "$WORK/clip.mp4") <(framemd5 "$WORK/copy.mp4") >/dev/null || fail "H.265 remux decodes differently"
+    assert_no_rings
+}
+
+case_lavfi() {
+    local ring="$PREFIX-lavfi"
+    "$FRAME_MD5" "$ring" >"$WORK/frames.txt" 2>"$WORK/reader.err" &
+    local reader=$!
+    PIDS+=("$reader")
+    "$INGEST" --wait-for-reader --format lavfi --frames 12 "testsrc2=size=320x240:rate=25" "$ring" \
+        2>"$WORK/ingest.err" || fail "zb-ingest from lavfi exited with $?"
+    wait_pid "$reader" 30; [[ "$RC" == 0 ]] || fail "reader did not see end-of-stream"
+    [[ $(grep -c '^frame ' "$WORK/frames.txt") == 12 ]] || fail "--frames 12 gave $(grep -c '^frame ' "$WORK/frames.txt") frames"
+    # Same frames as the ffmpeg CLI makes from the same source.
+    diff -q <(ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=320x240:rate=25" -frames:v 12 -f framemd5 - |
+        grep -v '^#' | awk -F', *' '{print $6}') <(grep '^frame ' "$WORK/frames.txt" | awk '{print $5}') >/dev/null ||
+        fail "lavfi frames differ from the ffmpeg CLI's"
+    expect_contains "$WORK/frames.txt" "framerate=(fraction)25/1"
+    assert_no_rings
+}
+
 case_bad_input() {
     local ring="$PREFIX-bad"
     expect_ingest_error 3 "zb-ingest: error: cannot open input '$WORK/missing.mp4': No such file or directory - check the path" \
@@ -458,6 +500,8 @@ decode-1080p) decode_and_compare 1920x1080 30 ;;
 decode-4k) decode_and_compare 3840x2160 30 ;;
 convert) case_convert ;;
 passthrough-h264) case_passthrough_h264 ;;
+passthrough-hevc) case_passthrough_hevc ;;
+lavfi) case_lavfi ;;
 encode-raw) case_encode_raw ;;
 bad-input) case_bad_input ;;
 corrupt-middle) case_corrupt_middle ;;
