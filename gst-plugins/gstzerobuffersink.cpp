@@ -320,7 +320,17 @@ static gboolean gst_zero_buffer_sink_set_caps(GstBaseSink* sink, GstCaps* caps)
             return FALSE;
         }
         GST_INFO_OBJECT(self, "caps need %" G_GUINT64_FORMAT "-byte frames: recreating the ring", frame_size);
+        const std::weak_ptr<SharedWriter> old_ring = state.ring;
         state.ring.reset(); // Readers see WriterGone; zerobuffersrc reconnect=true follows the new ring.
+        if (!old_ring.expired()) {
+            // Pool buffers in flight upstream keep the old Writer (and the name) until they are freed.
+            GST_ELEMENT_ERROR(self, RESOURCE, BUSY,
+                              ("ring '%s' must grow for the new caps but upstream still holds buffers of it: set "
+                               "size=%" G_GUINT64_FORMAT " so that it never needs to grow",
+                               state.active.ring.c_str(), (frame_size + kRecordOverhead) * state.active.buffers),
+                              (nullptr));
+            return FALSE;
+        }
     }
     if (!state.ring && !create_ring(self, derived_ring_size(state.active, state.raw_video, state.video_info)))
         return FALSE;
