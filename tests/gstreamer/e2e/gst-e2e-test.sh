@@ -7,6 +7,7 @@
 #                                  order with the same content SHA-1, pts, dts, duration, offsets, keyframe flag
 #                                  and plane strides
 #     caps-change                  two resolutions in one writer run; the reader follows both
+#     caps-change-bigger           frames outgrow the ring derived from the first caps; the reader follows
 #     writer-restart               writer killed -9 mid-stream and a new one started; a reconnect=true reader
 #                                  carries on and receives every frame of the second writer
 #     reader-killed                lossless reader killed -9 while the writer runs; the writer completes
@@ -154,6 +155,22 @@ caps-change)
     # Both sizes arrived: strides 640 and 320 appear in the buffer lines, in that order.
     order=$(sed -n 's/.* strides=\([0-9]*\),.*/\1/p' "$tmp/reader.out" | uniq | tr '\n' ' ')
     [ "$order" = "640 320 " ] || fail "expected frames of stride 640 then 320, got: $order"
+    ring_gone
+    ;;
+
+caps-change-bigger)
+    # Frames that outgrow the ring the sink derived from the first caps (buffers x 320x240): the sink makes a new,
+    # bigger ring and the reconnect=true reader follows it without losing a frame (the writer waits for a reader).
+    start_reader reader
+    run_writer writer --switch-caps 6:video/x-raw,format=I420,width=1920,height=1080 \
+        videotestsrc pattern=smpte horizontal-speed=7 num-buffers=12 ! \
+        capsfilter name=switch caps=video/x-raw,format=I420,width=320,height=240 ! \
+        zerobuffersink name=probe ring="$ring" wait-for-reader=true
+    rc=$?
+    [ "$rc" -eq 0 ] || fail "writer exited $rc"
+    wait_ok "$reader_pid" reader
+    compare_streams writer reader
+    has reader.out '^caps .*width=\(int\)1920, height=\(int\)1080'
     ring_gone
     ;;
 
