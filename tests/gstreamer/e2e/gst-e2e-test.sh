@@ -11,6 +11,8 @@
 #     writer-restart               writer killed -9 mid-stream and a new one started; a reconnect=true reader
 #                                  carries on and receives every frame of the second writer
 #     reader-killed                lossless reader killed -9 while the writer runs; the writer completes
+#     reader-tee                   a reader whose buffers a tee frees out of order (fast and slow branch)
+#     writer-killed-no-reconnect   a reconnect=false reader of a killed writer fails clearly, non-zero exit
 #     two-readers                  a lossless and a latest zerobuffersrc process on one ring
 #     wrong-secret                 a reader with the wrong secret fails with a clear error
 #     missing-ring                 reconnect=false on a ring that does not exist fails clearly, non-zero exit
@@ -198,6 +200,50 @@ writer-restart)
         fail "the reader's frames after the restart differ from the second writer's: $(head -n 20 "$tmp/diff.txt")"
     fi
     [ "$(buffer_count reader.out)" -ge $((first_part + 30)) ] || fail "reader lost frames of the second writer"
+    ring_gone
+    ;;
+
+reader-tee)
+    # The reader's buffers are freed out of order: a tee with a fast branch (queue of 3) and a slow one (queue of
+    # 100, 3 ms per buffer) holding many frames of a ring of 8. The slow branch still sees every frame intact.
+    "$ZB_GST_PROBE" --checksums --timeout 90 zerobuffersrc ring="$ring" reconnect=true ! tee name=t \
+        t. ! queue max-size-buffers=100 ! identity sleep-time=3000 ! fakesink name=probe \
+        t. ! queue max-size-buffers=3 ! fakesink >"$tmp/reader.out" 2>"$tmp/reader.err" &
+    reader_pid=$!
+    pids+=("$reader_pid")
+    run_writer writer videotestsrc pattern=smpte horizontal-speed=7 num-buffers=60 ! \
+        video/x-raw,format=I420,width=640,height=480 ! zerobuffersink name=probe ring="$ring" wait-for-reader=true buffers=8
+    rc=$?
+    [ "$rc" -eq 0 ] || fail "writer exited $rc"
+    wait_ok "$reader_pid" reader
+    compare_streams writer reader
+    ring_gone
+    ;;
+
+writer-killed-no-reconnect)
+    "$GST_LAUNCH" -q videotestsrc is-live=true ! video/x-raw,width=320,height=240 ! zerobuffersink ring="$ring" \
+        >"$tmp/writer.out" 2>"$tmp/writer.err" &
+    writer=$!
+    pids+=("$writer")
+    "$ZB_GST_PROBE" --checksums --timeout 60 zerobuffersrc name=probe ring="$ring" reconnect=true ! fakesink \
+        >"$tmp/reader.out" 2>"$tmp/reader.err" &
+    probe_reader=$!
+    pids+=("$probe_reader")
+    wait_for_buffers reader.out 1 30 # the ring exists and frames flow
+    timeout 60 "$GST_LAUNCH" zerobuffersrc ring="$ring" reconnect=false ! fakesink >"$tmp/plain.out" 2>"$tmp/plain.err" &
+    plain=$!
+    pids+=("$plain")
+    sleep 0.5
+    kill -KILL "$writer"
+    wait "$plain"
+    rc=$?
+    [ "$rc" -ne 0 ] || fail "a reconnect=false reader exited 0 after its writer was killed"
+    [ "$rc" -ne 124 ] || fail "a reconnect=false reader hung after its writer was killed"
+    grep -Eq "writer of ring '$ring' stopped without end-of-stream" "$tmp/plain.out" "$tmp/plain.err" ||
+        fail "the reader's error does not say that the writer of ring $ring died"
+    kill -KILL "$probe_reader" 2>/dev/null
+    wait "$probe_reader" 2>/dev/null
+    "$ZBCTL" gc "$ring" >/dev/null 2>&1 # the killed writer's ring: removed as a user would
     ring_gone
     ;;
 
