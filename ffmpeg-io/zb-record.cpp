@@ -284,6 +284,19 @@ public:
         } else if (codec_id_of(format_) == AV_CODEC_ID_NONE) {
             return make_error(FfmpegIoErrc::Unsupported, "the ring carries '" + format_.media_type + "' (codec '" +
                                                              format_.codec + "'), which zb-record cannot record");
+        } else if (const std::string alignment = extra_string(format_, "alignment");
+                   !alignment.empty() && alignment != "au") {
+            // One packet per NAL unit would give the muxer several packets with one timestamp.
+            return make_error(FfmpegIoErrc::Unsupported,
+                              "the ring's " + format_.codec + " frames are aligned by '" + alignment +
+                                  "', zb-record needs one access unit per frame: put 'h264parse ! "
+                                  "video/x-h264,alignment=au' (or h265parse) before zerobuffersink");
+        } else if (const std::string packaging = extra_string(format_, "stream_format");
+                   (packaging == "avc" || packaging == "hvc1" || packaging == "hev1") &&
+                   format_.codec_extradata.empty()) {
+            return make_error(FfmpegIoErrc::InputInvalid,
+                              "the ring's " + format_.codec + " frames are length-prefixed (" + packaging +
+                                  ") but it carries no codec_extradata to decode them: use stream-format=byte-stream");
         }
         if (header_written_) {
             return check_same_stream();

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <limits>
 
+#include <nlohmann/json.hpp>
+
 extern "C" {
 #include <libavcodec/codec_desc.h>
 #include <libavutil/imgutils.h>
@@ -283,6 +285,20 @@ AVCodecID codec_id_of(const zerobuffer::StreamFormat& format) noexcept
         }
     }
     return AV_CODEC_ID_NONE;
+}
+
+std::string extra_string(const zerobuffer::StreamFormat& format, const char* key)
+{
+    if (format.extra_json.empty()) {
+        return {};
+    }
+    // allow_exceptions = false: bad JSON becomes a 'discarded' value instead of an exception.
+    const nlohmann::json extra = nlohmann::json::parse(format.extra_json, nullptr, false);
+    if (!extra.is_object()) {
+        return {};
+    }
+    const auto found = extra.find(key);
+    return found != extra.end() && found->is_string() ? found->get<std::string>() : std::string();
 }
 
 bool parse_size(std::string_view text, int& width, int& height) noexcept

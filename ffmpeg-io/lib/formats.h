@@ -63,6 +63,10 @@ struct RawLayout {
 /// The FFmpeg codec of an encoded stream format (by codec name, else by media type), or AV_CODEC_ID_NONE.
 [[nodiscard]] AVCodecID codec_id_of(const zerobuffer::StreamFormat& format) noexcept;
 
+/// A string field of the stream format's extra_json ("stream_format", "alignment"...), or "" when absent.
+/// Never throws: malformed JSON from the ring reads as absent.
+[[nodiscard]] std::string extra_string(const zerobuffer::StreamFormat& format, const char* key);
+
 /// "1920x1080" -> width, height; false on anything else (both 1..16384).
 [[nodiscard]] bool parse_size(std::string_view text, int& width, int& height) noexcept;
 

@@ -491,6 +491,25 @@ case_gst_roundtrip() {
     [[ $(frame_count "$WORK/out.mp4") == 20 ]] || fail "round trip recorded $(frame_count "$WORK/out.mp4") frames"
     diff -q <(framemd5 "$WORK/clip.mp4") <(framemd5 "$WORK/out.mp4") >/dev/null ||
         fail "frames changed on the way through GStreamer"
+
+    # GStreamer producers into zb-record: odd-width raw video (padded strides), and H.264 in both packagings.
+    local packaging
+    for packaging in raw byte-stream avc; do
+        local pipeline=(videotestsrc num-buffers=45 ! "video/x-raw,format=I420,width=638,height=360,framerate=30/1")
+        if [[ "$packaging" != raw ]]; then
+            pipeline+=(! x264enc speed-preset=ultrafast key-int-max=15 ! h264parse !
+                "video/x-h264,stream-format=$packaging,alignment=au")
+        fi
+        "$RECORD" --wait-timeout 60 "$ring_out" "$WORK/gst.mkv" 2>"$WORK/record-gst.err" &
+        recorder=$!
+        PIDS+=("$recorder")
+        timeout 90 gst-launch-1.0 -q "${pipeline[@]}" ! zerobuffersink "ring=$ring_out" wait-for-reader=true \
+            >"$WORK/gst.out" 2>"$WORK/gst.err" || fail "gst-launch-1.0 ($packaging) failed: $(tail -5 "$WORK/gst.err")"
+        wait_pid "$recorder" 60; [[ "$RC" == 0 ]] || fail "zb-record of the $packaging ring exited with $RC"
+        plays "$WORK/gst.mkv"
+        [[ $(frame_count "$WORK/gst.mkv") == 45 ]] ||
+            fail "$packaging: recorded $(frame_count "$WORK/gst.mkv") frames, expected 45"
+    done
     assert_no_rings
 }
 
