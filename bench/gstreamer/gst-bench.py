@@ -139,7 +139,10 @@ def parse_summary(text, label):
     summary["fps"] = float(m.group(4))
     m = re.search(r": cpu ([0-9.]+) s in ([0-9.]+) s wall", text)
     summary["cpu_s"] = float(m.group(1))
-    summary["cpu_ms_per_frame"] = 1000.0 * summary["cpu_s"] / max(summary["frames"], 1)
+    # CPU of the timed window only (after the warm-up): set-up and first-touch page faults left out.
+    m = re.search(r": timed cpu ([0-9.]+) s, ([0-9.]+) ms per frame, (-?\d+) page faults", text)
+    summary["cpu_ms_per_frame"] = float(m.group(2)) if m else float("nan")
+    summary["timed_faults"] = int(m.group(3)) if m else -1
     m = re.search(r": latency p50 ([0-9.]+) us, p99 ([0-9.]+) us, p99.9 ([0-9.]+) us, max ([0-9.]+) us", text)
     if m:
         summary["latency"] = tuple(float(g) for g in m.groups())

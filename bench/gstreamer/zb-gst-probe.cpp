@@ -52,6 +52,13 @@ std::int64_t monotonic_ns()
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+long minor_faults()
+{
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_minflt;
+}
+
 double cpu_seconds()
 {
     rusage usage{};
@@ -272,6 +279,8 @@ struct Probe {
     std::int64_t first_buffer_ns = 0;
     std::int64_t last_buffer_ns = 0;
     std::uint64_t unstamped = 0;
+    double timed_start_cpu = 0.0; // process CPU time and page faults when the first timed buffer arrived
+    long timed_start_faults = 0;
     std::uint64_t stamp_copies = 0;
     LatencyLog latency;
 
@@ -458,6 +467,8 @@ GstPadProbeReturn on_buffer(GstPad* /*pad*/, GstPadProbeInfo* info, gpointer use
     }
     if (probe.buffers == probe.options.warmup) {
         probe.first_buffer_ns = now;
+        probe.timed_start_cpu = cpu_seconds(); // two getrusage calls once per run, not per frame
+        probe.timed_start_faults = minor_faults();
     }
     probe.last_buffer_ns = now;
     ++probe.buffers;
@@ -502,7 +513,7 @@ GstPadProbeReturn on_event(GstPad* /*pad*/, GstPadProbeInfo* info, gpointer user
     return GST_PAD_PROBE_OK;
 }
 
-void print_summary(const Probe& probe, std::int64_t start_ns, double start_cpu)
+void print_summary(const Probe& probe, std::int64_t start_ns, double start_cpu, long start_faults)
 {
     const double wall_s = static_cast<double>(monotonic_ns() - start_ns) / 1e9;
     const double cpu_s = cpu_seconds() - start_cpu;
@@ -512,8 +523,14 @@ void print_summary(const Probe& probe, std::int64_t start_ns, double start_cpu)
     const double fps = timed > 1 && span_s > 0 ? static_cast<double>(timed - 1) / span_s : 0.0;
     std::printf("%s: frames %" PRIu64 " (%" PRIu64 " timed in %.3f s), %.1f frames/s\n", label, probe.buffers,
                 timed, span_s, fps);
-    std::printf("%s: cpu %.3f s in %.3f s wall (%.1f%% of one core)\n", label, cpu_s, wall_s,
-                wall_s > 0 ? 100.0 * cpu_s / wall_s : 0.0);
+    std::printf("%s: cpu %.3f s in %.3f s wall (%.1f%% of one core), %ld page faults\n", label, cpu_s, wall_s,
+                wall_s > 0 ? 100.0 * cpu_s / wall_s : 0.0, minor_faults() - start_faults);
+    if (timed > 0) {
+        // From the first timed buffer to the end: the steady state, without set-up and first-touch page faults.
+        const double timed_cpu_s = cpu_seconds() - probe.timed_start_cpu;
+        std::printf("%s: timed cpu %.3f s, %.3f ms per frame, %ld page faults\n", label, timed_cpu_s,
+                    1000.0 * timed_cpu_s / static_cast<double>(timed), minor_faults() - probe.timed_start_faults);
+    }
     if (probe.options.latency) {
         std::printf("%s: latency %s\n", label, percentiles(probe.latency.since(0)).c_str());
         if (probe.unstamped > 0) {
@@ -677,6 +694,7 @@ int main(int argc, char** argv)
 
     const std::int64_t start_ns = monotonic_ns();
     const double start_cpu = cpu_seconds();
+    const long start_faults = minor_faults();
     probe.reported_ns = start_ns;
     if (gst_element_set_state(probe.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
         // The failing element posted an error with the reason on the bus: print it rather than wait.
@@ -695,7 +713,7 @@ int main(int argc, char** argv)
     }
     gst_element_set_state(probe.pipeline, GST_STATE_NULL);
 
-    print_summary(probe, start_ns, start_cpu);
+    print_summary(probe, start_ns, start_cpu, start_faults);
     g_source_remove(bus_watch);
     gst_object_unref(probe.pipeline);
     g_main_loop_unref(probe.loop);
