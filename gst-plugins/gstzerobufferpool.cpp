@@ -39,7 +39,10 @@ void release_reservation(gpointer data)
     std::unique_ptr<PoolReservation> holder(static_cast<PoolReservation*>(data));
     {
         const std::lock_guard lock(holder->owner->mutex);
-        holder->reservation.abort(); // No-op once committed.
+        if (holder->reservation.valid()) {
+            holder->reservation.abort(); // Dropped before render.
+            holder->owner->reservation_closed.notify_all();
+        }
     }
     // holder (and maybe the last reference to the Writer) goes away after the lock is released.
 }
@@ -116,18 +119,16 @@ static GstFlowReturn gst_zero_buffer_pool_acquire_buffer(GstBufferPool* pool, Gs
     PoolState& state = *self->state;
     const bool dont_wait = params != nullptr && (params->flags & GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT) != 0;
     const auto deadline = std::chrono::steady_clock::now() + state.timeout;
+    const auto slice = dont_wait ? std::chrono::nanoseconds(0)
+                                 : std::min<std::chrono::nanoseconds>(zerobuffer::gst::kRingWaitSlice, state.timeout);
+    SharedWriter& owner = *state.owner;
+    std::unique_lock lock(owner.mutex);
     while (true) {
         if (GST_BUFFER_POOL_IS_FLUSHING(pool))
             return GST_FLOW_FLUSHING;
-        zerobuffer::Result<zerobuffer::FrameReservation> reserved;
-        {
-            const std::lock_guard lock(state.owner->mutex);
-            reserved = state.owner->writer.reserve(state.frame_size, 0,
-                                                   dont_wait ? std::chrono::nanoseconds(0)
-                                                             : std::min<std::chrono::nanoseconds>(
-                                                                   zerobuffer::gst::kRingWaitSlice, state.timeout));
-        }
+        auto reserved = owner.writer.reserve(state.frame_size, 0, slice);
         if (reserved) {
+            lock.unlock();
             auto holder = std::make_unique<PoolReservation>(PoolReservation{state.owner, std::move(*reserved)});
             const std::span<std::byte> payload = holder->reservation.payload();
             GstMemory* memory = gst_memory_new_wrapped(static_cast<GstMemoryFlags>(0), payload.data(), payload.size(), 0,
@@ -137,10 +138,21 @@ static GstFlowReturn gst_zero_buffer_pool_acquire_buffer(GstBufferPool* pool, Gs
             gst_buffer_append_memory(*buffer, memory);
             return GST_FLOW_OK;
         }
-        const bool retry = reserved.error().code == zerobuffer::Errc::Timeout && !dont_wait &&
-                           std::chrono::steady_clock::now() < deadline;
-        if (retry)
+        const zerobuffer::Errc code = reserved.error().code;
+        const bool time_left = !dont_wait && std::chrono::steady_clock::now() < deadline;
+        if (code == zerobuffer::Errc::InvalidState && time_left) {
+            // Too many open reservations (upstream holds many buffers, a queue): wait for the sink to commit or
+            // upstream to drop one, like an ordinary pool at max-buffers. Handing out ordinary memory instead
+            // would reorder frames: its copy would be reserved after buffers upstream acquired later.
+            owner.reservation_closed.wait_for(lock, slice);
             continue;
+        }
+        if (code == zerobuffer::Errc::Timeout && time_left) {
+            lock.unlock(); // Let the streaming thread commit between slices.
+            lock.lock();
+            continue;
+        }
+        lock.unlock();
         // No room (slow readers, too many open reservations, a frame larger than the ring): hand out ordinary
         // memory; the sink copies it in at render time, where a lasting lack of room is reported.
         GST_DEBUG_OBJECT(pool, "ring reservation failed (%s), falling back to system memory",
@@ -148,7 +160,7 @@ static GstFlowReturn gst_zero_buffer_pool_acquire_buffer(GstBufferPool* pool, Gs
         *buffer = gst_buffer_new_allocate(nullptr, state.frame_size, nullptr);
         if (*buffer == nullptr)
             return GST_FLOW_ERROR;
-        if (reserved.error().code == zerobuffer::Errc::Timeout && !dont_wait)
+        if (code == zerobuffer::Errc::Timeout && !dont_wait)
             gst_mini_object_set_qdata(GST_MINI_OBJECT_CAST(*buffer), no_room_quark(), *buffer, nullptr);
         return GST_FLOW_OK;
     }

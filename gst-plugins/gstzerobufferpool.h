@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 
@@ -23,6 +24,9 @@ inline constexpr std::chrono::milliseconds kRingWaitSlice{100};
 struct SharedWriter {
     explicit SharedWriter(Writer ring) : writer(std::move(ring)) {}
     std::mutex mutex;
+    /// Notified (under `mutex`) when a reservation is committed or aborted: a pool waiting because too many
+    /// reservations are open can try again.
+    std::condition_variable reservation_closed;
     Writer writer;
 };
 

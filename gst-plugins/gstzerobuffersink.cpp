@@ -414,6 +414,7 @@ static GstFlowReturn gst_zero_buffer_sink_render(GstBaseSink* sink, GstBuffer* b
     if (auto* pooled = zerobuffer::gst::pool_reservation_of(buffer, state.ring.get())) {
         const std::lock_guard lock(state.ring->mutex);
         written = state.ring->writer.commit(pooled->reservation, info, gst_buffer_get_size(buffer), 0);
+        state.ring->reservation_closed.notify_all();
     } else {
         GstMapInfo map;
         if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // zerobuffersink in a GstHarness, read back by an in-process zerobuffer::Reader: bytes, timestamps, flags,
 // stream metadata, pool (in place) versus copy paths, EOS, flushes, slow readers and configuration errors.
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -230,6 +231,53 @@ TEST(Sink, DroppedAndReorderedPoolBuffersNeitherBlockNorCorrupt)
     EXPECT_EQ(counters.frames_in_place, 40u);
     EXPECT_EQ(counters.frames_aborted, 20u);
     EXPECT_EQ(counters.frames_copied, 0u);
+}
+
+// Upstream holding every reservation the ring can take (a queue in front of the sink): the next acquire waits
+// for a commit instead of handing out memory whose copy would land after frames acquired later.
+TEST(Sink, PoolFullOfOpenReservationsWaitsInsteadOfReordering)
+{
+    RingName ring;
+    HarnessPtr harness = sink_harness(ring, {{"buffers", "4"}});
+    gst_harness_set_src_caps_str(harness.get(), kSmallI420);
+    zerobuffer::Reader reader = attach(ring);
+
+    // buffers=4: the ring holds exactly four of these frames; open reservations for all of them.
+    std::vector<GstBuffer*> open;
+    for (int i = 0; i < 4; ++i)
+        open.push_back(gst_harness_create_buffer(harness.get(), kSmallI420Size));
+    ASSERT_NE(open[0]->pool, nullptr) << "the sink proposed no pool";
+    GstBufferPool* pool = GST_BUFFER_POOL(gst_object_ref(open[0]->pool));
+
+    std::atomic<GstBuffer*> acquired{nullptr};
+    std::thread acquirer([&] {
+        GstBuffer* buffer = nullptr;
+        EXPECT_EQ(gst_buffer_pool_acquire_buffer(pool, &buffer, nullptr), GST_FLOW_OK);
+        acquired.store(buffer);
+    });
+    std::this_thread::sleep_for(150ms);
+    EXPECT_EQ(acquired.load(), nullptr) << "the acquire did not wait for room";
+    for (std::size_t i = 0; i < open.size(); ++i) {
+        GstMapInfo map;
+        ASSERT_TRUE(gst_buffer_map(open[i], &map, GST_MAP_WRITE));
+        zbtest::fill_pattern({reinterpret_cast<std::byte*>(map.data), map.size}, static_cast<std::uint8_t>(i));
+        gst_buffer_unmap(open[i], &map);
+        ASSERT_EQ(gst_harness_push(harness.get(), open[i]), GST_FLOW_OK);
+        EXPECT_EQ(payload_of(next_frame(reader)), zbtest::pattern_bytes(kSmallI420Size, static_cast<std::uint8_t>(i)));
+    }
+    acquirer.join();
+    GstBuffer* late = acquired.load();
+    ASSERT_NE(late, nullptr);
+    GstMapInfo map;
+    ASSERT_TRUE(gst_buffer_map(late, &map, GST_MAP_WRITE));
+    zbtest::fill_pattern({reinterpret_cast<std::byte*>(map.data), map.size}, 200);
+    gst_buffer_unmap(late, &map);
+    ASSERT_EQ(gst_harness_push(harness.get(), late), GST_FLOW_OK);
+    EXPECT_EQ(payload_of(next_frame(reader)), zbtest::pattern_bytes(kSmallI420Size, 200));
+    const zerobuffer::WriterCounters counters = zbtest::writer_counters(ring.str());
+    EXPECT_EQ(counters.frames_in_place, open.size() + 1);
+    EXPECT_EQ(counters.frames_copied, 0u);
+    gst_object_unref(pool);
 }
 
 TEST(Sink, EndOfStreamAndFlushReachTheRing)
