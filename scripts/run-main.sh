@@ -63,9 +63,14 @@ for target in json.load(sys.stdin):
             found[name] = target["filename"][0]
 print(found.get("zb-gst-probe", "-"), found.get("gstzerobuffer", "-"), found.get("zbctl", "-"))
 ')
-if [ "$probe" = - ] || [ "$plugin" = - ] || [ ! -x "$probe" ] || [ ! -f "$plugin" ]; then
+if [ "$plugin" = - ] || [ ! -f "$plugin" ]; then
     echo "run-main.sh: error: the GStreamer part is not built in $builddir (see the 'Parts' summary of" \
         "'meson setup') - install libgstreamer-plugins-base1.0-dev, or run the core demo: $0 --core-demo" >&2
+    exit 1
+fi
+if [ "$probe" = - ] || [ ! -x "$probe" ]; then
+    echo "run-main.sh: error: zb-gst-probe is not built in $builddir: it comes with the tests or the bench -" \
+        "reconfigure with: meson configure $builddir -Dbench=enabled" >&2
     exit 1
 fi
 
