@@ -1,0 +1,509 @@
+// SPDX-License-Identifier: MIT
+// Parsing and validation of zb-relay endpoints, flags and JSON config files.
+#include "config.h"
+
+#include <charconv>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace zerobuffer::relay {
+
+namespace {
+
+RelayResult<std::uint32_t> parse_count(std::string_view text, std::string_view what, std::uint32_t min,
+                                       std::uint32_t max)
+{
+    std::uint32_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size() || value < min || value > max)
+        return relay_error(RelayErrc::InvalidConfig, std::string(what) + " '" + std::string(text) +
+                                                         "' is not a number from " + std::to_string(min) +
+                                                         " to " + std::to_string(max));
+    return value;
+}
+
+bool valid_ring_name(std::string_view name)
+{
+    if (name.empty() || name.size() > 200)
+        return false;
+    for (const char c : name) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                        c == '_' || c == '.';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/// Applies one `key=value` option of an endpoint, refusing keys that do not apply to it.
+RelayResult<void> apply_option(Endpoint& endpoint, bool sending, std::string_view key, std::string_view value)
+{
+    const std::string where = "endpoint '" + endpoint.text + "': ";
+    const bool ring = endpoint.kind == EndpointKind::Ring;
+    if (key == "policy") {
+        if (value == "lossless")
+            endpoint.policy = FlowPolicy::Lossless;
+        else if (value == "latest")
+            endpoint.policy = FlowPolicy::Latest;
+        else
+            return relay_error(RelayErrc::InvalidConfig,
+                               where + "policy '" + std::string(value) + "' is unknown: use lossless or latest");
+        endpoint.policy_given = true;
+        return {};
+    }
+    if (ring && sending && key == "size") {
+        auto size = parse_size(value, where + "size");
+        if (!size)
+            return tl::unexpected(size.error());
+        endpoint.ring_size = *size;
+        return {};
+    }
+    if (ring && sending && key == "readers") {
+        auto count = parse_count(value, where + "readers", 1, 64);
+        if (!count)
+            return tl::unexpected(count.error());
+        endpoint.max_readers = *count;
+        return {};
+    }
+    if (ring && sending && key == "metadata-size") {
+        auto size = parse_size(value, where + "metadata-size");
+        if (!size)
+            return tl::unexpected(size.error());
+        endpoint.metadata_capacity = *size;
+        return {};
+    }
+    if (ring && sending && key == "wait-readers") {
+        auto count = parse_count(value, where + "wait-readers", 0, 64);
+        if (!count)
+            return tl::unexpected(count.error());
+        endpoint.wait_readers = *count;
+        return {};
+    }
+    if (!ring && !sending && key == "window") {
+        auto count = parse_count(value, where + "window", 1, 64);
+        if (!count)
+            return tl::unexpected(count.error());
+        endpoint.window = *count;
+        return {};
+    }
+    if (!ring && !sending && key == "max-frame") {
+        auto size = parse_size(value, where + "max-frame");
+        if (!size)
+            return tl::unexpected(size.error());
+        endpoint.max_frame = *size;
+        return {};
+    }
+    if (!ring && sending && key == "wait-peers") {
+        auto count = parse_count(value, where + "wait-peers", 0, 1000);
+        if (!count)
+            return tl::unexpected(count.error());
+        endpoint.wait_peers = *count;
+        return {};
+    }
+    std::string allowed;
+    if (ring)
+        allowed = sending ? "policy, size, readers, metadata-size, wait-readers" : "none (the source's options come from its writer)";
+    else
+        allowed = sending ? "policy, wait-peers" : "policy, window, max-frame";
+    return relay_error(RelayErrc::InvalidConfig,
+                       where + "option '" + std::string(key) + "' does not apply here; options: " + allowed);
+}
+
+} // namespace
+
+RelayResult<std::size_t> parse_size(std::string_view text, std::string_view what)
+{
+    std::uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    std::string_view suffix(end, static_cast<std::size_t>(text.data() + text.size() - end));
+    unsigned shift = 0;
+    if (suffix == "K" || suffix == "k")
+        shift = 10;
+    else if (suffix == "M" || suffix == "m")
+        shift = 20;
+    else if (suffix == "G" || suffix == "g")
+        shift = 30;
+    else if (!suffix.empty())
+        shift = 64;
+    if (ec != std::errc{} || shift == 64 || value == 0 || value > (std::uint64_t{1} << 40 >> shift))
+        return relay_error(RelayErrc::InvalidConfig, std::string(what) + " '" + std::string(text) +
+                                                         "' is not a size: use bytes or a number with K, M or G "
+                                                         "(at most 1T)");
+    return static_cast<std::size_t>(value << shift);
+}
+
+RelayResult<Endpoint> parse_endpoint(std::string_view text, bool sending)
+{
+    Endpoint endpoint;
+    endpoint.text = std::string(text);
+    const std::size_t query_at = text.find('?');
+    std::string_view base = text.substr(0, query_at);
+    const std::string_view query = query_at == std::string_view::npos ? std::string_view{} : text.substr(query_at + 1);
+
+    if (base.starts_with("ring:")) {
+        endpoint.kind = EndpointKind::Ring;
+        endpoint.address = std::string(base.substr(5));
+        if (!valid_ring_name(endpoint.address))
+            return relay_error(RelayErrc::InvalidConfig,
+                               "endpoint '" + endpoint.text +
+                                   "': a ring name is 1 to 200 characters of letters, digits, '-', '_' or '.'");
+    } else if (base.starts_with("tcp://") || base.starts_with("ipc://")) {
+        endpoint.kind = EndpointKind::Zmq;
+        endpoint.address = std::string(base);
+        if (base.size() <= 6)
+            return relay_error(RelayErrc::InvalidConfig, "endpoint '" + endpoint.text + "' has no address");
+        if (base.starts_with("tcp://") && base.find(':', 6) == std::string_view::npos)
+            return relay_error(RelayErrc::InvalidConfig,
+                               "endpoint '" + endpoint.text + "' has no port: write tcp://HOST:PORT");
+        if (!sending && base.starts_with("tcp://*"))
+            return relay_error(RelayErrc::InvalidConfig,
+                               "endpoint '" + endpoint.text +
+                                   "': a --from address is connected to, so it names the sending host, not '*'");
+    } else if (base.starts_with("broker://")) {
+        if (sending)
+            return relay_error(RelayErrc::InvalidConfig,
+                               "endpoint '" + endpoint.text +
+                                   "': broker:// is for --from; to publish, use --to tcp://*:PORT with --broker "
+                                   "and --publish-name");
+        endpoint.kind = EndpointKind::Broker;
+        const std::string_view rest = base.substr(9);
+        const std::size_t slash = rest.find('/');
+        if (slash == std::string_view::npos || slash == 0 || slash + 1 >= rest.size())
+            return relay_error(RelayErrc::InvalidConfig,
+                               "endpoint '" + endpoint.text + "': write broker://HOST:PORT/STREAM-NAME");
+        endpoint.address = "tcp://" + std::string(rest.substr(0, slash));
+        endpoint.stream_name = std::string(rest.substr(slash + 1));
+    } else {
+        return relay_error(RelayErrc::InvalidConfig,
+                           "endpoint '" + endpoint.text +
+                               "' is not understood: use ring:NAME, tcp://HOST:PORT, ipc://PATH or "
+                               "broker://HOST:PORT/NAME");
+    }
+
+    std::string_view rest = query;
+    while (!rest.empty()) {
+        const std::size_t amp = rest.find('&');
+        const std::string_view item = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+        const std::size_t eq = item.find('=');
+        if (eq == std::string_view::npos || eq == 0)
+            return relay_error(RelayErrc::InvalidConfig,
+                               "endpoint '" + endpoint.text + "': option '" + std::string(item) +
+                                   "' is not key=value");
+        auto applied = apply_option(endpoint, sending, item.substr(0, eq), item.substr(eq + 1));
+        if (!applied)
+            return tl::unexpected(applied.error());
+    }
+    return endpoint;
+}
+
+RelayResult<void> validate_route(const RouteConfig& route)
+{
+    const std::string where = "route '" + route.name + "': ";
+    if (route.to.empty())
+        return relay_error(RelayErrc::InvalidConfig, where + "no output: give at least one --to");
+    const bool from_network = route.from.kind != EndpointKind::Ring;
+    std::size_t network_outputs = 0;
+    for (const Endpoint& output : route.to) {
+        if (output.kind == EndpointKind::Zmq)
+            ++network_outputs;
+        if (output.kind == EndpointKind::Ring && route.from.kind == EndpointKind::Ring &&
+            output.address == route.from.address)
+            return relay_error(RelayErrc::InvalidConfig, where + "ring '" + output.address +
+                                                             "' is both source and output");
+    }
+    if (from_network && network_outputs > 0)
+        return relay_error(RelayErrc::InvalidConfig,
+                           where + "network to network is not supported: receive into a ring, and run a second "
+                                   "route from that ring to the network");
+    if (network_outputs > 1)
+        return relay_error(RelayErrc::InvalidConfig,
+                           where + "at most one network output per route (every subscriber connects to it)");
+    for (std::size_t i = 0; i < route.to.size(); ++i)
+        for (std::size_t j = i + 1; j < route.to.size(); ++j)
+            if (route.to[i].kind == route.to[j].kind && route.to[i].address == route.to[j].address)
+                return relay_error(RelayErrc::InvalidConfig, where + "output '" + route.to[i].address +
+                                                                 "' is given twice");
+
+    // Security: tcp needs CURVE keys unless plain tcp was asked for.
+    const Endpoint* tcp = nullptr;
+    if (route.from.kind != EndpointKind::Ring && route.from.address.starts_with("tcp://"))
+        tcp = &route.from;
+    for (const Endpoint& output : route.to)
+        if (output.kind == EndpointKind::Zmq && output.address.starts_with("tcp://"))
+            tcp = &output;
+    const SecurityConfig& security = route.security;
+    if (tcp != nullptr && !security.insecure) {
+        const bool binding = tcp != &route.from;
+        const char* how = binding ? "make keys with `zb-relay keygen server` and `zb-relay keygen client`, then "
+                                    "pass --curve-secret server.key --allowed-keys FILE-WITH-client.pub-LINES, "
+                                    "or pass --insecure for plain tcp"
+                                  : "make keys with `zb-relay keygen client`, then pass --curve-secret client.key "
+                                    "--server-key server.pub, or pass --insecure for plain tcp";
+        if (security.secret_key_file.empty())
+            return relay_error(RelayErrc::Security,
+                               where + "tcp endpoint '" + tcp->text + "' needs CURVE keys (no --curve-secret): " + how);
+        if (binding && security.allowed_keys_file.empty())
+            return relay_error(RelayErrc::Security,
+                               where + "tcp endpoint '" + tcp->text + "' needs --allowed-keys FILE: " + how);
+        if (!binding && security.server_key_file.empty())
+            return relay_error(RelayErrc::Security,
+                               where + "tcp endpoint '" + tcp->text + "' needs --server-key FILE: " + how);
+    }
+    if (security.insecure && (!security.secret_key_file.empty() || !security.server_key_file.empty()))
+        return relay_error(RelayErrc::InvalidConfig, where + "--insecure and CURVE keys together: choose one");
+    if (!route.publish_name.empty() && (route.broker.empty() || network_outputs == 0))
+        return relay_error(RelayErrc::InvalidConfig,
+                           where + "--publish-name needs --broker ADDR and a --to tcp://*:PORT output");
+    if (!route.broker.empty() && route.publish_name.empty())
+        return relay_error(RelayErrc::InvalidConfig, where + "--broker needs --publish-name NAME");
+    return {};
+}
+
+namespace {
+
+std::string default_route_name(const RouteConfig& route)
+{
+    if (route.from.kind == EndpointKind::Ring)
+        return route.from.address;
+    if (route.from.kind == EndpointKind::Broker)
+        return route.from.stream_name;
+    for (const Endpoint& output : route.to)
+        if (output.kind == EndpointKind::Ring)
+            return output.address;
+    return "route";
+}
+
+RelayResult<std::string> get_string(const nlohmann::json& object, const std::string& key, const std::string& where)
+{
+    const nlohmann::json& value = object.at(key);
+    if (!value.is_string())
+        return relay_error(RelayErrc::InvalidConfig, where + "." + key + " must be a string");
+    return value.get<std::string>();
+}
+
+RelayResult<RouteConfig> route_from_json(const nlohmann::json& object, const std::string& where)
+{
+    if (!object.is_object())
+        return relay_error(RelayErrc::InvalidConfig, where + " must be an object");
+    RouteConfig route;
+    bool have_from = false;
+    for (const auto& [key, value] : object.items()) {
+        if (key == "name") {
+            auto text = get_string(object, key, where);
+            if (!text)
+                return tl::unexpected(text.error());
+            route.name = *text;
+        } else if (key == "from") {
+            auto text = get_string(object, key, where);
+            if (!text)
+                return tl::unexpected(text.error());
+            auto endpoint = parse_endpoint(*text, false);
+            if (!endpoint)
+                return relay_error(RelayErrc::InvalidConfig, where + ".from: " + endpoint.error().message);
+            route.from = *endpoint;
+            have_from = true;
+        } else if (key == "to") {
+            const nlohmann::json list = value.is_string() ? nlohmann::json::array({value}) : value;
+            if (!list.is_array() || list.empty())
+                return relay_error(RelayErrc::InvalidConfig, where + ".to must be an endpoint or a list of endpoints");
+            for (std::size_t i = 0; i < list.size(); ++i) {
+                if (!list[i].is_string())
+                    return relay_error(RelayErrc::InvalidConfig,
+                                       where + ".to[" + std::to_string(i) + "] must be a string");
+                auto endpoint = parse_endpoint(list[i].get<std::string>(), true);
+                if (!endpoint)
+                    return relay_error(RelayErrc::InvalidConfig,
+                                       where + ".to[" + std::to_string(i) + "]: " + endpoint.error().message);
+                route.to.push_back(*endpoint);
+            }
+        } else if (key == "insecure") {
+            if (!value.is_boolean())
+                return relay_error(RelayErrc::InvalidConfig, where + ".insecure must be true or false");
+            route.security.insecure = value.get<bool>();
+        } else if (key == "curve") {
+            if (!value.is_object())
+                return relay_error(RelayErrc::InvalidConfig, where + ".curve must be an object");
+            for (const auto& [curve_key, curve_value] : value.items()) {
+                std::string* target = nullptr;
+                if (curve_key == "secret_key")
+                    target = &route.security.secret_key_file;
+                else if (curve_key == "allowed_keys")
+                    target = &route.security.allowed_keys_file;
+                else if (curve_key == "server_key")
+                    target = &route.security.server_key_file;
+                else
+                    return relay_error(RelayErrc::InvalidConfig,
+                                       where + ".curve." + curve_key +
+                                           " is not a known key (secret_key, allowed_keys, server_key)");
+                if (!curve_value.is_string())
+                    return relay_error(RelayErrc::InvalidConfig, where + ".curve." + curve_key + " must be a string");
+                *target = curve_value.get<std::string>();
+            }
+        } else if (key == "broker" || key == "publish_name" || key == "advertise") {
+            auto text = get_string(object, key, where);
+            if (!text)
+                return tl::unexpected(text.error());
+            (key == "broker" ? route.broker : key == "publish_name" ? route.publish_name : route.advertise) = *text;
+        } else {
+            return relay_error(RelayErrc::InvalidConfig,
+                               where + "." + key +
+                                   " is not a known key (name, from, to, insecure, curve, broker, publish_name, "
+                                   "advertise)");
+        }
+    }
+    if (!have_from)
+        return relay_error(RelayErrc::InvalidConfig, where + ".from is missing");
+    if (route.name.empty())
+        route.name = default_route_name(route);
+    return route;
+}
+
+} // namespace
+
+RelayResult<RelayConfig> load_config_file(const std::string& path)
+{
+    std::ifstream file(path);
+    if (!file)
+        return relay_error(RelayErrc::Io, "cannot read config file '" + path + "': check the path and permissions");
+    std::stringstream text;
+    text << file.rdbuf();
+    nlohmann::json document;
+    try {
+        document = nlohmann::json::parse(text.str());
+    } catch (const nlohmann::json::exception& error) {
+        return relay_error(RelayErrc::InvalidConfig,
+                           "config file '" + path + "' is not valid JSON: " + error.what());
+    }
+    if (!document.is_object())
+        return relay_error(RelayErrc::InvalidConfig, "config file '" + path + "': the top level must be an object");
+    RelayConfig config;
+    bool have_routes = false;
+    for (const auto& [key, value] : document.items()) {
+        if (key == "status_interval") {
+            if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 3600)
+                return relay_error(RelayErrc::InvalidConfig,
+                                   "config file '" + path + "': status_interval must be seconds from 0 to 3600");
+            config.status_interval_s = value.get<double>();
+        } else if (key == "routes") {
+            if (!value.is_array() || value.empty())
+                return relay_error(RelayErrc::InvalidConfig,
+                                   "config file '" + path + "': routes must be a non-empty list");
+            for (std::size_t i = 0; i < value.size(); ++i) {
+                auto route = route_from_json(value[i], "routes[" + std::to_string(i) + "]");
+                if (!route)
+                    return relay_error(route.error().code, "config file '" + path + "': " + route.error().message);
+                config.routes.push_back(std::move(*route));
+            }
+            have_routes = true;
+        } else {
+            return relay_error(RelayErrc::InvalidConfig,
+                               "config file '" + path + "': " + key +
+                                   " is not a known key (routes, status_interval)");
+        }
+    }
+    if (!have_routes)
+        return relay_error(RelayErrc::InvalidConfig, "config file '" + path + "': routes is missing");
+    for (const RouteConfig& route : config.routes) {
+        auto valid = validate_route(route);
+        if (!valid)
+            return relay_error(valid.error().code, "config file '" + path + "': " + valid.error().message);
+    }
+    return config;
+}
+
+RelayResult<CommandLine> parse_command_line(int argc, char** argv)
+{
+    CommandLine result;
+    RouteConfig route;
+    std::string config_file;
+    bool have_from = false;
+    bool have_status = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view flag = argv[i];
+        auto value = [&]() -> RelayResult<std::string> {
+            if (i + 1 >= argc)
+                return relay_error(RelayErrc::InvalidConfig, std::string(flag) + " needs a value");
+            return std::string(argv[++i]);
+        };
+        if (flag == "-h" || flag == "--help") {
+            result.help = true;
+            return result;
+        }
+        if (flag == "--insecure") {
+            route.security.insecure = true;
+            continue;
+        }
+        auto text = value();
+        if (!text)
+            return tl::unexpected(text.error());
+        if (flag == "--from") {
+            if (have_from)
+                return relay_error(RelayErrc::InvalidConfig,
+                                   "--from given twice: one route per command line (use --config for several)");
+            auto endpoint = parse_endpoint(*text, false);
+            if (!endpoint)
+                return tl::unexpected(endpoint.error());
+            route.from = *endpoint;
+            have_from = true;
+        } else if (flag == "--to") {
+            auto endpoint = parse_endpoint(*text, true);
+            if (!endpoint)
+                return tl::unexpected(endpoint.error());
+            route.to.push_back(*endpoint);
+        } else if (flag == "--config") {
+            config_file = *text;
+        } else if (flag == "--name") {
+            route.name = *text;
+        } else if (flag == "--curve-secret") {
+            route.security.secret_key_file = *text;
+        } else if (flag == "--allowed-keys") {
+            route.security.allowed_keys_file = *text;
+        } else if (flag == "--server-key") {
+            route.security.server_key_file = *text;
+        } else if (flag == "--broker") {
+            route.broker = *text;
+        } else if (flag == "--publish-name") {
+            route.publish_name = *text;
+        } else if (flag == "--advertise") {
+            route.advertise = *text;
+        } else if (flag == "--status-interval") {
+            double seconds = -1;
+            const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), seconds);
+            if (ec != std::errc{} || end != text->data() + text->size() || seconds < 0 || seconds > 3600)
+                return relay_error(RelayErrc::InvalidConfig,
+                                   "--status-interval '" + *text + "' must be seconds from 0 to 3600");
+            result.config.status_interval_s = seconds;
+            have_status = true;
+        } else {
+            return relay_error(RelayErrc::InvalidConfig,
+                               "unknown option '" + std::string(flag) + "': see zb-relay --help");
+        }
+    }
+    if (!config_file.empty()) {
+        if (have_from || !route.to.empty())
+            return relay_error(RelayErrc::InvalidConfig, "--config and --from/--to together: choose one");
+        auto config = load_config_file(config_file);
+        if (!config)
+            return tl::unexpected(config.error());
+        const double status = result.config.status_interval_s;
+        result.config = std::move(*config);
+        if (have_status)
+            result.config.status_interval_s = status;
+        return result;
+    }
+    if (!have_from)
+        return relay_error(RelayErrc::InvalidConfig, "no --from given: see zb-relay --help");
+    if (route.name.empty())
+        route.name = default_route_name(route);
+    auto valid = validate_route(route);
+    if (!valid)
+        return tl::unexpected(valid.error());
+    result.config.routes.push_back(std::move(route));
+    return result;
+}
+
+} // namespace zerobuffer::relay

@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: MIT
+// Sending side of a network route: ROUTER socket, per-subscriber credit windows, zero-copy payloads.
+#include "publisher.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <span>
+#include <thread>
+
+#include <zmq.h>
+
+#include "ring_io.h"
+#include "wire.h"
+
+namespace zerobuffer::relay {
+
+namespace {
+
+/// libzmq's free function for lent payloads; may run on libzmq's I/O thread (Frame::release is thread-safe).
+void give_back_frame(void* /*data*/, void* hint)
+{
+    auto* lent = static_cast<LentFrame*>(hint);
+    if (lent->users.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        lent->frame.release();
+        lent->busy.store(false, std::memory_order_release);
+    }
+}
+
+const char* policy_name(FlowPolicy policy)
+{
+    return policy == FlowPolicy::Latest ? "latest" : "lossless";
+}
+
+} // namespace
+
+Publisher::Publisher(const RouteConfig& route, const Endpoint& endpoint, RouteStats& stats)
+    : route_name_(route.name), endpoint_(endpoint), security_(route.security), advertise_(route.advertise),
+      stats_(stats), lent_(std::make_unique<LentFrame[]>(kLentFrames))
+{
+    header_buffer_.resize(wire::kFrameHeaderSize + 4096);
+}
+
+RelayResult<std::unique_ptr<Publisher>> Publisher::start(const RouteConfig& route, const Endpoint& endpoint,
+                                                         RouteStats& stats)
+{
+    std::unique_ptr<Publisher> publisher(new Publisher(route, endpoint, stats));
+    void* context = publisher->context_.get();
+    const bool curve = uses_curve(route.security, endpoint.address);
+    if (curve) {
+        auto allowed = read_allowed_keys(route.security.allowed_keys_file);
+        if (!allowed)
+            return tl::unexpected(allowed.error());
+        auto zap = ZapHandler::start(context, std::move(*allowed), "zb-relay: route " + route.name);
+        if (!zap)
+            return tl::unexpected(zap.error());
+        publisher->zap_ = std::move(*zap);
+    }
+    publisher->router_ = ZmqSocket(context, ZMQ_ROUTER);
+    void* router = publisher->router_.get();
+    if (router == nullptr)
+        return relay_error(RelayErrc::Network, "cannot create a ZeroMQ socket: " + zmq_error_text());
+    // ROUTER_MANDATORY: a send to a vanished subscriber fails (EHOSTUNREACH) instead of vanishing silently.
+    for (const auto& [option, value] : {std::pair{ZMQ_ROUTER_MANDATORY, 1}, std::pair{ZMQ_SNDHWM, 1000},
+                                        std::pair{ZMQ_RCVHWM, 1000}, std::pair{ZMQ_HEARTBEAT_IVL, 1000},
+                                        std::pair{ZMQ_HEARTBEAT_TIMEOUT, 5000}}) {
+        if (auto ok = set_int_option(router, option, value); !ok)
+            return tl::unexpected(ok.error());
+    }
+    // Subscribers only send 32-byte control messages: a peer sending more is dropped by libzmq.
+    const std::int64_t max_message = 4096;
+    if (zmq_setsockopt(router, ZMQ_MAXMSGSIZE, &max_message, sizeof max_message) != 0)
+        return relay_error(RelayErrc::Network, "cannot set ZMQ_MAXMSGSIZE: " + zmq_error_text());
+    if (curve) {
+        if (auto ok = apply_curve(router, route.security, true); !ok)
+            return tl::unexpected(ok.error());
+    }
+    auto monitor = start_monitor(context, router,
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
+                                 std::to_string(::getpid()) + "-" + route.name);
+    if (!monitor)
+        return tl::unexpected(monitor.error());
+    publisher->monitor_ = std::move(*monitor);
+    if (zmq_bind(router, endpoint.address.c_str()) != 0)
+        return relay_error(RelayErrc::Network, "cannot bind '" + endpoint.address + "': " + zmq_error_text() +
+                                                   " (is the port in use by another program?)");
+    std::array<char, 512> bound{};
+    std::size_t bound_size = bound.size();
+    if (zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, bound.data(), &bound_size) == 0)
+        publisher->bound_address_ = bound.data();
+    log_route(route.name, "publishing on " + publisher->bound_address_ +
+                              (curve ? " (CURVE)" : endpoint.address.starts_with("tcp://") ? " (INSECURE plain tcp)"
+                                                                                         : ""));
+    return publisher;
+}
+
+Publisher::~Publisher()
+{
+    monitor_.close();
+    router_.close();
+    zap_.reset();
+    context_.terminate();
+    // Every message is freed once the context is terminated; wait anyway in case libzmq is still finishing.
+    for (int i = 0; i < 2000 && !idle(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+bool Publisher::idle() const noexcept
+{
+    for (std::size_t i = 0; i < kLentFrames; ++i)
+        if (lent_[i].busy.load(std::memory_order_acquire))
+            return false;
+    return true;
+}
+
+std::string Publisher::connect_address() const
+{
+    if (!advertise_.empty())
+        return advertise_;
+    std::string address = bound_address_;
+    // tcp://0.0.0.0:PORT is not something a receiver can connect to: name this host instead.
+    const std::string any = "tcp://0.0.0.0:";
+    if (address.starts_with(any)) {
+        std::array<char, 256> host{};
+        if (::gethostname(host.data(), host.size() - 1) == 0)
+            address = "tcp://" + std::string(host.data()) + ":" + address.substr(any.size());
+    }
+    return address;
+}
+
+void Publisher::reject(const std::string& why)
+{
+    ++rejected_;
+    stats_.rejected.fetch_add(1, std::memory_order_relaxed);
+    if (rejected_ <= 20 || rejected_ % 1000 == 0)
+        log_route(route_name_, "ignored a message from a subscriber: " + why + " (" + std::to_string(rejected_) +
+                                   " so far)");
+}
+
+void Publisher::service(std::chrono::milliseconds wait)
+{
+    std::array<zmq_pollitem_t, 2> items{zmq_pollitem_t{router_.get(), 0, ZMQ_POLLIN, 0},
+                                        zmq_pollitem_t{monitor_.get(), 0, ZMQ_POLLIN, 0}};
+    if (zmq_poll(items.data(), 2, static_cast<long>(wait.count())) > 0) {
+        for (int i = 0; i < 64 && (items[0].revents & ZMQ_POLLIN) != 0; ++i) {
+            handle_message();
+            std::uint32_t events = 0;
+            std::size_t size = sizeof events;
+            zmq_getsockopt(router_.get(), ZMQ_EVENTS, &events, &size);
+            if ((events & ZMQ_POLLIN) == 0)
+                break;
+        }
+        while (auto event = read_monitor_event(monitor_.get())) {
+            if (event->event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+                continue; // The ZAP handler logged the refused key.
+            stats_.rejected.fetch_add(1, std::memory_order_relaxed);
+            log_route(route_name_, "refused a client from " + event->address +
+                                       ": handshake failed (a plain client at a CURVE relay, a CURVE client at a "
+                                       "plain one, or a client with the wrong server key)");
+        }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& [id, peer] : peers_) {
+        if (!peer.gone && now - peer.last_heard > std::chrono::seconds(30)) {
+            peer.gone = true;
+            log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " silent for 30 s: dropped");
+        }
+    }
+}
+
+void Publisher::handle_message()
+{
+    std::string id;
+    zmq_msg_t part;
+    zmq_msg_init(&part);
+    std::size_t index = 0;
+    bool more = true;
+    bool bad = false;
+    std::string why;
+    std::vector<std::byte> body;
+    while (more) {
+        if (zmq_msg_recv(&part, router_.get(), ZMQ_DONTWAIT) < 0)
+            break;
+        more = zmq_msg_more(&part) != 0;
+        const auto* data = static_cast<const std::byte*>(zmq_msg_data(&part));
+        if (index == 0)
+            id.assign(reinterpret_cast<const char*>(data), zmq_msg_size(&part));
+        else if (index == 1)
+            body.assign(data, data + zmq_msg_size(&part));
+        else
+            bad = true;
+        ++index;
+    }
+    zmq_msg_close(&part);
+    if (index != 2 || bad) {
+        reject("message of " + std::to_string(index - 1) + " parts, expected 1");
+        return;
+    }
+    handle_control(id, body.data(), body.size());
+}
+
+void Publisher::handle_control(const std::string& id, const std::byte* data, std::size_t size)
+{
+    auto message = wire::decode_control(std::span<const std::byte>(data, size));
+    if (!message) {
+        reject(message.error());
+        return;
+    }
+    auto found = peers_.find(id);
+    const bool fresh = found == peers_.end() || found->second.gone || message->kind == wire::Kind::Hello ||
+                       found->second.session != message->session;
+    if (fresh) {
+        Peer& peer = peers_[id];
+        if (peer.number != 0) {
+            log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " started a new session");
+            departed_.emplace_back(id, peer);
+        }
+        peer = Peer{};
+        peer.number = next_peer_number_++;
+        peer.session = message->session;
+        peer.window = message->window;
+        peer.policy = endpoint_.policy_given ? endpoint_.policy
+                                             : (message->policy == 1 ? FlowPolicy::Latest : FlowPolicy::Lossless);
+        peer.sent = message->received; // A CREDIT from an unknown session adopts the subscriber's count.
+        peer.acked = message->received;
+        peer.need_keyframe = encoded_;
+        peer.last_heard = std::chrono::steady_clock::now();
+        log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " joined (policy " +
+                                   policy_name(peer.policy) + ", window " + std::to_string(peer.window) + ")");
+        stats_.peers.store(peers_.size(), std::memory_order_relaxed);
+        return;
+    }
+    Peer& peer = found->second;
+    peer.acked = std::min(std::max(peer.acked, message->received), peer.sent);
+    peer.window = message->window;
+    peer.last_heard = std::chrono::steady_clock::now();
+}
+
+void Publisher::erase_gone_peers()
+{
+    for (auto it = peers_.begin(); it != peers_.end();) {
+        if (it->second.gone) {
+            departed_.emplace_back(it->first, it->second);
+            it = peers_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    stats_.peers.store(peers_.size(), std::memory_order_relaxed);
+}
+
+void Publisher::set_stream_metadata(const std::string& json, std::uint32_t generation, bool encoded)
+{
+    encoded_ = encoded;
+    if (json == metadata_json_)
+        return;
+    metadata_json_ = json;
+    metadata_generation_ = generation;
+    for (auto& [id, peer] : peers_)
+        peer.need_metadata = true;
+}
+
+void Publisher::drop(Peer& peer, const char* why)
+{
+    ++peer.dropped;
+    ++dropped_total_;
+    stats_.drops.fetch_add(1, std::memory_order_relaxed);
+    peer.need_keyframe = encoded_;
+    if (peer.dropped == 1 || peer.dropped % 1000 == 0)
+        log_route(route_name_, "subscriber #" + std::to_string(peer.number) + ": dropped frame (" + why + "), " +
+                                   std::to_string(peer.dropped) + " dropped so far");
+}
+
+void Publisher::ping(const std::string& id, Peer& peer)
+{
+    wire::FrameHeader header;
+    header.kind = wire::Kind::Ping;
+    header.session = peer.session;
+    std::array<std::byte, wire::kFrameHeaderSize> bytes{};
+    wire::encode(header, bytes);
+    if (zmq_send(router_.get(), id.data(), id.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        if (zmq_errno() == EHOSTUNREACH && !peer.gone) {
+            peer.gone = true;
+            log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " disconnected");
+        }
+        return;
+    }
+    zmq_send(router_.get(), bytes.data(), bytes.size(), ZMQ_SNDMORE);
+    zmq_send(router_.get(), nullptr, 0, 0);
+}
+
+void Publisher::send_metadata(const std::string& id, Peer& peer)
+{
+    peer.need_metadata = false;
+    if (metadata_json_.empty())
+        return;
+    wire::FrameHeader header;
+    header.kind = wire::Kind::StreamMetadata;
+    header.session = peer.session;
+    header.format_generation = metadata_generation_;
+    header.payload_size = metadata_json_.size();
+    std::array<std::byte, wire::kFrameHeaderSize> bytes{};
+    wire::encode(header, bytes);
+    if (zmq_send(router_.get(), id.data(), id.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        peer.gone = true;
+        return;
+    }
+    zmq_send(router_.get(), bytes.data(), bytes.size(), ZMQ_SNDMORE);
+    zmq_send(router_.get(), metadata_json_.data(), metadata_json_.size(), 0);
+}
+
+bool Publisher::send_frame(const std::string& id, Peer& peer, LentFrame& lent, const FrameInfo& info)
+{
+    const Frame& frame = lent.frame;
+    if (zmq_send(router_.get(), id.data(), id.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        if (zmq_errno() == EHOSTUNREACH) {
+            peer.gone = true;
+            log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " disconnected");
+        } else {
+            drop(peer, "socket queue full");
+        }
+        return false;
+    }
+    wire::FrameHeader header;
+    header.kind = wire::Kind::Frame;
+    header.session = peer.session;
+    header.sequence = frame.sequence();
+    header.format_generation = frame.format_generation();
+    header.info = info;
+    header.payload_size = frame.payload().size();
+    header.metadata_size = static_cast<std::uint32_t>(frame.metadata().size());
+    const std::size_t header_size = wire::kFrameHeaderSize + frame.metadata().size();
+    if (header_buffer_.size() < header_size)
+        header_buffer_.resize(header_size); // Grows once to the largest blob, then reused.
+    wire::encode(header, std::span<std::byte, wire::kFrameHeaderSize>(header_buffer_.data(), wire::kFrameHeaderSize));
+    if (!frame.metadata().empty())
+        std::memcpy(header_buffer_.data() + wire::kFrameHeaderSize, frame.metadata().data(), frame.metadata().size());
+    zmq_send(router_.get(), header_buffer_.data(), header_size, ZMQ_SNDMORE);
+    if (frame.payload().empty()) {
+        zmq_send(router_.get(), nullptr, 0, 0);
+    } else {
+        // Zero copy: the message points into ring memory; libzmq gives the frame back through give_back_frame.
+        lent.users.fetch_add(1, std::memory_order_relaxed);
+        zmq_msg_t payload;
+        // libzmq never writes through this pointer; the API only lacks a const overload.
+        void* data = const_cast<std::byte*>(frame.payload().data());
+        zmq_msg_init_data(&payload, data, frame.payload().size(), give_back_frame, &lent);
+        if (zmq_msg_send(&payload, router_.get(), 0) < 0)
+            zmq_msg_close(&payload);
+    }
+    ++peer.sent;
+    ++peer.delivered;
+    return true;
+}
+
+LentFrame* Publisher::take_lent_frame(const std::atomic<bool>& stop)
+{
+    while (!stop.load(std::memory_order_relaxed)) {
+        for (std::size_t i = 0; i < kLentFrames; ++i)
+            if (!lent_[i].busy.load(std::memory_order_acquire))
+                return &lent_[i];
+        service(std::chrono::milliseconds(1)); // All lent: libzmq is still sending; keep serving subscribers.
+    }
+    return nullptr;
+}
+
+void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
+{
+    erase_gone_peers();
+    if (peers_.empty()) {
+        return; // Nobody subscribed: the frame is released unseen (counted as frames in, not as drops).
+    }
+    LentFrame* lent = take_lent_frame(stop);
+    if (lent == nullptr)
+        return;
+    lent->frame = std::move(frame);
+    lent->busy.store(true, std::memory_order_relaxed);
+    lent->users.store(1, std::memory_order_relaxed); // The reference of this function, dropped at the end.
+    const bool must_deliver = (info.flags & kFrameEndOfStream) != 0;
+    const bool starts_decoding = (info.flags & (kFrameKeyframe | kFrameHeader)) != 0;
+    for (auto& [id, peer] : peers_) {
+        if (peer.gone)
+            continue;
+        if (peer.need_metadata)
+            send_metadata(id, peer);
+        if (encoded_ && peer.need_keyframe && !starts_decoding && !must_deliver) {
+            drop(peer, "waiting for a keyframe");
+            continue;
+        }
+        bool deliver = true;
+        auto last_ping = std::chrono::steady_clock::now();
+        while (!peer.gone && peer.sent - peer.acked >= peer.window) {
+            if (peer.policy == FlowPolicy::Latest && !must_deliver) {
+                drop(peer, "subscriber has no credit, policy latest");
+                deliver = false;
+                break;
+            }
+            if (stop.load(std::memory_order_relaxed)) {
+                deliver = false;
+                break;
+            }
+            service(std::chrono::milliseconds(20)); // Lossless: wait for credit (back-pressure to the ring).
+            if (std::chrono::steady_clock::now() - last_ping > std::chrono::milliseconds(500)) {
+                ping(id, peer); // A subscriber killed without goodbye must not block the others forever.
+                last_ping = std::chrono::steady_clock::now();
+            }
+        }
+        if (deliver && !peer.gone && send_frame(id, peer, *lent, info))
+            peer.need_keyframe = false;
+    }
+    give_back_frame(nullptr, lent);
+}
+
+void Publisher::log_summary() const
+{
+    auto line = [this](const Peer& peer) {
+        log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " (" + policy_name(peer.policy) +
+                                   "): sent " + std::to_string(peer.delivered) + ", dropped " +
+                                   std::to_string(peer.dropped));
+    };
+    for (const auto& [id, peer] : departed_)
+        line(peer);
+    for (const auto& [id, peer] : peers_)
+        line(peer);
+}
+
+} // namespace zerobuffer::relay

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+// The sending side of a network route: a bound ROUTER that sends ring frames zero-copy to each subscriber
+// within that subscriber's credit window (per-subscriber flow control, lossless or latest).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <zerobuffer/reader.h>
+
+#include "config.h"
+#include "keys.h"
+#include "relay_error.h"
+#include "route.h"
+#include "zmq_util.h"
+
+namespace zerobuffer::relay {
+
+/// A ring frame lent to libzmq: released (from libzmq's I/O thread) when the last message using it is freed.
+struct LentFrame {
+    Frame frame;
+    std::atomic<std::uint32_t> users{0};
+    std::atomic<bool> busy{false};
+};
+
+class Publisher {
+public:
+    /// Binds the endpoint (with CURVE and the ZAP handler unless the route is insecure or not tcp).
+    [[nodiscard]] static RelayResult<std::unique_ptr<Publisher>> start(const RouteConfig& route, const Endpoint& endpoint,
+                                                                       RouteStats& stats);
+    Publisher(const Publisher&) = delete;
+    Publisher& operator=(const Publisher&) = delete;
+    /// Closes the socket, waits until libzmq gave back every lent frame.
+    ~Publisher();
+
+    /// Handles subscriber messages and socket events for up to `wait`.
+    void service(std::chrono::milliseconds wait);
+    /// True until `wait-peers` subscribers have joined.
+    [[nodiscard]] bool waiting_for_peers() const noexcept { return peers_.size() < endpoint_.wait_peers; }
+    /// True when no frame is lent to libzmq (the source reader may be dropped).
+    [[nodiscard]] bool idle() const noexcept;
+    void set_stream_metadata(const std::string& json, std::uint32_t generation, bool encoded);
+    /// Sends a frame to every subscriber (or counts it as dropped for that subscriber). Lossless subscribers
+    /// without credit make this wait (back-pressure), handling socket traffic meanwhile, until `stop`.
+    void send(Frame frame, FrameInfo info, const std::atomic<bool>& stop);
+    /// The address a receiver connects to (for the broker): the bound one, or the --advertise one.
+    [[nodiscard]] std::string connect_address() const;
+    void log_summary() const;
+    [[nodiscard]] std::uint64_t dropped_total() const noexcept { return dropped_total_; }
+
+private:
+    struct Peer {
+        std::uint64_t session = 0;
+        std::uint32_t window = 1;
+        FlowPolicy policy = FlowPolicy::Lossless;
+        std::uint64_t sent = 0;     ///< Frames sent in this session.
+        std::uint64_t acked = 0;    ///< Frames the subscriber reported received.
+        std::uint64_t delivered = 0;
+        std::uint64_t dropped = 0;
+        std::uint32_t number = 0;
+        bool need_metadata = true;
+        bool need_keyframe = false;
+        bool gone = false;
+        std::chrono::steady_clock::time_point last_heard;
+    };
+
+    Publisher(const RouteConfig& route, const Endpoint& endpoint, RouteStats& stats);
+    void handle_message();
+    void handle_control(const std::string& id, const std::byte* data, std::size_t size);
+    void drop(Peer& peer, const char* why);
+    void send_metadata(const std::string& id, Peer& peer);
+    /// Finds out whether a subscriber is still connected (ROUTER_MANDATORY refuses sends to vanished ones).
+    void ping(const std::string& id, Peer& peer);
+    bool send_frame(const std::string& id, Peer& peer, LentFrame& lent, const FrameInfo& info);
+    void erase_gone_peers();
+    LentFrame* take_lent_frame(const std::atomic<bool>& stop);
+    void reject(const std::string& why);
+
+    std::string route_name_;
+    Endpoint endpoint_;
+    SecurityConfig security_;
+    std::string advertise_;
+    RouteStats& stats_;
+    // Destruction order matters: sockets close before the ZAP handler stops, and both before the context.
+    ZmqContext context_;
+    std::unique_ptr<ZapHandler> zap_;
+    ZmqSocket router_;
+    ZmqSocket monitor_;
+    std::unique_ptr<LentFrame[]> lent_; ///< kLentFrames entries.
+    static constexpr std::size_t kLentFrames = 32; ///< Frames lent to libzmq at once, at most.
+    std::map<std::string, Peer> peers_;
+    std::vector<std::pair<std::string, Peer>> departed_; ///< For the final summary.
+    std::uint32_t next_peer_number_ = 1;
+    std::string metadata_json_;
+    std::uint32_t metadata_generation_ = 0;
+    bool encoded_ = false;
+    std::vector<std::byte> header_buffer_; ///< Reused: header + per-frame metadata blob.
+    std::uint64_t rejected_ = 0;
+    std::uint64_t dropped_total_ = 0;
+    std::string bound_address_;
+};
+
+} // namespace zerobuffer::relay

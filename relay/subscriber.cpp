@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: MIT
+// Receiving side of a network route: credit-based flow control, strict message checks, one copy into each ring.
+#include "subscriber.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <span>
+
+#include <nlohmann/json.hpp>
+#include <zmq.h>
+
+#include "wire.h"
+#include "zmq_util.h"
+
+namespace zerobuffer::relay {
+
+namespace {
+
+/// State of the receiving side; one per route thread.
+class Subscriber {
+public:
+    Subscriber(const RouteConfig& route, std::vector<OutputRing>& outputs, RouteStats& stats)
+        : route_(route), endpoint_(route.from), outputs_(outputs), stats_(stats)
+    {
+        std::random_device entropy;
+        // Sessions tell this incarnation's messages from older ones still in flight; random so that a
+        // restarted receiver never reuses one.
+        next_session_ = (std::uint64_t{entropy()} << 32) ^ entropy();
+        zmq_msg_init(&header_);
+        zmq_msg_init(&payload_);
+    }
+    Subscriber(const Subscriber&) = delete;
+    Subscriber& operator=(const Subscriber&) = delete;
+    ~Subscriber()
+    {
+        zmq_msg_close(&header_);
+        zmq_msg_close(&payload_);
+        monitor_.close();
+        dealer_.close();
+    }
+
+    RelayResult<void> connect(const std::string& address)
+    {
+        address_ = address;
+        dealer_ = ZmqSocket(context_.get(), ZMQ_DEALER);
+        void* dealer = dealer_.get();
+        if (dealer == nullptr)
+            return relay_error(RelayErrc::Network, "cannot create a ZeroMQ socket: " + zmq_error_text());
+        const std::int64_t max_message = static_cast<std::int64_t>(endpoint_.max_frame + wire::kMaxMetadataBlob +
+                                                                   wire::kFrameHeaderSize);
+        // A bigger message makes libzmq drop the connection before allocating it (hostile sizes).
+        if (zmq_setsockopt(dealer, ZMQ_MAXMSGSIZE, &max_message, sizeof max_message) != 0)
+            return relay_error(RelayErrc::Network, "cannot set ZMQ_MAXMSGSIZE: " + zmq_error_text());
+        for (const auto& [option, value] :
+             {std::pair{ZMQ_RECONNECT_IVL, 100}, std::pair{ZMQ_RECONNECT_IVL_MAX, 5000},
+              std::pair{ZMQ_HEARTBEAT_IVL, 1000}, std::pair{ZMQ_HEARTBEAT_TIMEOUT, 5000},
+              std::pair{ZMQ_HEARTBEAT_TTL, 6000}, std::pair{ZMQ_RCVHWM, 1000}, std::pair{ZMQ_SNDHWM, 1000}}) {
+            if (auto ok = set_int_option(dealer, option, value); !ok)
+                return ok;
+        }
+        if (uses_curve(route_.security, address)) {
+            if (auto ok = apply_curve(dealer, route_.security, false); !ok)
+                return ok;
+        }
+        auto monitor = start_monitor(context_.get(), dealer,
+                                     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                         ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                         ZMQ_EVENT_DISCONNECTED,
+                                     std::to_string(::getpid()) + "-" + route_.name);
+        if (!monitor)
+            return tl::unexpected(monitor.error());
+        monitor_ = std::move(*monitor);
+        if (zmq_connect(dealer, address.c_str()) != 0)
+            return relay_error(RelayErrc::Network, "cannot connect to '" + address + "': " + zmq_error_text());
+        log_route(route_.name, "connecting to " + address +
+                                   (uses_curve(route_.security, address) ? " (CURVE)"
+                                    : address.starts_with("tcp://")     ? " (INSECURE plain tcp)"
+                                                                        : ""));
+        return {};
+    }
+
+    void run(const std::atomic<bool>& stop)
+    {
+        auto last_credit = std::chrono::steady_clock::now();
+        while (!stop.load(std::memory_order_relaxed)) {
+            std::array<zmq_pollitem_t, 2> items{zmq_pollitem_t{dealer_.get(), 0, ZMQ_POLLIN, 0},
+                                                zmq_pollitem_t{monitor_.get(), 0, ZMQ_POLLIN, 0}};
+            zmq_poll(items.data(), 2, 100);
+            while (auto event = read_monitor_event(monitor_.get()))
+                handle_event(*event);
+            for (int i = 0; i < 16 && !stop.load(std::memory_order_relaxed); ++i) {
+                if (!receive_one(stop))
+                    break;
+            }
+            const auto now = std::chrono::steady_clock::now();
+            // Credit when half the window is used, and at least every 500 ms as a keepalive.
+            if (session_ != 0 && (received_ - reported_ >= std::max<std::uint32_t>(1, endpoint_.window / 2) ||
+                                  now - last_credit > std::chrono::milliseconds(500))) {
+                send_control(wire::Kind::Credit);
+                last_credit = now;
+            }
+        }
+    }
+
+    void log_summary() const
+    {
+        log_route(route_.name, "received " + std::to_string(frames_) + " frames, rejected " +
+                                   std::to_string(rejected_) + " messages");
+        for (const OutputRing& output : outputs_)
+            output.log_summary();
+    }
+
+private:
+    void handle_event(const MonitorEvent& event)
+    {
+        switch (event.event) {
+        case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+            session_ = ++next_session_;
+            received_ = 0;
+            reported_ = 0;
+            first_of_session_ = true;
+            send_control(wire::Kind::Hello);
+            stats_.peers.store(1, std::memory_order_relaxed);
+            log_route(route_.name, "connected to " + event.address + " (session " + std::to_string(session_ % 10000) +
+                                       ")");
+            break;
+        case ZMQ_EVENT_DISCONNECTED:
+            stats_.peers.store(0, std::memory_order_relaxed);
+            log_route(route_.name, "lost the connection to " + event.address + "; reconnecting with back-off");
+            break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+            log_route(route_.name, "the sender at " + event.address +
+                                       " refused our key: add our .pub key to its allowed-keys file");
+            break;
+        default:
+            log_route(route_.name, "handshake with " + event.address +
+                                       " failed: check --server-key (the sender's .pub), our --curve-secret, and "
+                                       "that both sides use CURVE or both --insecure");
+            break;
+        }
+    }
+
+    void send_control(wire::Kind kind)
+    {
+        wire::ControlMessage message;
+        message.kind = kind;
+        message.session = session_;
+        message.received = received_;
+        message.window = endpoint_.window;
+        message.policy = endpoint_.policy == FlowPolicy::Latest ? 1 : 0;
+        std::array<std::byte, wire::kControlSize> bytes{};
+        wire::encode(message, bytes);
+        if (zmq_send(dealer_.get(), bytes.data(), bytes.size(), ZMQ_DONTWAIT) >= 0)
+            reported_ = received_;
+    }
+
+    void reject(const std::string& why)
+    {
+        ++rejected_;
+        stats_.rejected.fetch_add(1, std::memory_order_relaxed);
+        if (rejected_ <= 20 || rejected_ % 1000 == 0)
+            log_route(route_.name, "dropped a bad message from the sender: " + why + " (" +
+                                       std::to_string(rejected_) + " so far)");
+    }
+
+    /// Receives and handles one message; false when none is waiting.
+    bool receive_one(const std::atomic<bool>& stop)
+    {
+        if (zmq_msg_recv(&header_, dealer_.get(), ZMQ_DONTWAIT) < 0)
+            return false;
+        if (zmq_msg_more(&header_) == 0) {
+            reject("message of 1 part, expected 2 (header, payload)");
+            return true;
+        }
+        zmq_msg_recv(&payload_, dealer_.get(), 0); // The rest of a multipart message is already here.
+        if (zmq_msg_more(&payload_) != 0) {
+            std::size_t parts = 2;
+            while (zmq_msg_more(&payload_) != 0 && zmq_msg_recv(&payload_, dealer_.get(), 0) >= 0)
+                ++parts;
+            reject("message of " + std::to_string(parts) + " parts, expected 2");
+            return true;
+        }
+        const std::span<const std::byte> header_part(static_cast<const std::byte*>(zmq_msg_data(&header_)),
+                                                     zmq_msg_size(&header_));
+        const std::span<const std::byte> payload(static_cast<const std::byte*>(zmq_msg_data(&payload_)),
+                                                 zmq_msg_size(&payload_));
+        auto header = wire::decode_frame_header(header_part);
+        if (!header) {
+            reject(header.error());
+            return true;
+        }
+        if (header->session != session_) {
+            ++stale_; // From an earlier connection of ours, still in flight: expected after reconnects.
+            return true;
+        }
+        if (header->payload_size != payload.size()) {
+            reject("header says " + std::to_string(header->payload_size) + " payload bytes, the payload part has " +
+                   std::to_string(payload.size()));
+            return true;
+        }
+        if (header->kind == wire::Kind::Ping)
+            return true;
+        if (header->kind == wire::Kind::StreamMetadata) {
+            const std::string json(reinterpret_cast<const char*>(payload.data()), payload.size());
+            if (!nlohmann::json::accept(json)) {
+                reject("stream metadata is not JSON");
+                return true;
+            }
+            encoded_ = is_encoded_stream(json);
+            for (OutputRing& output : outputs_)
+                output.publish_stream_metadata(json);
+            return true;
+        }
+        if (payload.size() > endpoint_.max_frame) {
+            reject("payload of " + std::to_string(payload.size()) + " bytes is over max-frame");
+            return true;
+        }
+        ++received_;
+        FrameInfo info = header->info;
+        // Something is missing before this frame: a jump in the source sequence (drops for a latest subscriber,
+        // a sender restart), or a first frame that is not the start of its stream (we joined or rejoined late).
+        const bool gap = first_of_session_ ? header->sequence != 0
+                                           : !last_was_end_of_stream_ && header->sequence != last_sequence_ + 1;
+        if (gap)
+            info.flags |= kFrameDiscontinuity;
+        first_of_session_ = false;
+        last_sequence_ = header->sequence;
+        last_was_end_of_stream_ = (info.flags & kFrameEndOfStream) != 0;
+        const std::span<const std::byte> blob = header_part.subspan(wire::kFrameHeaderSize);
+        // The single copy on this side: from libzmq's receive buffer into each output ring's reservation.
+        for (OutputRing& output : outputs_)
+            output.write(payload, blob, info, encoded_, stop);
+        ++frames_;
+        stats_.frames.fetch_add(1, std::memory_order_relaxed);
+        stats_.bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+        std::uint64_t drops = 0;
+        for (const OutputRing& output : outputs_)
+            drops += output.dropped();
+        stats_.drops.store(drops, std::memory_order_relaxed);
+        return true;
+    }
+
+    const RouteConfig& route_;
+    const Endpoint& endpoint_;
+    std::vector<OutputRing>& outputs_;
+    RouteStats& stats_;
+    ZmqContext context_;
+    ZmqSocket dealer_;
+    ZmqSocket monitor_;
+    zmq_msg_t header_;  ///< Reused for every message: libzmq's buffers, no allocation of ours per frame.
+    zmq_msg_t payload_;
+    std::string address_;
+    std::uint64_t next_session_ = 0;
+    std::uint64_t session_ = 0; ///< 0 until connected.
+    std::uint64_t received_ = 0;
+    std::uint64_t reported_ = 0;
+    std::uint64_t last_sequence_ = 0;
+    bool first_of_session_ = true;
+    bool last_was_end_of_stream_ = false;
+    bool encoded_ = false;
+    std::uint64_t frames_ = 0;
+    std::uint64_t rejected_ = 0;
+    std::uint64_t stale_ = 0;
+};
+
+} // namespace
+
+RelayResult<void> run_subscriber(const RouteConfig& route, const std::string& address,
+                                 std::vector<OutputRing>& outputs, RouteStats& stats, const std::atomic<bool>& stop)
+{
+    Subscriber subscriber(route, outputs, stats);
+    if (auto ok = subscriber.connect(address); !ok)
+        return ok;
+    subscriber.run(stop);
+    subscriber.log_summary();
+    return {};
+}
+
+} // namespace zerobuffer::relay

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+// RAII owners for libzmq objects, CURVE setup and monitor events.
+#include "zmq_util.h"
+
+#include <cstring>
+#include <utility>
+
+#include <zmq.h>
+
+#include "keys.h"
+
+namespace zerobuffer::relay {
+
+ZmqContext::ZmqContext() : context_(zmq_ctx_new()) {}
+
+ZmqContext::~ZmqContext()
+{
+    terminate();
+}
+
+void ZmqContext::terminate() noexcept
+{
+    if (context_ != nullptr)
+        zmq_ctx_term(std::exchange(context_, nullptr));
+}
+
+ZmqSocket::ZmqSocket(void* context, int type) : socket_(zmq_socket(context, type))
+{
+    if (socket_ != nullptr) {
+        const int linger = 0;
+        zmq_setsockopt(socket_, ZMQ_LINGER, &linger, sizeof linger);
+    }
+}
+
+ZmqSocket::ZmqSocket(ZmqSocket&& other) noexcept : socket_(std::exchange(other.socket_, nullptr)) {}
+
+ZmqSocket& ZmqSocket::operator=(ZmqSocket&& other) noexcept
+{
+    if (this != &other) {
+        close();
+        socket_ = std::exchange(other.socket_, nullptr);
+    }
+    return *this;
+}
+
+ZmqSocket::~ZmqSocket()
+{
+    close();
+}
+
+void ZmqSocket::close() noexcept
+{
+    if (socket_ != nullptr)
+        zmq_close(std::exchange(socket_, nullptr));
+}
+
+std::string zmq_error_text()
+{
+    return zmq_strerror(zmq_errno());
+}
+
+RelayResult<void> set_int_option(void* socket, int option, int value)
+{
+    if (zmq_setsockopt(socket, option, &value, sizeof value) != 0)
+        return relay_error(RelayErrc::Network,
+                           "cannot set socket option " + std::to_string(option) + ": " + zmq_error_text());
+    return {};
+}
+
+bool uses_curve(const SecurityConfig& security, const std::string& address)
+{
+    return !security.insecure && address.starts_with("tcp://") && !security.secret_key_file.empty();
+}
+
+RelayResult<void> apply_curve(void* socket, const SecurityConfig& security, bool server)
+{
+    auto secret = read_key_file(security.secret_key_file, "CURVE secret key");
+    if (!secret)
+        return tl::unexpected(secret.error());
+    auto set_key = [socket](int option, const std::string& z85) -> RelayResult<void> {
+        // 41 bytes: the Z85 text with its terminating NUL, as zmq_setsockopt expects.
+        if (zmq_setsockopt(socket, option, z85.c_str(), z85.size() + 1) != 0)
+            return relay_error(RelayErrc::Security, "cannot set a CURVE key: " + zmq_error_text() +
+                                                        " (libzmq built without CURVE?)");
+        return {};
+    };
+    if (server) {
+        if (auto ok = set_int_option(socket, ZMQ_CURVE_SERVER, 1); !ok)
+            return ok;
+        return set_key(ZMQ_CURVE_SECRETKEY, *secret);
+    }
+    auto server_key = read_key_file(security.server_key_file, "server public key");
+    if (!server_key)
+        return tl::unexpected(server_key.error());
+    auto public_key = public_key_of(*secret);
+    if (!public_key)
+        return tl::unexpected(public_key.error());
+    if (auto ok = set_key(ZMQ_CURVE_SERVERKEY, *server_key); !ok)
+        return ok;
+    if (auto ok = set_key(ZMQ_CURVE_PUBLICKEY, *public_key); !ok)
+        return ok;
+    return set_key(ZMQ_CURVE_SECRETKEY, *secret);
+}
+
+RelayResult<ZmqSocket> start_monitor(void* context, void* socket, int events, const std::string& tag)
+{
+    const std::string address = "inproc://zb-relay-monitor-" + tag;
+    if (zmq_socket_monitor(socket, address.c_str(), events) != 0)
+        return relay_error(RelayErrc::Network, "cannot monitor a socket: " + zmq_error_text());
+    ZmqSocket monitor(context, ZMQ_PAIR);
+    if (monitor.get() == nullptr || zmq_connect(monitor.get(), address.c_str()) != 0)
+        return relay_error(RelayErrc::Network, "cannot connect the socket monitor: " + zmq_error_text());
+    return monitor;
+}
+
+std::optional<MonitorEvent> read_monitor_event(void* monitor)
+{
+    zmq_msg_t part;
+    zmq_msg_init(&part);
+    if (zmq_msg_recv(&part, monitor, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&part);
+        return std::nullopt;
+    }
+    MonitorEvent event;
+    if (zmq_msg_size(&part) >= 6) {
+        const auto* data = static_cast<const unsigned char*>(zmq_msg_data(&part));
+        std::memcpy(&event.event, data, sizeof event.event);
+        std::memcpy(&event.value, data + 2, sizeof event.value);
+    }
+    bool more = zmq_msg_more(&part) != 0;
+    zmq_msg_close(&part);
+    while (more) {
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, monitor, 0) < 0) {
+            zmq_msg_close(&part);
+            break;
+        }
+        event.address.assign(static_cast<const char*>(zmq_msg_data(&part)), zmq_msg_size(&part));
+        more = zmq_msg_more(&part) != 0;
+        zmq_msg_close(&part);
+    }
+    return event;
+}
+
+} // namespace zerobuffer::relay

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+// Small RAII owners for libzmq contexts and sockets, CURVE setup and socket-monitor events.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "config.h"
+#include "relay_error.h"
+
+namespace zerobuffer::relay {
+
+/// Owns a zmq context; terminating it waits until every socket of it is closed and every message freed.
+class ZmqContext {
+public:
+    ZmqContext();
+    ZmqContext(const ZmqContext&) = delete;
+    ZmqContext& operator=(const ZmqContext&) = delete;
+    ~ZmqContext();
+    [[nodiscard]] void* get() const noexcept { return context_; }
+    /// Waits until every socket is closed and libzmq freed every message (its free functions have run).
+    void terminate() noexcept;
+
+private:
+    void* context_;
+};
+
+/// Owns one zmq socket (closed with linger 0: nothing is sent after the route stops).
+class ZmqSocket {
+public:
+    ZmqSocket() = default;
+    ZmqSocket(void* context, int type);
+    ZmqSocket(ZmqSocket&& other) noexcept;
+    ZmqSocket& operator=(ZmqSocket&& other) noexcept;
+    ZmqSocket(const ZmqSocket&) = delete;
+    ZmqSocket& operator=(const ZmqSocket&) = delete;
+    ~ZmqSocket();
+    [[nodiscard]] void* get() const noexcept { return socket_; }
+    void close() noexcept;
+
+private:
+    void* socket_ = nullptr;
+};
+
+[[nodiscard]] RelayResult<void> set_int_option(void* socket, int option, int value);
+
+/// Sets up CURVE on a socket from the route's key files: server side (secret key) or client side
+/// (secret key + server public key). Does nothing for insecure routes and non-tcp addresses.
+[[nodiscard]] RelayResult<void> apply_curve(void* socket, const SecurityConfig& security, bool server);
+
+/// True when this route's network endpoint uses CURVE.
+[[nodiscard]] bool uses_curve(const SecurityConfig& security, const std::string& address);
+
+struct MonitorEvent {
+    std::uint16_t event = 0;
+    std::uint32_t value = 0;
+    std::string address;
+};
+
+/// Starts a monitor for `events` of `socket` and returns the PAIR socket that receives them.
+[[nodiscard]] RelayResult<ZmqSocket> start_monitor(void* context, void* socket, int events, const std::string& tag);
+/// Reads one pending event without blocking.
+[[nodiscard]] std::optional<MonitorEvent> read_monitor_event(void* monitor);
+
+/// The text of the last zmq error.
+[[nodiscard]] std::string zmq_error_text();
+
+} // namespace zerobuffer::relay

@@ -1,0 +1,436 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Tests of zb-relay with real processes and sockets on 127.0.0.1: relay-test.sh CASE ZB_RELAY ZB_RELAY_PEER
+# ZB_RELAY_PEER writes known frames into a ring and verifies every byte, FrameInfo field, metadata blob and the
+# stream metadata of what comes out of the relays (see zb-relay-peer.cpp). Every case checks /dev/shm is clean.
+set -u
+
+case_name=$1
+relay=$(realpath "$2")
+peer=$(realpath "$3")
+tmp=$(mktemp -d)
+tag="rt$$"
+pids=()
+
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    rm -rf "$tmp"
+    rm -f /dev/shm/zb-"$tag"-* 2>/dev/null
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    for f in "$tmp"/*.out "$tmp"/*.err; do
+        [ -s "$f" ] && { echo "--- $(basename "$f"):" >&2; grep -v " fps, " "$f" | tail -n 40 >&2; }
+    done
+    exit 1
+}
+has() { grep -Eq -- "$2" "$tmp/$1" || fail "$1 lacks /$2/"; }
+lacks() { ! grep -Eq -- "$2" "$tmp/$1" || fail "$1 has /$2/"; }
+value() { sed -En "s/^$2: (.*)$/\1/p" "$tmp/$1" | tail -n 1; }
+
+# start NAME CMD...: runs CMD in the background with its output in $tmp/NAME.out/.err; sets $last_pid.
+start() {
+    local name=$1
+    shift
+    "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+    last_pid=$!
+    pids+=("$last_pid")
+}
+# finish PID NAME: waits for PID and fails unless it exited 0.
+finish() {
+    wait "$1"
+    local rc=$?
+    [ "$rc" -eq 0 ] || fail "$2 exited $rc"
+}
+# stop PID NAME: SIGTERM, then expects a clean exit 0.
+stop() {
+    kill -TERM "$1" 2>/dev/null
+    finish "$1" "$2"
+}
+# wait_for FILE REGEX [SECONDS]
+wait_for() {
+    local limit=$((${3:-20} * 10))
+    for ((i = 0; i < limit; i++)); do
+        grep -Eq -- "$2" "$tmp/$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "timed out waiting for /$2/ in $1"
+}
+check_shm_clean() {
+    sleep 0.2
+    local left
+    left=$(ls /dev/shm | grep -E "^zb-$tag-" || true)
+    [ -z "$left" ] || fail "left in /dev/shm: $left"
+}
+free_port() { "$peer" free-port; }
+keys() {
+    (cd "$tmp" && "$relay" keygen server >/dev/null && "$relay" keygen client >/dev/null &&
+        "$relay" keygen stranger >/dev/null) || fail "keygen failed"
+    cp "$tmp/client.pub" "$tmp/allowed.txt"
+}
+
+# net_case NAME WIDTH HEIGHT FRAMES SECURE(yes/no) [PEER-FLAGS...]: ring -> relay -> tcp -> relay -> ring.
+net_case() {
+    local width=$2 height=$3 frames=$4 secure=$5
+    shift 5
+    local port
+    port=$(free_port)
+    local send_security=(--insecure) receive_security=(--insecure)
+    if [ "$secure" = yes ]; then
+        keys
+        send_security=(--curve-secret "$tmp/server.key" --allowed-keys "$tmp/allowed.txt")
+        receive_security=(--curve-secret "$tmp/client.key" --server-key "$tmp/server.pub")
+    fi
+    local size=$((width * height * 3 / 2 * 6 + 4 * 1048576))
+    start reader "$peer" read "$tag-dst" --frames "$frames" --width "$width" --height "$height" "$@"
+    local reader=$last_pid
+    start receiver "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-dst?size=$size&wait-readers=1" \
+        "${receive_security[@]}" --status-interval 1
+    local receiver=$last_pid
+    start sender "$relay" --from "ring:$tag-src" --to "tcp://127.0.0.1:$port?wait-peers=1" \
+        "${send_security[@]}" --status-interval 1
+    local sender=$last_pid
+    start writer "$peer" write "$tag-src" --frames "$frames" --width "$width" --height "$height" \
+        --wait-readers 1 --ring-size "$size" "$@"
+    local writer=$last_pid
+    finish "$writer" writer
+    finish "$reader" reader
+    has reader.out "^frames: $frames$"
+    has reader.out "^mismatches: 0$"
+    has reader.out "^eos: yes$"
+    wait_for sender.err "fps, [0-9.]+ MB/s, [0-9]+ frames, drops 0, peers 1" 5
+    wait_for receiver.err "fps, [0-9.]+ MB/s, [0-9]+ frames, drops 0, peers 1" 5
+    stop "$sender" sender
+    stop "$receiver" receiver
+    # Relay counts include the end-of-stream frame.
+    has sender.err "subscriber #1 \((lossless|latest)\): sent $((frames + 1)), dropped 0"
+    if [ "$secure" = yes ]; then has sender.err "\(CURVE\)"; else has sender.err "INSECURE"; fi
+    check_shm_clean
+}
+
+case "$case_name" in
+cli)
+    "$relay" --help >"$tmp/help.out" 2>&1 || fail "--help exited $?"
+    has help.out "zb-relay --from ring:camera --to ring:inference"
+    has help.out "keygen"
+    "$relay" --from ring:a >"$tmp/a.out" 2>"$tmp/a.err"
+    [ $? -eq 2 ] || fail "no --to: expected exit 2"
+    has a.err "zb-relay: error: .*no output"
+    "$relay" --from ring:a --to foo:b >"$tmp/b.out" 2>"$tmp/b.err"
+    [ $? -eq 2 ] || fail "bad endpoint: expected exit 2"
+    has b.err "endpoint 'foo:b' is not understood"
+    "$relay" --from ring:a --to 'ring:b?policy=sometimes' >"$tmp/c.out" 2>"$tmp/c.err"
+    [ $? -eq 2 ] || fail "bad policy: expected exit 2"
+    has c.err "policy 'sometimes' is unknown: use lossless or latest"
+    "$relay" --from ring:a --to 'tcp://*:5999' >"$tmp/d.out" 2>"$tmp/d.err"
+    [ $? -eq 2 ] || fail "tcp without keys: expected exit 2"
+    has d.err "needs CURVE keys .*zb-relay keygen"
+    "$relay" --from tcp://127.0.0.1:5999 --to 'tcp://*:5998' --insecure >"$tmp/e.out" 2>"$tmp/e.err"
+    [ $? -eq 2 ] || fail "net to net: expected exit 2"
+    has e.err "network to network is not supported"
+    "$relay" --from ring:a --to 'ring:b?size=lots' >"$tmp/f.out" 2>"$tmp/f.err"
+    [ $? -eq 2 ] || fail "bad size: expected exit 2"
+    has f.err "size 'lots' is not a size"
+    (cd "$tmp" && "$relay" keygen k >"$tmp/k.out" 2>&1) || fail "keygen failed"
+    [ "$(wc -c <"$tmp/k.pub")" -eq 41 ] || fail "k.pub is not one Z85 line"
+    [ "$(stat -c %a "$tmp/k.key")" = 600 ] || fail "k.key is not mode 600"
+    (cd "$tmp" && "$relay" keygen k >"$tmp/k2.out" 2>"$tmp/k2.err")
+    [ $? -eq 1 ] || fail "keygen over existing keys: expected exit 1"
+    has k2.err "remove it first"
+    # A key file that is not a key: a runtime error naming the file, exit 1.
+    echo "not a key" >"$tmp/bad.key"
+    port=$(free_port)
+    "$relay" --from ring:a --to "tcp://127.0.0.1:$port" --curve-secret "$tmp/bad.key" \
+        --allowed-keys "$tmp/k.pub" >"$tmp/g.out" 2>"$tmp/g.err"
+    [ $? -eq 1 ] || fail "bad key file: expected exit 1"
+    has g.err "bad.key' does not hold a 40-character Z85 key"
+    ;;
+
+ring-fanout)
+    # One ring to two: a lossless output (every frame, byte for byte) and a latest output whose reader is slow.
+    frames=60
+    start reader_a "$peer" read "$tag-a" --frames $frames --width 1920 --height 1080 --format-change-at 40
+    ra=$last_pid
+    start reader_b "$peer" read "$tag-b" --frames $frames --width 1920 --height 1080 --format-change-at 40 \
+        --allow-gaps --slow-ms 30
+    rb=$last_pid
+    start relay "$relay" --from "ring:$tag-src" --to "ring:$tag-a?wait-readers=1" \
+        --to "ring:$tag-b?policy=latest&size=16M&wait-readers=1" --status-interval 1
+    relay_pid=$last_pid
+    start writer "$peer" write "$tag-src" --frames $frames --width 1920 --height 1080 --wait-readers 1 \
+        --format-change-at 40
+    finish "$last_pid" writer
+    finish "$ra" reader_a
+    finish "$rb" reader_b
+    stop "$relay_pid" relay
+    has reader_a.out "^frames: $frames$"
+    has reader_a.out "^mismatches: 0$"
+    has reader_b.out "^mismatches: 0$"
+    # The latest output: what its reader got plus what the relay counted as dropped is every frame.
+    got=$(value reader_b.out frames)
+    read -r written dropped < <(sed -En "s/.*output ring '$tag-b': ([0-9]+) written, ([0-9]+) dropped.*/\1 \2/p" \
+        "$tmp/relay.err")
+    [ -n "$written" ] || fail "no summary line for output b"
+    # The relay's counts include the end-of-stream frame, which is never dropped.
+    [ $((got + 1)) -eq "$written" ] || fail "reader b got $got frames, relay wrote $written (with EOS)"
+    [ $((written + dropped)) -eq $((frames + 1)) ] || fail "written $written + dropped $dropped != $frames + EOS"
+    has relay.err "output ring '$tag-a': $((frames + 1)) written, 0 dropped"
+    check_shm_clean
+    ;;
+
+ring-4k)
+    frames=20
+    start reader "$peer" read "$tag-dst" --frames $frames --width 3840 --height 2160
+    r=$last_pid
+    start relay "$relay" --from "ring:$tag-src" --to "ring:$tag-dst?size=128M&wait-readers=1"
+    relay_pid=$last_pid
+    start writer "$peer" write "$tag-src" --frames $frames --width 3840 --height 2160 --wait-readers 1 \
+        --ring-size 134217728
+    finish "$last_pid" writer
+    finish "$r" reader
+    stop "$relay_pid" relay
+    has reader.out "^frames: $frames$"
+    has reader.out "^mismatches: 0$"
+    check_shm_clean
+    ;;
+
+net-1080p-curve) net_case "$case_name" 1920 1080 60 yes --format-change-at 45 ;;
+net-4k) net_case "$case_name" 3840 2160 20 no ;;
+net-h264) net_case "$case_name" 1920 1080 120 no --encoded ;;
+
+curve-refusals)
+    # One allowed receiver gets every frame while a receiver with an unknown key and a plain one are refused.
+    keys
+    port=$(free_port)
+    frames=90
+    start good_reader "$peer" read "$tag-good" --frames $frames --width 640 --height 360
+    gr=$last_pid
+    start good "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-good?wait-readers=1" \
+        --curve-secret "$tmp/client.key" --server-key "$tmp/server.pub"
+    good=$last_pid
+    start stranger "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-stranger" \
+        --curve-secret "$tmp/stranger.key" --server-key "$tmp/server.pub"
+    stranger=$last_pid
+    start plain "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-plain" --insecure
+    plain=$last_pid
+    start sender "$relay" --from "ring:$tag-src" --to "tcp://127.0.0.1:$port?wait-peers=1" \
+        --curve-secret "$tmp/server.key" --allowed-keys "$tmp/allowed.txt"
+    sender=$last_pid
+    wait_for sender.err "refused a client from .*: client key .* is not in the allowed-keys file"
+    wait_for sender.err "refused a client from .*handshake failed"
+    start writer "$peer" write "$tag-src" --frames $frames --width 640 --height 360 --wait-readers 1 --fps 200
+    finish "$last_pid" writer
+    finish "$gr" good_reader
+    has good_reader.out "^frames: $frames$"
+    has good_reader.out "^mismatches: 0$"
+    wait_for stranger.err "refused our key"
+    stop "$sender" sender
+    stop "$good" good
+    stop "$stranger" stranger
+    stop "$plain" plain
+    has sender.err "subscriber #1 \(lossless\): sent $((frames + 1)), dropped 0"
+    lacks sender.err "subscriber #2"
+    has stranger.err "output ring '$tag-stranger': 0 written"
+    has plain.err "output ring '$tag-plain': 0 written"
+    check_shm_clean
+    ;;
+
+kill-receiver | kill-sender)
+    # kill -9 one relay mid-stream and start it again: the stream resumes, the gap is flagged.
+    port=$(free_port)
+    frames=500
+    start reader "$peer" read "$tag-dst" --frames $frames --width 640 --height 360 --allow-gaps --reattach \
+        --timeout-s 60
+    reader=$last_pid
+    receiver_cmd=("$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-dst?wait-readers=1" --insecure)
+    sender_cmd=("$relay" --from "ring:$tag-src" --to "tcp://127.0.0.1:$port" --insecure)
+    start receiver "${receiver_cmd[@]}"
+    receiver=$last_pid
+    start sender "${sender_cmd[@]}"
+    sender=$last_pid
+    start writer "$peer" write "$tag-src" --frames $frames --width 640 --height 360 --wait-readers 1 --fps 100
+    writer=$last_pid
+    wait_for sender.err "subscriber #1 joined"
+    sleep 1.5
+    if [ "$case_name" = kill-receiver ]; then
+        kill -9 "$receiver"
+        wait "$receiver" 2>/dev/null
+        sleep 0.3
+        start receiver2 "${receiver_cmd[@]}"
+        receiver=$last_pid
+        wait_for sender.err "subscriber #2 joined"
+    else
+        kill -9 "$sender"
+        wait "$sender" 2>/dev/null
+        sleep 0.3
+        start sender2 "${sender_cmd[@]}"
+        sender=$last_pid
+        wait_for sender2.err "subscriber #1 joined"
+    fi
+    finish "$writer" writer
+    finish "$reader" reader
+    has reader.out "^mismatches: 0$"
+    has reader.out "^eos: yes$"
+    has reader.out "^last: $((frames - 1))$"
+    disc=$(value reader.out discontinuities)
+    missing=$(value reader.out missing)
+    [ "$disc" -ge 1 ] || fail "the gap was not flagged (discontinuities: $disc)"
+    [ "$missing" -ge 1 ] || [ "$case_name" = kill-receiver ] || fail "no frame missing after a kill?"
+    if [ "$case_name" = kill-receiver ]; then has reader.out "^reattached: [1-9]"; fi
+    stop "$sender" sender
+    stop "$receiver" receiver
+    check_shm_clean
+    ;;
+
+hostile-sender)
+    # A fake sender speaks garbage to a receiving relay, then a good stream: garbage dropped, frames kept.
+    port=$(free_port)
+    start reader "$peer" read "$tag-dst" --frames 5 --width 64 --height 48 --timeout-s 30
+    reader=$last_pid
+    start receiver "$relay" --from "tcp://127.0.0.1:$port?max-frame=1M" --to "ring:$tag-dst?wait-readers=1" \
+        --insecure --status-interval 1
+    receiver=$last_pid
+    start hostile "$peer" hostile-sender "tcp://127.0.0.1:$port"
+    finish "$last_pid" hostile
+    finish "$reader" reader
+    has reader.out "^frames: 5$"
+    has reader.out "^mismatches: 0$"
+    kill -0 "$receiver" 2>/dev/null || fail "the receiving relay died"
+    has receiver.err "dropped a bad message from the sender: message of 1 part"
+    has receiver.err "message of 3 parts"
+    has receiver.err "wrong magic"
+    has receiver.err "wire version 9"
+    has receiver.err "unknown message kind"
+    has receiver.err "metadata_size 500 does not match"
+    has receiver.err "header says 1000 payload bytes"
+    has receiver.err "reserved header field"
+    has receiver.err "stream metadata is not JSON"
+    has receiver.err "over the limit"
+    stop "$receiver" receiver
+    has receiver.err "received 6 frames, rejected 13 messages" # 5 frames and the end-of-stream frame
+    check_shm_clean
+    ;;
+
+hostile-subscriber)
+    # A fake subscriber sends garbage control messages to a sending relay; a real receiver is not disturbed.
+    port=$(free_port)
+    frames=60
+    start reader "$peer" read "$tag-dst" --frames $frames --width 640 --height 360
+    reader=$last_pid
+    start sender "$relay" --from "ring:$tag-src" --to "tcp://127.0.0.1:$port?wait-peers=1" --insecure
+    sender=$last_pid
+    start hostile "$peer" hostile-client "tcp://127.0.0.1:$port"
+    finish "$last_pid" hostile
+    start receiver "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-dst?wait-readers=1" --insecure
+    receiver=$last_pid
+    start writer "$peer" write "$tag-src" --frames $frames --width 640 --height 360 --wait-readers 1
+    finish "$last_pid" writer
+    finish "$reader" reader
+    has reader.out "^frames: $frames$"
+    has reader.out "^mismatches: 0$"
+    has sender.err "ignored a message from a subscriber: message of 2 parts"
+    has sender.err "control message of 1 bytes"
+    has sender.err "wrong magic"
+    has sender.err "window 0 is not 1..64"
+    has sender.err "policy 7 is not"
+    has sender.err "unknown control kind"
+    stop "$sender" sender
+    stop "$receiver" receiver
+    check_shm_clean
+    ;;
+
+slow-lossless | slow-latest)
+    # A slow reader behind the receiving relay: lossless loses nothing; latest drops, and counts every drop.
+    port=$(free_port)
+    frames=100
+    policy=lossless
+    reader_flags=()
+    if [ "$case_name" = slow-latest ]; then
+        policy=latest
+        reader_flags=(--allow-gaps)
+    fi
+    start reader "$peer" read "$tag-dst" --frames $frames --width 320 --height 240 --slow-ms 15 "${reader_flags[@]}"
+    reader=$last_pid
+    start receiver "$relay" --from "tcp://127.0.0.1:$port?policy=$policy&window=2" \
+        --to "ring:$tag-dst?size=1M&wait-readers=1" --insecure
+    receiver=$last_pid
+    start sender "$relay" --from "ring:$tag-src" --to "tcp://127.0.0.1:$port?wait-peers=1" --insecure
+    sender=$last_pid
+    start writer "$peer" write "$tag-src" --frames $frames --width 320 --height 240 --wait-readers 1
+    finish "$last_pid" writer
+    finish "$reader" reader
+    has reader.out "^mismatches: 0$"
+    stop "$sender" sender
+    stop "$receiver" receiver
+    read -r sent dropped < <(sed -En "s/.*subscriber #1 \($policy\): sent ([0-9]+), dropped ([0-9]+)$/\1 \2/p" \
+        "$tmp/sender.err")
+    [ -n "$sent" ] || fail "no subscriber summary"
+    got=$(value reader.out frames)
+    sent=$((sent - 1)) # The sender's count includes the end-of-stream frame, which is never dropped.
+    if [ "$policy" = lossless ]; then
+        [ "$got" -eq $frames ] && [ "$sent" -eq $frames ] && [ "$dropped" -eq 0 ] ||
+            fail "lossless: reader $got, sent $sent, dropped $dropped of $frames"
+    else
+        [ "$got" -eq "$sent" ] || fail "latest: reader got $got but the sender sent $sent"
+        [ $((sent + dropped)) -eq $frames ] || fail "latest: sent $sent + dropped $dropped != $frames"
+        [ "$dropped" -gt 0 ] || fail "latest: a reader this slow must cause drops"
+        has sender.err "subscriber #1: dropped frame \(subscriber has no credit, policy latest\)"
+        # Every dropped frame shows as a gap the reader saw (inside the stream or after its last frame).
+        missing=$(value reader.out missing)
+        last=$(value reader.out last)
+        [ $((missing + frames - 1 - last)) -eq $((frames - got)) ] ||
+            fail "reader saw $missing missing up to frame $last, expected $((frames - got)) in all"
+    fi
+    check_shm_clean
+    ;;
+
+config-file)
+    # Two routes from one JSON file; and clear errors that name the bad key.
+    cat >"$tmp/bad.json" <<JSON
+{"routes": [{"from": "ring:a", "to": ["ring:b"]}, {"form": "ring:c", "to": "ring:d"}]}
+JSON
+    "$relay" --config "$tmp/bad.json" >"$tmp/bad.out" 2>"$tmp/bad.err"
+    [ $? -eq 2 ] || fail "bad config: expected exit 2"
+    has bad.err "routes\[1\]\.form is not a known key"
+    echo '{"routes": [' >"$tmp/broken.json"
+    "$relay" --config "$tmp/broken.json" >"$tmp/broken.out" 2>"$tmp/broken.err"
+    [ $? -eq 2 ] || fail "broken config: expected exit 2"
+    has broken.err "is not valid JSON"
+    cat >"$tmp/relay.json" <<JSON
+{
+  "status_interval": 1,
+  "routes": [
+    {"name": "one", "from": "ring:$tag-s1", "to": ["ring:$tag-d1?wait-readers=1"]},
+    {"name": "two", "from": "ring:$tag-s2", "to": "ring:$tag-d2?policy=lossless&wait-readers=1"}
+  ]
+}
+JSON
+    start r1 "$peer" read "$tag-d1" --frames 30 --width 320 --height 240
+    r1=$last_pid
+    start r2 "$peer" read "$tag-d2" --frames 30 --width 320 --height 240 --encoded
+    r2=$last_pid
+    start relay "$relay" --config "$tmp/relay.json"
+    relay_pid=$last_pid
+    start w1 "$peer" write "$tag-s1" --frames 30 --width 320 --height 240 --wait-readers 1
+    w1=$last_pid
+    start w2 "$peer" write "$tag-s2" --frames 30 --width 320 --height 240 --wait-readers 1 --encoded
+    finish "$last_pid" w2
+    finish "$w1" w1
+    finish "$r1" r1
+    finish "$r2" r2
+    has r1.out "^frames: 30$"
+    has r2.out "^frames: 30$"
+    wait_for relay.err "route one: .* fps"
+    wait_for relay.err "route two: .* fps"
+    stop "$relay_pid" relay
+    check_shm_clean
+    ;;
+
+*)
+    fail "unknown case $case_name"
+    ;;
+esac
+echo "PASS: $case_name"
