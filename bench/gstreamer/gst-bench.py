@@ -10,7 +10,9 @@ Throughput, for 1080p and 4K in I420 and RGBA, each case in the same run:
 and the same (b)/(c) pairs with `identity drop-allocation=true` before the sink ("copy path": upstream cannot
 use the sink's pool or allocator, so both sinks copy each frame once).
 videotestsrc pattern=black renders each frame with a fill, the cheapest pattern, so the transport is measured.
-A full run repeats the throughput cases in 3 interleaved rounds and reports medians (the host drifts).
+A full run repeats the throughput cases in 3 interleaved rounds and reports medians (the host drifts). The
+`other` column is the share of the machine's CPUs used by other processes during a case (from /proc/stat minus
+our processes' CPU); above 10 % it is marked `*`: such figures measure the host's load as much as the transport.
 
 Latency: zb-gst-probe --stamp writes CLOCK_MONOTONIC into the first 8 bytes of each buffer just before the sink;
 the reader's zb-gst-probe --latency subtracts it from its own clock just after the source: one-way latency
@@ -35,6 +37,27 @@ FORMATS = [
     ("4K RGBA", "RGBA", 3840, 2160),
 ]
 WARMUP = 20  # buffers left out of frames/s and latency: connection set-up and the first pass over the ring or shm area (page faults)
+
+
+def busy_seconds():
+    """CPU time the whole machine spent busy so far (all CPUs), from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class OtherLoad:
+    """Share of the machine's CPUs that processes other than ours used during one case (a loaded host)."""
+
+    def __init__(self):
+        self.busy = busy_seconds()
+        self.wall = time.monotonic()
+
+    def share(self, our_cpu_s):
+        wall = time.monotonic() - self.wall
+        other = busy_seconds() - self.busy - our_cpu_s
+        return max(0.0, other / (wall * (os.cpu_count() or 1))) if wall > 0 else 0.0
 
 
 def warmup_for(frames):
@@ -82,12 +105,16 @@ class Bench:
     # --- the three transports; each returns (writer summary, reader summary or None) ---------------------------
 
     def single(self, source, caps, frames):
+        load = OtherLoad()
         proc = self.start("single", ["--warmup", str(warmup_for(frames)), source, f"num-buffers={frames}", "!", caps, "!",
                                      "fakesink", "name=probe", "sync=false"])
-        return self.finish(proc, "single"), None
+        summary = self.finish(proc, "single")
+        summary["other"] = load.share(summary["cpu_s"])
+        return summary, None
 
     def zerobuffer(self, source, caps, frames, copy=False, stamp=False):
         ring = self.unique("zb")
+        load = OtherLoad()
         try:
             reader = self.start("reader", ["--warmup", str(warmup_for(frames))] + (["--latency"] if stamp else []) +
                                 ["zerobuffersrc", "name=probe", f"ring={ring}", "reconnect=true", "!",
@@ -99,6 +126,7 @@ class Bench:
                                  "sync=false"])
             w = self.finish(writer, "zerobuffersink process")
             r = self.finish(reader, "zerobuffersrc process")
+            w["other"] = r["other"] = load.share(w["cpu_s"] + r["cpu_s"])
             return w, r
         finally:
             self.stop_all()
@@ -106,6 +134,7 @@ class Bench:
 
     def shm(self, source, caps, frames, frame_bytes, copy=False, stamp=False):
         socket = os.path.join(self.tmp, self.unique("shm"))
+        load = OtherLoad()
         try:
             # Room for 8 frames, like a zerobuffer ring's default; shmsink blocks when its area is full.
             writer = self.start("writer", ["--warmup", str(warmup_for(frames))] + (["--stamp"] if stamp else []) +
@@ -125,6 +154,7 @@ class Bench:
                                  caps, "!", "fakesink", "sync=false"])
             r = self.finish(reader, "shmsrc process")
             w = self.finish(writer, "shmsink process")
+            w["other"] = r["other"] = load.share(w["cpu_s"] + r["cpu_s"])
             return w, r
         finally:
             self.stop_all()
@@ -166,7 +196,7 @@ def run_throughput(bench, quick, rounds, results):
     print(f"\n== Throughput (frames/s; CPU in ms per frame per process; videotestsrc pattern=black, not live; "
           f"median of {rounds} interleaved round{'s' if rounds > 1 else ''})")
     header = (f"{'format':<12} {'path':<6} {'(a) 1 proc':>10} {'(b) zerobuffer':>14} {'(c) shm':>8} "
-              f"{'(b)/(a)':>8} {'(b)/(c)':>8}  {'cpu a':>6} {'cpu zb w/r':>11} {'cpu shm w/r':>11}")
+              f"{'(b)/(a)':>8} {'(b)/(c)':>8}  {'cpu a':>6} {'cpu zb w/r':>11} {'cpu shm w/r':>11} {'other':>6}")
     print(header)
     for name, fmt, width, height in FORMATS:
         frames = (80 if width == 1920 else 40) if quick else (600 if width == 1920 else 200)
@@ -187,7 +217,8 @@ def run_throughput(bench, quick, rounds, results):
                     "a": a["fps"], "b": b_fps, "c": c_fps, "ba": b_fps / a["fps"], "bc": b_fps / c_fps,
                     "cpu_a": a["cpu_ms_per_frame"], "cpu_bw": bw["cpu_ms_per_frame"],
                     "cpu_br": br["cpu_ms_per_frame"], "cpu_cw": cw["cpu_ms_per_frame"],
-                    "cpu_cr": cr["cpu_ms_per_frame"]})
+                    "cpu_cr": cr["cpu_ms_per_frame"],
+                    "other": max(a["other"], bw["other"], cw["other"])})
         for path in ("pool", "copy"):
             row = {"name": name, "path": path}
             for key in samples[path][0]:
@@ -195,13 +226,14 @@ def run_throughput(bench, quick, rounds, results):
             results.append(row)
             print(f"{name:<12} {path:<6} {row['a']:>10.1f} {row['b']:>14.1f} {row['c']:>8.1f} "
                   f"{row['ba']:>8.2f} {row['bc']:>8.2f}  {row['cpu_a']:>6.2f} "
-                  f"{row['cpu_bw']:>5.2f}/{row['cpu_br']:<5.3f} {row['cpu_cw']:>5.2f}/{row['cpu_cr']:<5.3f}",
-                  flush=True)
+                  f"{row['cpu_bw']:>5.2f}/{row['cpu_br']:<5.3f} {row['cpu_cw']:>5.2f}/{row['cpu_cr']:<5.3f} "
+                  f"{100 * row['other']:>5.0f}%{'*' if row['other'] > 0.10 else ''}", flush=True)
 
 
 def run_latency(bench, quick, latencies):
     print("\n== One-way latency, 1080p I420 (us; stamped before the sink, measured after the source)")
-    print(f"{'case':<34} {'p50':>9} {'p99':>9} {'p99.9':>9} {'max':>9} {'frames':>7} {'reader cpu ms/frame':>20}")
+    print(f"{'case':<34} {'p50':>9} {'p99':>9} {'p99.9':>9} {'max':>9} {'frames':>7} {'reader cpu ms/frame':>20} "
+          f"{'other':>6}")
     caps = "video/x-raw,format=I420,width=1920,height=1080,framerate=60/1"
     size = frame_bytes("I420", 1920, 1080)
     paced_frames = 180 if quick else 1800
@@ -224,7 +256,8 @@ def run_latency(bench, quick, latencies):
         p50, p99, p999, pmax = reader.get("latency", (float("nan"),) * 4)
         latencies[label] = (p50, p99, p999, pmax)
         print(f"{label:<34} {p50:>9.1f} {p99:>9.1f} {p999:>9.1f} {pmax:>9.1f} {reader['frames']:>7} "
-              f"{reader['cpu_ms_per_frame']:>20.3f}", flush=True)
+              f"{reader['cpu_ms_per_frame']:>20.3f} {100 * reader['other']:>5.0f}%"
+              f"{'*' if reader['other'] > 0.10 else ''}", flush=True)
 
 
 def main():
