@@ -74,14 +74,18 @@ class Bench:
         self.zbctl = args.zbctl
         self.serial = 0
         self.children = []
+        # Writer (and the single process) on CPU 0, reader on CPU 1, like zb-bench: no migrations, no sharing.
+        self.pin = not args.no_pin and (os.cpu_count() or 1) >= 2
 
     def unique(self, what):
         self.serial += 1
         return f"gstbench-{what}-{os.getpid()}-{self.serial}"
 
     def start(self, label, argv):
+        cpu = 1 if label == "reader" else 0
+        pin = (lambda: os.sched_setaffinity(0, {cpu})) if self.pin else None
         proc = subprocess.Popen([self.probe, "--label", label, "--timeout", "300"] + argv, env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=pin)
         self.children.append(proc)
         return proc
 
@@ -267,6 +271,7 @@ def main():
     parser.add_argument("--zbctl", default="", help="zbctl, to remove a ring left by a failed run")
     parser.add_argument("--quick", action="store_true", help="few frames: checks that the benchmark runs")
     parser.add_argument("--rounds", type=int, default=0, help="throughput rounds (default: 3, 1 with --quick)")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin the writer to CPU 0, the reader to CPU 1")
     parser.add_argument("--no-latency", action="store_true", help="throughput only")
     parser.add_argument("--no-throughput", action="store_true", help="latency only")
     args = parser.parse_args()
@@ -279,7 +284,8 @@ def main():
     except OSError:
         pass
     print(f"gst-bench{' --quick' if args.quick else ''}: {cpu}, {os.cpu_count()} CPUs, "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, "
+          f"{'writer on CPU 0, reader on CPU 1' if not args.no_pin and (os.cpu_count() or 1) >= 2 else 'not pinned'}")
 
     tmp = tempfile.mkdtemp(prefix="gst-bench-")
     bench = Bench(args, tmp)
