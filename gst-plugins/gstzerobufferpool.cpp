@@ -29,7 +29,9 @@ GQuark no_room_quark()
 }
 
 struct PoolState {
-    std::shared_ptr<SharedWriter> owner;
+    /// Weak: only buffers in flight keep the Writer alive, so that the sink can replace its ring (bigger caps)
+    /// while upstream still holds this pool. Once the ring is gone, the pool hands out ordinary memory.
+    std::weak_ptr<SharedWriter> owner;
     std::chrono::nanoseconds timeout{};
     std::size_t frame_size = 0;
 };
@@ -121,7 +123,13 @@ static GstFlowReturn gst_zero_buffer_pool_acquire_buffer(GstBufferPool* pool, Gs
     const auto deadline = std::chrono::steady_clock::now() + state.timeout;
     const auto slice = dont_wait ? std::chrono::nanoseconds(0)
                                  : std::min<std::chrono::nanoseconds>(zerobuffer::gst::kRingWaitSlice, state.timeout);
-    SharedWriter& owner = *state.owner;
+    const std::shared_ptr<SharedWriter> shared_owner = state.owner.lock();
+    if (!shared_owner) {
+        GST_DEBUG_OBJECT(pool, "the sink replaced its ring: ordinary memory until upstream renegotiates");
+        *buffer = gst_buffer_new_allocate(nullptr, state.frame_size, nullptr);
+        return *buffer != nullptr ? GST_FLOW_OK : GST_FLOW_ERROR;
+    }
+    SharedWriter& owner = *shared_owner;
     std::unique_lock lock(owner.mutex);
     while (true) {
         if (GST_BUFFER_POOL_IS_FLUSHING(pool))
@@ -129,7 +137,7 @@ static GstFlowReturn gst_zero_buffer_pool_acquire_buffer(GstBufferPool* pool, Gs
         auto reserved = owner.writer.reserve(state.frame_size, 0, slice);
         if (reserved) {
             lock.unlock();
-            auto holder = std::make_unique<PoolReservation>(PoolReservation{state.owner, std::move(*reserved)});
+            auto holder = std::make_unique<PoolReservation>(PoolReservation{shared_owner, std::move(*reserved)});
             const std::span<std::byte> payload = holder->reservation.payload();
             GstMemory* memory = gst_memory_new_wrapped(static_cast<GstMemoryFlags>(0), payload.data(), payload.size(), 0,
                                                        payload.size(), holder.get(), release_reservation);

@@ -20,7 +20,8 @@ inline constexpr std::chrono::milliseconds kRingWaitSlice{100};
 
 /// The sink's Writer and the lock that serialises its use: upstream threads reserve through the pool and free
 /// buffers (aborting reservations) while the streaming thread commits. Shared by the sink and by every pool
-/// buffer's memory, so the Writer outlives the last buffer even after the sink stopped.
+/// buffer's memory (the pool itself holds it weakly), so the Writer outlives the last buffer even after the sink
+/// stopped.
 struct SharedWriter {
     explicit SharedWriter(Writer ring) : writer(std::move(ring)) {}
     std::mutex mutex;

@@ -322,6 +322,11 @@ static gboolean gst_zero_buffer_sink_set_caps(GstBaseSink* sink, GstCaps* caps)
         GST_INFO_OBJECT(self, "caps need %" G_GUINT64_FORMAT "-byte frames: recreating the ring", frame_size);
         const std::weak_ptr<SharedWriter> old_ring = state.ring;
         state.ring.reset(); // Readers see WriterGone; zerobuffersrc reconnect=true follows the new ring.
+        if (gst_base_sink_is_last_sample_enabled(sink)) {
+            // The last-sample may be a pool buffer of the old ring: drop it (toggling clears it).
+            gst_base_sink_set_last_sample_enabled(sink, FALSE);
+            gst_base_sink_set_last_sample_enabled(sink, TRUE);
+        }
         if (!old_ring.expired()) {
             // Pool buffers in flight upstream keep the old Writer (and the name) until they are freed.
             GST_ELEMENT_ERROR(self, RESOURCE, BUSY,

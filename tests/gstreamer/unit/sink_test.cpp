@@ -488,7 +488,11 @@ TEST(Sink, BiggerFramesRecreateADerivedRingOrNameTheSizeNeeded)
         gst_harness_set_src_caps_str(harness.get(), kSmallI420);
         {
             zerobuffer::Reader old_reader = attach(ring);
-            ASSERT_EQ(gst_harness_push(harness.get(), zbtest::pattern_buffer(kSmallI420Size, 1)), GST_FLOW_OK);
+            // A pool buffer of the old ring stays referenced as the sink's last-sample: it must not keep the
+            // old ring from being replaced.
+            GstBuffer* pooled = gst_harness_create_buffer(harness.get(), kSmallI420Size);
+            ASSERT_NE(pooled->pool, nullptr);
+            ASSERT_EQ(gst_harness_push(harness.get(), pooled), GST_FLOW_OK);
             EXPECT_EQ(next_frame(old_reader).payload().size(), kSmallI420Size);
             gst_harness_set_src_caps_str(harness.get(), "video/x-raw,format=RGBA,width=640,height=480,framerate=30/1");
             // The old ring is gone: its reader drains and learns that its writer went away.
