@@ -260,6 +260,15 @@ RelayResult<void> validate_route(const RouteConfig& route)
                            where + "--publish-name needs --broker ADDR and a --to tcp://*:PORT output");
     if (!route.broker.empty() && route.publish_name.empty())
         return relay_error(RelayErrc::InvalidConfig, where + "--broker needs --publish-name NAME");
+    // The broker connection: CURVE with --broker-key, plain tcp only with --insecure.
+    const std::string broker_address = route.from.kind == EndpointKind::Broker ? route.from.address : route.broker;
+    if (broker_address.starts_with("tcp://") && route.broker_key_file.empty() && !security.insecure)
+        return relay_error(RelayErrc::Security,
+                           where + "the broker at '" + broker_address +
+                               "' needs CURVE: pass --broker-key BROKER.pub (and --curve-secret, a key the broker "
+                               "allows), or --insecure for plain tcp");
+    if (!route.broker_key_file.empty() && security.secret_key_file.empty())
+        return relay_error(RelayErrc::Security, where + "--broker-key needs --curve-secret (our key for the broker)");
     return {};
 }
 
@@ -343,16 +352,19 @@ RelayResult<RouteConfig> route_from_json(const nlohmann::json& object, const std
                     return relay_error(RelayErrc::InvalidConfig, where + ".curve." + curve_key + " must be a string");
                 *target = curve_value.get<std::string>();
             }
-        } else if (key == "broker" || key == "publish_name" || key == "advertise") {
+        } else if (key == "broker" || key == "publish_name" || key == "advertise" || key == "broker_key") {
             auto text = get_string(object, key, where);
             if (!text)
                 return tl::unexpected(text.error());
-            (key == "broker" ? route.broker : key == "publish_name" ? route.publish_name : route.advertise) = *text;
+            (key == "broker"         ? route.broker
+             : key == "publish_name" ? route.publish_name
+             : key == "advertise"    ? route.advertise
+                                     : route.broker_key_file) = *text;
         } else {
             return relay_error(RelayErrc::InvalidConfig,
                                where + "." + key +
-                                   " is not a known key (name, from, to, insecure, curve, broker, publish_name, "
-                                   "advertise)");
+                                   " is not a known key (name, from, to, insecure, curve, broker, broker_key, "
+                                   "publish_name, advertise)");
         }
     }
     if (!have_from)
@@ -470,6 +482,8 @@ RelayResult<CommandLine> parse_command_line(int argc, char** argv)
             route.publish_name = *text;
         } else if (flag == "--advertise") {
             route.advertise = *text;
+        } else if (flag == "--broker-key") {
+            route.broker_key_file = *text;
         } else if (flag == "--status-interval") {
             double seconds = -1;
             const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), seconds);

@@ -56,6 +56,7 @@ struct RouteConfig {
     std::string broker;        ///< Publishing side: broker address to register with ("" = none).
     std::string publish_name;  ///< Publishing side: stream name registered with the broker.
     std::string advertise;     ///< Publishing side: address registered (default: bound address, host name for *).
+    std::string broker_key_file; ///< The broker's public key: talk CURVE to the broker (our key: --curve-secret).
 };
 
 struct RelayConfig {

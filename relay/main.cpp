@@ -44,6 +44,8 @@ options:
   --insecure            allow plain tcp without CURVE (only on networks you trust)
   --broker ADDR --publish-name NAME [--advertise tcp://HOST:PORT]
                         publishing side: register the stream with a zb-relay broker
+  --broker-key FILE     the broker's public key: talk CURVE to it (our key is --curve-secret);
+                        without it a tcp broker needs --insecure
   --name NAME           route name in log lines (default: the source)
   --status-interval SEC seconds between status lines on stderr (default 5, 0 = off)
   -h, --help            this text
@@ -55,6 +57,9 @@ examples:
   A$ zb-relay --from ring:camera --to 'tcp://*:5555' --curve-secret server.key --allowed-keys clients.txt
   B$ zb-relay --from tcp://a.example:5555 --to 'ring:camera?size=256M' --curve-secret client.key \
        --server-key server.pub
+  # publish by name, receive by name through a broker on host b
+  A$ zb-relay --from ring:camera --to 'tcp://*:5555' --broker tcp://b:5550 --publish-name cam1 --insecure
+  B$ zb-relay --from broker://b:5550/cam1 --to ring:camera --insecure
   # several routes from one file
   zb-relay --config relay.json
 

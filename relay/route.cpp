@@ -3,8 +3,11 @@
 #include "route.h"
 
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
+
+#include "broker_client.h"
 
 #include "publisher.h"
 #include "ring_io.h"
@@ -13,6 +16,21 @@
 namespace zerobuffer::relay {
 
 namespace {
+
+/// Options for talking to the broker: CURVE when --broker-key is given, plain otherwise (validated earlier).
+RelayResult<BrokerClientOptions> broker_options(const RouteConfig& route, const std::string& endpoint)
+{
+    BrokerClientOptions options;
+    options.endpoint = endpoint;
+    options.timeout = std::chrono::milliseconds(2000);
+    if (!route.broker_key_file.empty()) {
+        auto keys = load_curve_client_keys(route.broker_key_file, route.security.secret_key_file);
+        if (!keys)
+            return relay_error(RelayErrc::Security, "broker keys: " + keys.error().message);
+        options.curve = std::move(*keys);
+    }
+    return options;
+}
 
 RelayResult<void> run_from_ring(const RouteConfig& route, std::vector<OutputRing>& rings, const Endpoint* network,
                                 RouteStats& stats, const std::atomic<bool>& stop)
@@ -29,6 +47,21 @@ RelayResult<void> run_from_ring(const RouteConfig& route, std::vector<OutputRing
         if (!started)
             return tl::unexpected(started.error());
         publisher = std::move(*started);
+    }
+    // Declared after the publisher: deregistered (destroyed) before the publisher stops serving.
+    std::optional<Registration> registration;
+    if (publisher && !route.broker.empty()) {
+        auto options = broker_options(route, route.broker);
+        if (!options)
+            return tl::unexpected(options.error());
+        const std::string name = route.name;
+        auto started = Registration::start(std::move(*options), route.publish_name, publisher->connect_address(),
+                                           nlohmann::json::object({{"route", route.name}}),
+                                           std::chrono::milliseconds(10000),
+                                           [name](std::string_view line) { log_route(name, "broker: " + std::string(line)); });
+        if (!started)
+            return relay_error(RelayErrc::InvalidConfig, "cannot register with the broker: " + started.error().message);
+        registration.emplace(std::move(*started));
     }
     bool encoded = false;
     const auto wait = publisher ? std::chrono::milliseconds(20) : std::chrono::milliseconds(100);
@@ -111,10 +144,40 @@ RelayResult<void> run_route(const RouteConfig& route, RouteStats& stats, const s
     }
     if (route.from.kind == EndpointKind::Ring)
         return run_from_ring(route, rings, network, stats, stop);
-    std::string address = route.from.address;
-    if (route.from.kind == EndpointKind::Broker)
-        return relay_error(RelayErrc::InvalidConfig, "broker:// sources are not available in this build yet");
-    return run_subscriber(route, address, rings, stats, stop);
+    if (route.from.kind == EndpointKind::Zmq)
+        return run_subscriber(route, route.from.address, rings, stats, stop);
+
+    // broker://HOST:PORT/NAME: ask the broker until the stream is published, then follow it if it moves.
+    auto options = broker_options(route, route.from.address);
+    if (!options)
+        return tl::unexpected(options.error());
+    auto client = BrokerClient::connect(std::move(*options));
+    if (!client)
+        return relay_error(RelayErrc::InvalidConfig, "broker '" + route.from.address + "': " + client.error().message);
+    auto discover = [&]() -> std::optional<std::string> {
+        auto location = client->discover(route.from.stream_name);
+        if (!location)
+            return std::nullopt;
+        return location->address;
+    };
+    bool logged = false;
+    std::optional<std::string> address;
+    while (!stop.load(std::memory_order_relaxed)) {
+        auto location = client->discover(route.from.stream_name);
+        if (location) {
+            address = location->address;
+            break;
+        }
+        if (!logged)
+            log_route(route.name, "stream '" + route.from.stream_name + "' not found at the broker " +
+                                      route.from.address + " yet (" + location.error().message + "); asking again");
+        logged = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    if (!address)
+        return {};
+    log_route(route.name, "the broker says stream '" + route.from.stream_name + "' is at " + *address);
+    return run_subscriber(route, *address, rings, stats, stop, discover);
 }
 
 } // namespace zerobuffer::relay

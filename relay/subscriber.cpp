@@ -83,10 +83,24 @@ public:
         return {};
     }
 
-    void run(const std::atomic<bool>& stop)
+    void run(const std::atomic<bool>& stop, const Rediscover& rediscover)
     {
         auto last_credit = std::chrono::steady_clock::now();
+        down_since_ = last_credit;
         while (!stop.load(std::memory_order_relaxed)) {
+            if (rediscover && !connected_ &&
+                std::chrono::steady_clock::now() - down_since_ > std::chrono::seconds(5)) {
+                down_since_ = std::chrono::steady_clock::now();
+                if (auto moved = rediscover(); moved && *moved != address_) {
+                    // The publisher moved (restarted elsewhere): follow it.
+                    log_route(route_.name, "the broker now gives " + *moved + " (was " + address_ + ")");
+                    zmq_disconnect(dealer_.get(), address_.c_str());
+                    if (zmq_connect(dealer_.get(), moved->c_str()) == 0)
+                        address_ = *moved;
+                    else
+                        log_route(route_.name, "cannot connect to '" + *moved + "': " + zmq_error_text());
+                }
+            }
             std::array<zmq_pollitem_t, 2> items{zmq_pollitem_t{dealer_.get(), 0, ZMQ_POLLIN, 0},
                                                 zmq_pollitem_t{monitor_.get(), 0, ZMQ_POLLIN, 0}};
             zmq_poll(items.data(), 2, 100);
@@ -119,6 +133,7 @@ private:
     {
         switch (event.event) {
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+            connected_ = true;
             session_ = ++next_session_;
             received_ = 0;
             reported_ = 0;
@@ -129,6 +144,8 @@ private:
                                        ")");
             break;
         case ZMQ_EVENT_DISCONNECTED:
+            connected_ = false;
+            down_since_ = std::chrono::steady_clock::now();
             stats_.peers.store(0, std::memory_order_relaxed);
             log_route(route_.name, "lost the connection to " + event.address + "; reconnecting with back-off");
             break;
@@ -254,6 +271,8 @@ private:
     zmq_msg_t header_;  ///< Reused for every message: libzmq's buffers, no allocation of ours per frame.
     zmq_msg_t payload_;
     std::string address_;
+    bool connected_ = false;
+    std::chrono::steady_clock::time_point down_since_;
     std::uint64_t next_session_ = 0;
     std::uint64_t session_ = 0; ///< 0 until connected.
     std::uint64_t received_ = 0;
@@ -270,12 +289,13 @@ private:
 } // namespace
 
 RelayResult<void> run_subscriber(const RouteConfig& route, const std::string& address,
-                                 std::vector<OutputRing>& outputs, RouteStats& stats, const std::atomic<bool>& stop)
+                                 std::vector<OutputRing>& outputs, RouteStats& stats, const std::atomic<bool>& stop,
+                                 const Rediscover& rediscover)
 {
     Subscriber subscriber(route, outputs, stats);
     if (auto ok = subscriber.connect(address); !ok)
         return ok;
-    subscriber.run(stop);
+    subscriber.run(stop, rediscover);
     subscriber.log_summary();
     return {};
 }

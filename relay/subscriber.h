@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,9 +16,13 @@
 
 namespace zerobuffer::relay {
 
+/// Asks the broker again where the stream is (nullopt: not known now).
+using Rediscover = std::function<std::optional<std::string>()>;
+
 /// Runs the receiving route until `stop`; `address` is the sender's ZeroMQ address (from --from or the broker).
+/// With `rediscover`, a connection that stays down for 5 s is moved to the address the broker gives now.
 [[nodiscard]] RelayResult<void> run_subscriber(const RouteConfig& route, const std::string& address,
                                                std::vector<OutputRing>& outputs, RouteStats& stats,
-                                               const std::atomic<bool>& stop);
+                                               const std::atomic<bool>& stop, const Rediscover& rediscover = {});
 
 } // namespace zerobuffer::relay

@@ -387,6 +387,52 @@ slow-lossless | slow-latest)
     check_shm_clean
     ;;
 
+broker-discovery)
+    # Receive by name through the broker; kill -9 the broker (the stream goes on), then kill -9 the sender and
+    # start it on another port: the receiver asks the broker again and follows it.
+    bport=$(free_port)
+    port1=$(free_port)
+    port2=$(free_port)
+    frames=1200
+    stream="cam-$tag"
+    start broker "$relay" broker --bind "tcp://127.0.0.1:$bport" --insecure --status-interval 0
+    broker=$last_pid
+    start reader "$peer" read "$tag-dst" --frames $frames --width 320 --height 240 --allow-gaps --timeout-s 60
+    reader=$last_pid
+    start receiver "$relay" --from "broker://127.0.0.1:$bport/$stream" --to "ring:$tag-dst?wait-readers=1" \
+        --insecure
+    receiver=$last_pid
+    start sender "$relay" --from "ring:$tag-src" --to "tcp://127.0.0.1:$port1" --insecure \
+        --broker "tcp://127.0.0.1:$bport" --publish-name "$stream"
+    sender=$last_pid
+    wait_for receiver.err "the broker says stream '$stream' is at tcp://127.0.0.1:$port1"
+    wait_for sender.err "subscriber #1 joined"
+    start writer "$peer" write "$tag-src" --frames $frames --width 320 --height 240 --wait-readers 1 --fps 100
+    writer=$last_pid
+    sleep 1
+    kill -9 "$broker"
+    wait "$broker" 2>/dev/null
+    sleep 0.3
+    start broker2 "$relay" broker --bind "tcp://127.0.0.1:$bport" --insecure --status-interval 0
+    sleep 0.5
+    kill -9 "$sender"
+    wait "$sender" 2>/dev/null
+    start sender2 "$relay" --from "ring:$tag-src" --to "tcp://127.0.0.1:$port2" --insecure \
+        --broker "tcp://127.0.0.1:$bport" --publish-name "$stream"
+    sender=$last_pid
+    wait_for receiver.err "the broker now gives tcp://127.0.0.1:$port2" 20
+    finish "$writer" writer
+    finish "$reader" reader
+    has reader.out "^mismatches: 0$"
+    has reader.out "^eos: yes$"
+    has reader.out "^last: $((frames - 1))$"
+    disc=$(value reader.out discontinuities)
+    [ "$disc" -ge 1 ] || fail "the gap was not flagged"
+    stop "$sender" sender2
+    stop "$receiver" receiver
+    check_shm_clean
+    ;;
+
 config-file)
     # Two routes from one JSON file; and clear errors that name the bad key.
     cat >"$tmp/bad.json" <<JSON
