@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 // `zb-relay broker` as a real process on loopback: the protocol through BrokerClient, hostile clients, expiry,
 // kill -9 and restart with a live Registration, timeouts against a dead broker, CURVE, and the command line.
+#include <arpa/inet.h>
 #include <array>
 #include <csignal>
 #include <fstream>
 #include <mutex>
 #include <regex>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -234,6 +238,55 @@ TEST_F(BrokerTest, FramesAboveTheHardCapDropTheSenderOnly)
     ASSERT_TRUE(hostile.send_request(std::string(64 * 1024, '{')));
     EXPECT_FALSE(hostile.receive(1000ms)) << "an oversized frame beyond the cap is not answered";
     expect_still_serving("after a frame beyond ZMQ_MAXMSGSIZE");
+}
+
+/// A plain TCP connection to the broker's port, outside ZeroMQ.
+class RawTcp {
+public:
+    explicit RawTcp(int port) : fd_(socket(AF_INET, SOCK_STREAM, 0))
+    {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        address.sin_port = htons(static_cast<std::uint16_t>(port));
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API takes sockaddr*
+        connected_ = fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    }
+    RawTcp(const RawTcp&) = delete;
+    RawTcp& operator=(const RawTcp&) = delete;
+    ~RawTcp()
+    {
+        if (fd_ >= 0) {
+            close(fd_);
+        }
+    }
+    [[nodiscard]] bool connected() const noexcept { return connected_; }
+    bool write_all(const std::string& bytes) const
+    {
+        return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+    }
+
+private:
+    int fd_;
+    bool connected_ = false;
+};
+
+TEST_F(BrokerTest, NonZeroMqPeersDoNotDisturbTheBroker)
+{
+    start_broker();
+    RawTcp idle(port_); // connects and never completes the ZMTP handshake
+    ASSERT_TRUE(idle.connected());
+    RawTcp garbage(port_);
+    ASSERT_TRUE(garbage.connected());
+    std::string noise(8192, '\0');
+    for (std::size_t i = 0; i < noise.size(); ++i) {
+        noise[i] = static_cast<char>((i * 131 + 7) % 251);
+    }
+    garbage.write_all(noise); // may fail half-way once libzmq hangs up on it: fine
+    RawTcp http(port_);
+    ASSERT_TRUE(http.connected());
+    http.write_all("GET / HTTP/1.1\r\nHost: broker\r\n\r\n");
+    expect_still_serving("with an idle TCP peer, a garbage TCP peer and an HTTP request connected");
 }
 
 TEST_F(BrokerTest, ClientsThatNeverReadRepliesDoNotStallOthers)
