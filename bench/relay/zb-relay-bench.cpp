@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: MIT
+// zb-relay-bench: throughput of zb-relay (ring->ring, ring->tcp->ring, CURVE on/off) against a plain memcpy and
+// a plain ZeroMQ stream of the same sizes measured in the same run, and one-way latency at 60 fps.
+// Prints figures and ratios with PASS/MISS against the targets; never fails on speed.
+//
+//   zb-relay-bench ZB_RELAY [--quick]
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <zmq.h>
+#include <zerobuffer/reader.h>
+#include <zerobuffer/writer.h>
+
+namespace {
+
+using namespace zerobuffer;
+using Clock = std::chrono::steady_clock;
+
+struct Size {
+    const char* name;
+    std::size_t bytes;
+    std::uint64_t frames;
+};
+
+std::int64_t monotonic_ns()
+{
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+/// A child zb-relay process, stopped with SIGTERM when destroyed.
+class RelayProcess {
+public:
+    RelayProcess(const std::string& program, const std::vector<std::string>& args)
+    {
+        pid_ = fork();
+        if (pid_ == 0) {
+            std::vector<char*> argv;
+            argv.push_back(const_cast<char*>(program.c_str()));
+            for (const std::string& arg : args)
+                argv.push_back(const_cast<char*>(arg.c_str()));
+            argv.push_back(nullptr);
+            if (std::getenv("ZB_RELAY_BENCH_VERBOSE") == nullptr) {
+                std::freopen("/dev/null", "w", stderr);
+            }
+            execv(program.c_str(), argv.data());
+            _exit(127);
+        }
+    }
+    RelayProcess(const RelayProcess&) = delete;
+    RelayProcess& operator=(const RelayProcess&) = delete;
+    ~RelayProcess()
+    {
+        if (pid_ > 0) {
+            kill(pid_, SIGTERM);
+            int status = 0;
+            waitpid(pid_, &status, 0);
+        }
+    }
+
+private:
+    pid_t pid_ = -1;
+};
+
+struct Throughput {
+    double fps = 0;
+    double gbps = 0;
+};
+
+Throughput measure(std::uint64_t frames, std::size_t bytes, double seconds)
+{
+    return {static_cast<double>(frames) / seconds, static_cast<double>(frames * bytes) / seconds / 1e9};
+}
+
+/// memcpy of frame-sized blocks, rotating through two 128 MB regions like ring slots do.
+Throughput memcpy_baseline(const Size& size)
+{
+    const std::size_t region = std::size_t{128} << 20;
+    const std::size_t slots = std::max<std::size_t>(1, region / size.bytes);
+    std::vector<std::byte> source(region, std::byte{1});
+    std::vector<std::byte> target(region, std::byte{2});
+    const auto start = Clock::now();
+    for (std::uint64_t i = 0; i < size.frames; ++i) {
+        const std::size_t slot = (i % slots) * size.bytes;
+        std::memcpy(target.data() + slot, source.data() + slot, size.bytes);
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    volatile std::byte sink = target[size.bytes / 2];
+    (void)sink;
+    return measure(size.frames, size.bytes, seconds);
+}
+
+/// Writes `frames` frames into `source` (as fast as the readers allow, or paced with pts = send time) and
+/// reads them from `target`; returns throughput and fills `latencies_ns` when pacing.
+Throughput through_rings(const std::string& source, const std::string& target, const Size& size,
+                         std::size_t ring_bytes, double fps, std::vector<std::int64_t>* latencies_ns)
+{
+    WriterOptions options;
+    options.ring_size = ring_bytes;
+    options.reader_timeout = std::chrono::seconds(20);
+    auto writer = Writer::create(source, options);
+    if (!writer) {
+        std::fprintf(stderr, "zb-relay-bench: error: %s\n", writer.error().message.c_str());
+        return {};
+    }
+    std::optional<Reader> reader;
+    for (int i = 0; i < 1000 && !reader; ++i) {
+        auto attached = Reader::attach(target);
+        if (attached)
+            reader.emplace(std::move(*attached));
+        else
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!reader || !writer->wait_for_readers(1, std::chrono::seconds(20))) {
+        std::fprintf(stderr, "zb-relay-bench: error: the relay did not connect the rings\n");
+        return {};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300)); // Let the network route finish its handshake.
+    std::atomic<std::uint64_t> received{0};
+    std::thread consumer([&] {
+        while (received.load() < size.frames) {
+            auto frame = reader->acquire(std::chrono::seconds(5));
+            if (!frame) {
+                std::fprintf(stderr, "zb-relay-bench: error: reading: %s\n", frame.error().message.c_str());
+                return;
+            }
+            if (latencies_ns != nullptr)
+                latencies_ns->push_back(monotonic_ns() - frame->info().pts);
+            received.fetch_add(1);
+        }
+    });
+    const auto start = Clock::now();
+    for (std::uint64_t i = 0; i < size.frames; ++i) {
+        if (fps > 0)
+            std::this_thread::sleep_until(start + std::chrono::nanoseconds(
+                                                      static_cast<std::int64_t>(static_cast<double>(i) * 1e9 / fps)));
+        auto reservation = writer->reserve(size.bytes, 0, std::chrono::seconds(20));
+        if (!reservation) {
+            std::fprintf(stderr, "zb-relay-bench: error: writing: %s\n", reservation.error().message.c_str());
+            break;
+        }
+        FrameInfo info;
+        info.pts = monotonic_ns();
+        (void)writer->commit(*reservation, info);
+    }
+    consumer.join();
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return measure(received.load(), size.bytes, seconds);
+}
+
+/// A plain ZeroMQ PUSH/PULL stream over tcp loopback with zero-copy sends, same message sizes.
+Throughput plain_zmq(const Size& size, int port, bool curve)
+{
+    void* context = zmq_ctx_new();
+    void* pull = zmq_socket(context, ZMQ_PULL);
+    void* push = zmq_socket(context, ZMQ_PUSH);
+    if (curve) {
+        char server_public[41], server_secret[41], client_public[41], client_secret[41];
+        zmq_curve_keypair(server_public, server_secret);
+        zmq_curve_keypair(client_public, client_secret);
+        const int one = 1;
+        zmq_setsockopt(pull, ZMQ_CURVE_SERVER, &one, sizeof one);
+        zmq_setsockopt(pull, ZMQ_CURVE_SECRETKEY, server_secret, 41);
+        zmq_setsockopt(push, ZMQ_CURVE_SERVERKEY, server_public, 41);
+        zmq_setsockopt(push, ZMQ_CURVE_PUBLICKEY, client_public, 41);
+        zmq_setsockopt(push, ZMQ_CURVE_SECRETKEY, client_secret, 41);
+    }
+    const int hwm = 4;
+    zmq_setsockopt(push, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(pull, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    const std::string address = "tcp://127.0.0.1:" + std::to_string(port);
+    zmq_bind(pull, address.c_str());
+    zmq_connect(push, address.c_str());
+    std::vector<std::byte> buffer(std::size_t{128} << 20, std::byte{3});
+    const std::size_t slots = std::max<std::size_t>(1, buffer.size() / size.bytes);
+    constexpr std::uint64_t kWarmUp = 4; // Connection and CURVE handshake happen before the clock starts.
+    std::atomic<bool> warm{false};
+    std::thread receiver([&] {
+        zmq_msg_t message;
+        zmq_msg_init(&message);
+        for (std::uint64_t i = 0; i < size.frames + kWarmUp; ++i) {
+            zmq_msg_recv(&message, pull, 0);
+            if (i + 1 == kWarmUp)
+                warm.store(true);
+        }
+        zmq_msg_close(&message);
+    });
+    for (std::uint64_t i = 0; i < kWarmUp; ++i) {
+        zmq_msg_t message;
+        zmq_msg_init_data(&message, buffer.data(), size.bytes, nullptr, nullptr);
+        zmq_msg_send(&message, push, 0);
+    }
+    while (!warm.load())
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+    const auto start = Clock::now();
+    for (std::uint64_t i = 0; i < size.frames; ++i) {
+        zmq_msg_t message;
+        zmq_msg_init_data(&message, buffer.data() + (i % slots) * size.bytes, size.bytes, nullptr, nullptr);
+        zmq_msg_send(&message, push, 0);
+    }
+    receiver.join();
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const int linger = 0;
+    zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(push);
+    zmq_close(pull);
+    zmq_ctx_term(context);
+    return measure(size.frames, size.bytes, seconds);
+}
+
+int free_port_after(int base)
+{
+    static std::atomic<int> next{0};
+    return base + (getpid() % 2000) + next.fetch_add(1);
+}
+
+const char* verdict(double ratio, double target)
+{
+    return ratio >= target ? "PASS" : "MISS";
+}
+
+void print_row(const char* size, const char* what, const Throughput& result)
+{
+    std::printf("%-6s %-28s %8.1f frames/s %7.2f GB/s\n", size, what, result.fps, result.gbps);
+}
+
+std::string run_keygen(const std::string& relay, const std::filesystem::path& dir, const char* prefix)
+{
+    const std::string command = "cd '" + dir.string() + "' && '" + relay + "' keygen " + prefix + " >/dev/null";
+    if (std::system(command.c_str()) != 0)
+        std::fprintf(stderr, "zb-relay-bench: error: keygen failed\n");
+    return (dir / prefix).string();
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    if (argc < 2) {
+        std::fputs("usage: zb-relay-bench ZB_RELAY [--quick]\n", stderr);
+        return 2;
+    }
+    const std::string relay = std::filesystem::absolute(argv[1]).string();
+    const bool quick = argc > 2 && std::string(argv[2]) == "--quick";
+    const std::vector<Size> sizes = {{"1080p", 1920 * 1080 * 3 / 2, quick ? 120u : 600u},
+                                     {"4K", 3840 * 2160 * 3 / 2, quick ? 40u : 200u}};
+    char dir_template[] = "/tmp/zb-relay-bench-XXXXXX";
+    const std::filesystem::path dir = mkdtemp(dir_template);
+    const std::string server = run_keygen(relay, dir, "server");
+    const std::string client = run_keygen(relay, dir, "client");
+    std::filesystem::copy_file(client + ".pub", dir / "allowed.txt");
+    const std::string tag = "zbrb" + std::to_string(getpid());
+    std::printf("zb-relay-bench%s: I420 frames, lossless, one reader; ratios measured side by side in this run\n",
+                quick ? " (quick)" : "");
+
+    for (const Size& size : sizes) {
+        const std::size_t ring = std::max<std::size_t>(std::size_t{64} << 20, size.bytes * 8);
+        const std::string ring_arg = "?size=" + std::to_string(ring) + "&wait-readers=1";
+        const Throughput copy = memcpy_baseline(size);
+        print_row(size.name, "memcpy (baseline)", copy);
+        Throughput local;
+        {
+            RelayProcess process(relay, {"--from", "ring:" + tag + "-a", "--to", "ring:" + tag + "-b" + ring_arg,
+                                         "--status-interval", "0"});
+            local = through_rings(tag + "-a", tag + "-b", size, ring, 0, nullptr);
+        }
+        print_row(size.name, "ring->zb-relay->ring", local);
+        std::printf("%-6s   ratio to memcpy %.2f (target >= 0.8) %s\n", size.name, local.gbps / copy.gbps,
+                    verdict(local.gbps / copy.gbps, 0.8));
+        for (const bool curve : {false, true}) {
+            const int port = free_port_after(20000);
+            const Throughput plain = plain_zmq(size, free_port_after(24000), curve);
+            print_row(size.name, curve ? "plain ZeroMQ tcp, CURVE" : "plain ZeroMQ tcp", plain);
+            std::vector<std::string> send_security{"--insecure"};
+            std::vector<std::string> receive_security{"--insecure"};
+            if (curve) {
+                send_security = {"--curve-secret", server + ".key", "--allowed-keys", (dir / "allowed.txt").string()};
+                receive_security = {"--curve-secret", client + ".key", "--server-key", server + ".pub"};
+            }
+            const std::string address = "tcp://127.0.0.1:" + std::to_string(port);
+            std::vector<std::string> receiver_args{"--from", address, "--to", "ring:" + tag + "-d" + ring_arg,
+                                                   "--status-interval", "0"};
+            receiver_args.insert(receiver_args.end(), receive_security.begin(), receive_security.end());
+            std::vector<std::string> sender_args{"--from", "ring:" + tag + "-c", "--to", address + "?wait-peers=1",
+                                                 "--status-interval", "0"};
+            sender_args.insert(sender_args.end(), send_security.begin(), send_security.end());
+            Throughput network;
+            {
+                RelayProcess receiver(relay, receiver_args);
+                RelayProcess sender(relay, sender_args);
+                network = through_rings(tag + "-c", tag + "-d", size, ring, 0, nullptr);
+            }
+            print_row(size.name, curve ? "ring->tcp relay->ring, CURVE" : "ring->tcp relay->ring", network);
+            std::printf("%-6s   ratio to plain ZeroMQ %.2f (target >= 0.9) %s\n", size.name, network.gbps / plain.gbps,
+                        verdict(network.gbps / plain.gbps, 0.9));
+        }
+    }
+
+    // One-way latency: writer commit in the source ring -> reader acquire in the target ring, 60 fps, 1080p.
+    for (const bool curve : {false, true}) {
+        const Size size{"1080p", 1920 * 1080 * 3 / 2, quick ? 120u : 600u};
+        const std::size_t ring = std::size_t{64} << 20;
+        const std::string ring_arg = "?wait-readers=1";
+        const std::string address = "tcp://127.0.0.1:" + std::to_string(free_port_after(28000));
+        std::vector<std::string> receiver_args{"--from", address, "--to", "ring:" + tag + "-f" + ring_arg,
+                                               "--status-interval", "0"};
+        std::vector<std::string> sender_args{"--from", "ring:" + tag + "-e", "--to", address + "?wait-peers=1",
+                                             "--status-interval", "0"};
+        if (curve) {
+            for (const auto& arg : {"--curve-secret", "KEY", "--server-key", "PUB"})
+                receiver_args.emplace_back(arg);
+            receiver_args[receiver_args.size() - 3] = client + ".key";
+            receiver_args.back() = server + ".pub";
+            sender_args.insert(sender_args.end(), {"--curve-secret", server + ".key", "--allowed-keys",
+                                                   (dir / "allowed.txt").string()});
+        } else {
+            receiver_args.emplace_back("--insecure");
+            sender_args.emplace_back("--insecure");
+        }
+        std::vector<std::int64_t> latencies;
+        latencies.reserve(size.frames);
+        {
+            RelayProcess receiver(relay, receiver_args);
+            RelayProcess sender(relay, sender_args);
+            (void)through_rings(tag + "-e", tag + "-f", size, ring, 60.0, &latencies);
+        }
+        if (latencies.empty())
+            continue;
+        std::sort(latencies.begin(), latencies.end());
+        const auto at = [&](double q) {
+            return static_cast<double>(latencies[static_cast<std::size_t>(q * static_cast<double>(latencies.size() - 1))]) /
+                   1e3;
+        };
+        std::printf("1080p  latency at 60 fps via tcp relay%s: p50 %.0f us, p99 %.0f us, max %.0f us (%zu frames)\n",
+                    curve ? ", CURVE" : "", at(0.5), at(0.99), at(1.0), latencies.size());
+    }
+    std::filesystem::remove_all(dir);
+    return 0;
+}
