@@ -120,7 +120,10 @@ TEST_F(BrokerTest, UnrefreshedRegistrationExpires)
     start_broker({"--insecure", "--ttl", "0.3"});
     BrokerClient publisher = client();
     ASSERT_TRUE(publisher.register_stream("short", "tcp://127.0.0.1:5555", nlohmann::json::object(), 300ms));
-    ASSERT_TRUE(publisher.register_stream("default-ttl", "tcp://127.0.0.1:5556", nlohmann::json::object(), 300ms));
+    // A REG without "ttl" gets the broker's --ttl.
+    auto defaulted = publisher.request({{"type", "REG"}, {"name", "default-ttl"}, {"address", "tcp://127.0.0.1:5556"}});
+    ASSERT_TRUE(defaulted) << defaulted.error().message;
+    EXPECT_EQ((*defaulted)["ttl_ms"], 300) << defaulted->dump();
     std::this_thread::sleep_for(1000ms); // more than three TTLs without a refresh
     for (const char* name : {"short", "default-ttl"}) {
         auto found = publisher.discover(name);
