@@ -510,7 +510,7 @@ void Broker::serve_one(Clock::time_point now)
     }
     const std::size_t body_frames = total_frames - std::min(body_start, total_frames);
     detail::Reply reply;
-    if (body_frames != 1) {
+    if (body_frames != 1 || body_start >= frames.size()) { // the body may lie beyond the frames kept
         reply = detail::error_reply(errors::kBadEnvelope,
                                     "request must be exactly one frame after the envelope, got " +
                                         std::to_string(body_frames) + " (send one JSON object per request)");

@@ -224,6 +224,23 @@ TEST_F(BrokerTest, GarbageEnvelopesGetErrorReplies)
     ASSERT_TRUE(many);
     EXPECT_EQ(nlohmann::json::parse(many->back(), nullptr, false)["error"], "bad_envelope");
 
+    // The delimiter as the last frame kept (8 with the routing id) and the body as the 9th, beyond them.
+    std::vector<std::string> deep(6, std::string("x"));
+    deep.emplace_back();
+    deep.emplace_back("{\"type\":\"LIST\"}");
+    ASSERT_TRUE(hostile.send(deep));
+    auto beyond = hostile.receive(kReply);
+    ASSERT_TRUE(beyond) << broker_->log();
+    EXPECT_EQ(nlohmann::json::parse(beyond->back(), nullptr, false)["error"], "bad_envelope");
+    for (std::size_t frames = 1; frames <= 12; ++frames) { // every delimiter position around the limit
+        for (std::size_t delimiter = 0; delimiter < frames; ++delimiter) {
+            std::vector<std::string> message(frames, std::string("{\"type\":\"LIST\"}"));
+            message[delimiter].clear();
+            ASSERT_TRUE(hostile.send(message));
+            ASSERT_TRUE(hostile.receive(kReply)) << frames << " frames, delimiter at " << delimiter;
+        }
+    }
+
     // A DEALER that sends the body without a delimiter is still answered.
     ASSERT_TRUE(hostile.send({"{\"type\":\"LIST\"}"}));
     auto bare = hostile.receive(kReply);
