@@ -168,6 +168,7 @@ bool create_ring(GstZeroBufferSink* self, guint64 ring_size)
     auto writer = zerobuffer::Writer::create(settings.ring, options);
     if (writer) {
         state.ring = std::make_shared<SharedWriter>(std::move(*writer));
+        state.waited_for_reader = false; // wait-for-reader holds the first frame of every ring, also a recreated one.
         GST_INFO_OBJECT(self, "created ring '%s' of %" G_GUINT64_FORMAT " bytes", settings.ring.c_str(), ring_size);
         return true;
     }
@@ -401,6 +402,16 @@ static GstFlowReturn gst_zero_buffer_sink_render(GstBaseSink* sink, GstBuffer* b
         const zerobuffer::gst::VideoLayout layout = zerobuffer::gst::video_layout_of(state.video_info, buffer);
         if (!(layout == state.published_layout)) {
             zerobuffer::gst::apply_video_layout(state.format, layout);
+            // Readers refuse frames whose planes run past the payload: refuse them here, where the cause is.
+            if (auto checked = zerobuffer::gst::check_video_layout(state.video_info, state.format, layout.frame_size);
+                !checked) {
+                GST_ELEMENT_ERROR(self, STREAM, FORMAT,
+                                  ("upstream sent a %" G_GUINT64_FORMAT "-byte buffer that does not hold a frame of its "
+                                   "caps: %s",
+                                   layout.frame_size, checked.error().message.c_str()),
+                                  (nullptr));
+                return GST_FLOW_ERROR;
+            }
             if (!publish_format(self))
                 return GST_FLOW_ERROR;
             state.published_layout = layout;
@@ -623,7 +634,9 @@ static void gst_zero_buffer_sink_class_init(GstZeroBufferSinkClass* klass)
     g_object_class_install_property(
         object_class, PROP_WAIT_FOR_READER,
         g_param_spec_boolean("wait-for-reader", "Wait for a reader",
-                             "Hold the first frame until at least one reader is attached", FALSE, flags));
+                             "Hold the first frame until at least one reader is attached (again after the ring was "
+                             "recreated for bigger caps)",
+                             FALSE, flags));
     g_object_class_install_property(
         object_class, PROP_READER_TIMEOUT,
         g_param_spec_uint("reader-timeout", "Reader timeout (ms)",

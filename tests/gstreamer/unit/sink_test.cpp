@@ -468,6 +468,18 @@ TEST(Sink, ConfigurationErrorsNameTheProblem)
         EXPECT_NE(error.find("bad/name"), std::string::npos) << error;
         gst_element_set_bus(harness->element, nullptr);
     }
+    // A raw video buffer too small for its caps.
+    {
+        RingName ring;
+        HarnessPtr harness = sink_harness(ring);
+        zbtest::BusPtr bus(gst_bus_new());
+        gst_element_set_bus(harness->element, bus.get());
+        gst_harness_set_src_caps_str(harness.get(), kSmallI420);
+        EXPECT_EQ(gst_harness_push(harness.get(), zbtest::pattern_buffer(kSmallI420Size - 100, 1)), GST_FLOW_ERROR);
+        const std::string error = zbtest::wait_message_text(bus.get(), GST_MESSAGE_ERROR, 1s);
+        EXPECT_NE(error.find("does not hold a frame"), std::string::npos) << error;
+        gst_element_set_bus(harness->element, nullptr);
+    }
     // Out-of-range and unknown enum values are refused by gst-launch syntax.
     GError* parse_error = nullptr;
     GstElement* pipeline = gst_parse_launch("fakesrc ! zerobuffersink ring=x checksum=sometimes", &parse_error);
