@@ -55,7 +55,7 @@ Options:
   --ttl SECONDS             time to live of a registration that names none (default 10)
   --max-request-bytes N     larger requests get {"ok":false,"error":"too_large"} (default 65536);
                             frames beyond 4 times this drop the sender's connection (ZMQ_MAXMSGSIZE)
-  --max-streams N           live registrations at most (default 1024)
+  --max-streams N           live registrations at most (default 1024, at most 10000)
   --curve-secret FILE       serve with CURVE: the broker's secret key (from `zb-relay keygen`)
   --allowed-keys FILE       with --curve-secret: the client public keys allowed in, one Z85 key per line
   --insecure                serve plain tcp (no encryption, no authentication): required for tcp without CURVE
@@ -183,8 +183,8 @@ std::optional<BrokerOptions> parse_options(int argc, char** argv, bool& help_sho
             options.max_request_bytes = *bytes;
         } else if (arg == "--max-streams") {
             const auto count = parse_number<std::size_t>(*text);
-            if (!count || *count < 1 || *count > 1'000'000) {
-                return bad_value("a count between 1 and 1000000");
+            if (!count || *count < 1 || *count > 10'000) {
+                return bad_value("a count between 1 and 10000 (a LIST of them stays under the client's 16 MiB reply cap)");
             }
             options.max_streams = *count;
         } else if (arg == "--curve-secret") {

@@ -187,6 +187,7 @@ Reply Registry::handle_reg(const nlohmann::json& request, std::string_view peer_
                                                       "--max-streams");
     }
     Reply reply;
+    note_deadline(now + ttl);
     const std::string resolved = resolve_wildcard_host(*address, peer_address);
     if (existing == nullptr) {
         reply.log_line = "registered '" + *name + "' at " + resolved + " (ttl " + std::to_string(ttl.count()) + " ms)";
@@ -289,29 +290,30 @@ Registry::Entry* Registry::find_live(const std::string& name, Clock::time_point 
 std::vector<std::string> Registry::expire(Clock::time_point now)
 {
     std::vector<std::string> lines;
+    if (!earliest_deadline_ || now <= *earliest_deadline_) {
+        return lines; // the common case: nothing can have expired, no scan
+    }
+    earliest_deadline_.reset();
     for (auto it = entries_.begin(); it != entries_.end();) {
         const Entry& entry = it->second;
-        if (now - entry.refreshed > entry.ttl) {
+        const Clock::time_point deadline = entry.refreshed + entry.ttl;
+        if (now > deadline) {
             lines.push_back("expired '" + it->first + "' (" + entry.address + "): not refreshed within " +
                             std::to_string(entry.ttl.count()) + " ms");
             it = entries_.erase(it);
         } else {
+            note_deadline(deadline);
             ++it;
         }
     }
     return lines;
 }
 
-std::optional<Clock::time_point> Registry::next_expiry() const
+void Registry::note_deadline(Clock::time_point deadline)
 {
-    std::optional<Clock::time_point> next;
-    for (const auto& [name, entry] : entries_) {
-        const Clock::time_point deadline = entry.refreshed + entry.ttl;
-        if (!next || deadline < *next) {
-            next = deadline;
-        }
+    if (!earliest_deadline_ || deadline < *earliest_deadline_) {
+        earliest_deadline_ = deadline;
     }
-    return next;
 }
 
 } // namespace zerobuffer::relay::detail

@@ -44,8 +44,8 @@ public:
     /// Removes registrations not refreshed within their TTL; returns one log line per removed entry.
     [[nodiscard]] std::vector<std::string> expire(Clock::time_point now);
 
-    /// When the next registration expires, if any.
-    [[nodiscard]] std::optional<Clock::time_point> next_expiry() const;
+    /// When the next registration may expire (possibly earlier than it will, if it was refreshed), if any.
+    [[nodiscard]] std::optional<Clock::time_point> next_expiry() const { return earliest_deadline_; }
 
     [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
 
@@ -67,8 +67,14 @@ private:
     /// The live entry of that name, after dropping it if it has expired.
     Entry* find_live(const std::string& name, Clock::time_point now);
 
+    /// Lowers earliest_deadline_ to `deadline` if that is earlier.
+    void note_deadline(Clock::time_point deadline);
+
     Limits limits_;
     std::map<std::string, Entry, std::less<>> entries_;
+    /// No entry expires before this. Refreshes leave it early (never late); expire() rescans only once it passes,
+    /// so a request costs O(log n), not a scan of every registration.
+    std::optional<Clock::time_point> earliest_deadline_;
 };
 
 } // namespace zerobuffer::relay::detail
