@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include <gst/audio/audio.h>
+#include <nlohmann/json.hpp>
 
 namespace zerobuffer::gst {
 namespace {
@@ -64,39 +65,26 @@ std::optional<std::uint32_t> positive_int_field(const GstStructure* structure, c
     return static_cast<std::uint32_t>(value);
 }
 
-// Field values of encoded caps we copy into extra_json: plain tokens only, so no JSON escaping is needed.
-bool is_token(std::string_view text)
-{
-    return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-        return g_ascii_isalnum(c) || c == '-' || c == '_' || c == '.';
-    });
-}
-
+// Copies string fields of encoded caps into extra_json (an object text, built with nlohmann::json).
 std::string extra_from_fields(const GstStructure* structure, std::initializer_list<std::pair<const char*, const char*>> fields)
 {
-    std::string json;
-    for (const auto& [caps_field, json_key] : fields) {
-        const gchar* value = gst_structure_get_string(structure, caps_field);
-        if (value == nullptr || !is_token(value))
-            continue;
-        json += (json.empty() ? "{" : ",") + std::string("\"") + json_key + "\":\"" + value + "\"";
-    }
-    return json.empty() ? json : json + "}";
+    nlohmann::json extra = nlohmann::json::object();
+    for (const auto& [caps_field, json_key] : fields)
+        if (const gchar* value = gst_structure_get_string(structure, caps_field); value != nullptr)
+            extra[json_key] = value;
+    return extra.empty() ? std::string() : extra.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-// The value of a string key in extra_json, for the few keys we map back into caps (tokens only).
-std::string extra_value(const std::string& extra_json, std::string_view key)
+// The value of a string key in extra_json ("" when absent, not a string, or the text is not a JSON object).
+std::string extra_value(const std::string& extra_json, const char* key)
 {
-    const std::string needle = "\"" + std::string(key) + "\":\"";
-    const std::size_t at = extra_json.find(needle);
-    if (at == std::string::npos)
+    if (extra_json.empty())
         return {};
-    const std::size_t start = at + needle.size();
-    const std::size_t end = extra_json.find('"', start);
-    if (end == std::string::npos)
+    const nlohmann::json extra = nlohmann::json::parse(extra_json, nullptr, false); // No exceptions: bytes from shm.
+    if (!extra.is_object())
         return {};
-    std::string value = extra_json.substr(start, end - start);
-    return is_token(value) ? value : std::string();
+    const auto found = extra.find(key);
+    return found != extra.end() && found->is_string() ? found->get<std::string>() : std::string();
 }
 
 std::uint32_t plane_height(const GstVideoInfo& info, std::uint32_t plane)
@@ -158,9 +146,10 @@ Result<StreamFormat> stream_format_from_caps(const GstCaps* caps)
         format.sample_rate = static_cast<std::uint32_t>(GST_AUDIO_INFO_RATE(&info));
         format.channels = static_cast<std::uint32_t>(GST_AUDIO_INFO_CHANNELS(&info));
         format.sample_format = gst_audio_format_to_string(GST_AUDIO_INFO_FORMAT(&info));
-        format.extra_json = GST_AUDIO_INFO_LAYOUT(&info) == GST_AUDIO_LAYOUT_INTERLEAVED
-                                ? R"({"layout":"interleaved"})"
-                                : R"({"layout":"non-interleaved"})";
+        format.extra_json =
+            nlohmann::json{{"layout", GST_AUDIO_INFO_LAYOUT(&info) == GST_AUDIO_LAYOUT_INTERLEAVED ? "interleaved"
+                                                                                                 : "non-interleaved"}}
+                .dump();
     } else {
         format.width = positive_int_field(structure, "width");
         format.height = positive_int_field(structure, "height");

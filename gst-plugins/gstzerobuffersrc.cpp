@@ -230,7 +230,7 @@ bool update_caps(GstZeroBufferSrc* self)
 GstBuffer* wrap_frame(GstZeroBufferSrc* self, zerobuffer::Frame frame)
 {
     SrcState& state = *self->state;
-    const zerobuffer::FrameInfo& info = frame.info();
+    const zerobuffer::FrameInfo info = frame.info(); // A copy: the frame moves into the buffer below.
     const std::int64_t commit_time = frame.commit_time_ns();
     const bool skipped = frame.frames_skipped() != 0;
     const std::span<const std::byte> payload = frame.payload();

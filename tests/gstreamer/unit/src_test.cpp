@@ -175,6 +175,49 @@ TEST(Src, CapsFromFieldsTimestampsFlagsAndVideoMeta)
         EXPECT_TRUE(gst_buffer_has_flags(second.get(), flag)) << "flag " << flag;
 }
 
+// Rings written by zb-ingest carry fields and no caps string: encoded video and audio caps come from them.
+TEST(Src, EncodedAndAudioCapsFromFields)
+{
+    struct Case {
+        zerobuffer::StreamFormat format;
+        std::vector<std::string> expected;
+    };
+    zerobuffer::StreamFormat h264;
+    h264.media_type = "video/x-h264";
+    h264.codec = "h264";
+    h264.width = 1280;
+    h264.height = 720;
+    h264.framerate = zerobuffer::Fraction{30000, 1001};
+    h264.extra_json = R"({"stream_format":"byte-stream","alignment":"au"})";
+    zerobuffer::StreamFormat audio;
+    audio.media_type = "audio/x-raw";
+    audio.codec = "raw";
+    audio.sample_rate = 48000;
+    audio.channels = 2;
+    audio.sample_format = "S16LE";
+    audio.extra_json = R"({"layout":"interleaved"})";
+    const std::vector<Case> cases{
+        {h264, {"video/x-h264", "stream-format=(string)byte-stream", "alignment=(string)au", "width=(int)1280",
+                "framerate=(fraction)30000/1001"}},
+        {audio, {"audio/x-raw", "format=(string)S16LE", "rate=(int)48000", "channels=(int)2",
+                 "layout=(string)interleaved"}},
+    };
+    for (const Case& test_case : cases) {
+        RingName ring;
+        zerobuffer::Writer writer = make_writer(ring, test_case.format);
+        HarnessPtr harness = src_harness(ring);
+        gst_harness_play(harness.get());
+        write_frame(writer, 1000, 3);
+        BufferPtr buffer(gst_harness_pull(harness.get()));
+        ASSERT_NE(buffer, nullptr);
+        EXPECT_EQ(zbtest::buffer_bytes(buffer.get()), zbtest::pattern_bytes(1000, 3));
+        EXPECT_EQ(gst_buffer_get_video_meta(buffer.get()), nullptr);
+        const std::string caps = current_caps(harness.get());
+        for (const std::string& part : test_case.expected)
+            EXPECT_NE(caps.find(part), std::string::npos) << part << " missing in " << caps;
+    }
+}
+
 TEST(Src, FollowsCapsChangeMidStream)
 {
     RingName ring;
