@@ -77,6 +77,8 @@ struct SrcState {
     bool warned_held = false;
     GstClockTime segment_start = GST_CLOCK_TIME_NONE;
     std::atomic<bool> flushing{false};
+    /// Caps of the commit-timestamp meta, made once (the meta takes its own reference).
+    CapsPtr commit_caps{gst_caps_new_empty_simple("timestamp/x-zerobuffer-commit")};
 };
 
 } // namespace
@@ -262,11 +264,9 @@ GstBuffer* wrap_frame(GstZeroBufferSrc* self, zerobuffer::Frame frame)
     if ((info.flags & zerobuffer::kFrameDroppable) != 0)
         GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_DROPPABLE);
     state.discont_next = false;
-    if (state.active.commit_timestamp_meta) {
-        static GstStaticCaps commit_caps = GST_STATIC_CAPS("timestamp/x-zerobuffer-commit");
-        gst_buffer_add_reference_timestamp_meta(buffer, gst_static_caps_get(&commit_caps),
-                                                static_cast<GstClockTime>(commit_time), GST_CLOCK_TIME_NONE);
-    }
+    if (state.active.commit_timestamp_meta)
+        gst_buffer_add_reference_timestamp_meta(buffer, state.commit_caps.get(), static_cast<GstClockTime>(commit_time),
+                                                GST_CLOCK_TIME_NONE);
     return buffer;
 }
 
