@@ -4,6 +4,7 @@
 // Prints figures and ratios with PASS/MISS against the targets; never fails on speed.
 //
 //   zb-relay-bench ZB_RELAY [--quick]
+#include <malloc.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -91,7 +92,7 @@ Throughput measure(std::uint64_t frames, std::size_t bytes, double seconds)
 /// memcpy of frame-sized blocks, rotating through two 128 MB regions like ring slots do.
 Throughput memcpy_baseline(const Size& size)
 {
-    const std::size_t region = std::size_t{128} << 20;
+    const std::size_t region = std::max<std::size_t>(std::size_t{64} << 20, size.bytes * 8); // As the rings.
     const std::size_t slots = std::max<std::size_t>(1, region / size.bytes);
     std::vector<std::byte> source(region, std::byte{1});
     std::vector<std::byte> target(region, std::byte{2});
@@ -132,9 +133,14 @@ Throughput through_rings(const std::string& source, const std::string& target, c
         return {};
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(300)); // Let the network route finish its handshake.
+    // Warm-up: one pass over both rings first, so that page faults of fresh shared memory are not timed.
+    const std::uint64_t warm_up = fps > 0 ? 0 : ring_bytes / size.bytes + 2;
+    const std::uint64_t total = warm_up + size.frames;
     std::atomic<std::uint64_t> received{0};
+    std::atomic<bool> warm{warm_up == 0};
+    Clock::time_point start;
     std::thread consumer([&] {
-        while (received.load() < size.frames) {
+        while (received.load() < total) {
             auto frame = reader->acquire(std::chrono::seconds(5));
             if (!frame) {
                 std::fprintf(stderr, "zb-relay-bench: error: reading: %s\n", frame.error().message.c_str());
@@ -142,11 +148,16 @@ Throughput through_rings(const std::string& source, const std::string& target, c
             }
             if (latencies_ns != nullptr)
                 latencies_ns->push_back(monotonic_ns() - frame->info().pts);
-            received.fetch_add(1);
+            if (received.fetch_add(1) + 1 == warm_up)
+                warm.store(true);
         }
     });
-    const auto start = Clock::now();
-    for (std::uint64_t i = 0; i < size.frames; ++i) {
+    for (std::uint64_t i = 0; i < total; ++i) {
+        if (i == warm_up) {
+            while (!warm.load())
+                std::this_thread::sleep_for(std::chrono::microseconds(50));
+            start = Clock::now();
+        }
         if (fps > 0)
             std::this_thread::sleep_until(start + std::chrono::nanoseconds(
                                                       static_cast<std::int64_t>(static_cast<double>(i) * 1e9 / fps)));
@@ -161,15 +172,17 @@ Throughput through_rings(const std::string& source, const std::string& target, c
     }
     consumer.join();
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    return measure(received.load(), size.bytes, seconds);
+    return measure(received.load() - warm_up, size.bytes, seconds);
 }
 
 /// A plain ZeroMQ PUSH/PULL stream over tcp loopback with zero-copy sends, same message sizes.
 Throughput plain_zmq(const Size& size, int port, bool curve)
 {
-    void* context = zmq_ctx_new();
-    void* pull = zmq_socket(context, ZMQ_PULL);
-    void* push = zmq_socket(context, ZMQ_PUSH);
+    // Two contexts: each side gets its own I/O thread, as the two relay processes have.
+    void* receive_context = zmq_ctx_new();
+    void* send_context = zmq_ctx_new();
+    void* pull = zmq_socket(receive_context, ZMQ_PULL);
+    void* push = zmq_socket(send_context, ZMQ_PUSH);
     if (curve) {
         char server_public[41], server_secret[41], client_public[41], client_secret[41];
         zmq_curve_keypair(server_public, server_secret);
@@ -220,7 +233,8 @@ Throughput plain_zmq(const Size& size, int port, bool curve)
     zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
     zmq_close(push);
     zmq_close(pull);
-    zmq_ctx_term(context);
+    zmq_ctx_term(send_context);
+    zmq_ctx_term(receive_context);
     return measure(size.frames, size.bytes, seconds);
 }
 
@@ -237,7 +251,7 @@ const char* verdict(double ratio, double target)
 
 void print_row(const char* size, const char* what, const Throughput& result)
 {
-    std::printf("%-6s %-28s %8.1f frames/s %7.2f GB/s\n", size, what, result.fps, result.gbps);
+    std::printf("%-6s %-36s %8.1f frames/s %7.2f GB/s\n", size, what, result.fps, result.gbps);
 }
 
 std::string run_keygen(const std::string& relay, const std::filesystem::path& dir, const char* prefix)
@@ -257,6 +271,9 @@ int main(int argc, char** argv)
         return 2;
     }
     const std::string relay = std::filesystem::absolute(argv[1]).string();
+    // The same heap tuning as zb-relay (see its main.cpp), so that the plain ZeroMQ baseline is not handicapped.
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1024 << 20);
     const bool quick = argc > 2 && std::string(argv[2]) == "--quick";
     const std::vector<Size> sizes = {{"1080p", 1920 * 1080 * 3 / 2, quick ? 120u : 600u},
                                      {"4K", 3840 * 2160 * 3 / 2, quick ? 40u : 200u}};
@@ -272,21 +289,24 @@ int main(int argc, char** argv)
     for (const Size& size : sizes) {
         const std::size_t ring = std::max<std::size_t>(std::size_t{64} << 20, size.bytes * 8);
         const std::string ring_arg = "?size=" + std::to_string(ring) + "&wait-readers=1";
-        const Throughput copy = memcpy_baseline(size);
-        print_row(size.name, "memcpy (baseline)", copy);
+        // Baselines run before and after the relay and the better one counts: load from other programs on the
+        // machine then lowers the ratio rather than flattering it.
+        Throughput copy = memcpy_baseline(size);
         Throughput local;
         {
             RelayProcess process(relay, {"--from", "ring:" + tag + "-a", "--to", "ring:" + tag + "-b" + ring_arg,
                                          "--status-interval", "0"});
             local = through_rings(tag + "-a", tag + "-b", size, ring, 0, nullptr);
         }
+        if (const Throughput again = memcpy_baseline(size); again.gbps > copy.gbps)
+            copy = again;
+        print_row(size.name, "memcpy (baseline, best of 2)", copy);
         print_row(size.name, "ring->zb-relay->ring", local);
         std::printf("%-6s   ratio to memcpy %.2f (target >= 0.8) %s\n", size.name, local.gbps / copy.gbps,
                     verdict(local.gbps / copy.gbps, 0.8));
         for (const bool curve : {false, true}) {
             const int port = free_port_after(20000);
-            const Throughput plain = plain_zmq(size, free_port_after(24000), curve);
-            print_row(size.name, curve ? "plain ZeroMQ tcp, CURVE" : "plain ZeroMQ tcp", plain);
+            Throughput plain = plain_zmq(size, free_port_after(24000), curve);
             std::vector<std::string> send_security{"--insecure"};
             std::vector<std::string> receive_security{"--insecure"};
             if (curve) {
@@ -306,6 +326,10 @@ int main(int argc, char** argv)
                 RelayProcess sender(relay, sender_args);
                 network = through_rings(tag + "-c", tag + "-d", size, ring, 0, nullptr);
             }
+            if (const Throughput again = plain_zmq(size, free_port_after(24000), curve); again.gbps > plain.gbps)
+                plain = again;
+            print_row(size.name, curve ? "plain ZeroMQ tcp, CURVE (best of 2)" : "plain ZeroMQ tcp (best of 2)",
+                      plain);
             print_row(size.name, curve ? "ring->tcp relay->ring, CURVE" : "ring->tcp relay->ring", network);
             std::printf("%-6s   ratio to plain ZeroMQ %.2f (target >= 0.9) %s\n", size.name, network.gbps / plain.gbps,
                         verdict(network.gbps / plain.gbps, 0.9));
