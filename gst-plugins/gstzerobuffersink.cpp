@@ -182,10 +182,10 @@ bool create_ring(GstZeroBufferSink* self, guint64 ring_size)
                           ("%s", error.message.c_str()));
         break;
     case zerobuffer::Errc::SystemError:
+        // The core's message names the file, the OS error and what to do (free /dev/shm, zbctl gc, smaller ring).
         GST_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE,
-                          ("could not create ring '%s' (/dev/shm/zb-%s) of %" G_GUINT64_FORMAT
-                           " bytes: %s. Free space in /dev/shm (zbctl gc removes dead rings) or lower size/buffers",
-                           name.c_str(), name.c_str(), ring_size, error.message.c_str()),
+                          ("could not create ring '%s' of %" G_GUINT64_FORMAT " bytes (size/buffers): %s", name.c_str(),
+                           ring_size, error.message.c_str()),
                           (nullptr));
         break;
     default:
@@ -199,7 +199,14 @@ bool create_ring(GstZeroBufferSink* self, guint64 ring_size)
 bool publish_format(GstZeroBufferSink* self)
 {
     SinkState& state = *self->state;
-    const std::string json = zerobuffer::to_json(state.format);
+    std::string json;
+    try {
+        json = zerobuffer::to_json(state.format);
+    } catch (const std::exception& error) { // nlohmann refuses caps strings that are not UTF-8: no throw into C.
+        GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("cannot describe the caps as stream metadata: %s", error.what()),
+                          (nullptr));
+        return false;
+    }
     zerobuffer::Result<std::uint32_t> generation;
     {
         const std::lock_guard lock(state.ring->mutex);

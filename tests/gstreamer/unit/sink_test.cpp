@@ -468,6 +468,18 @@ TEST(Sink, ConfigurationErrorsNameTheProblem)
         EXPECT_NE(error.find("bad/name"), std::string::npos) << error;
         gst_element_set_bus(harness->element, nullptr);
     }
+    // A ring larger than /dev/shm can hold.
+    {
+        RingName ring;
+        HarnessPtr harness = sink_harness(ring, {{"size", "1099511627776"}});
+        zbtest::BusPtr bus(gst_bus_new());
+        gst_element_set_bus(harness->element, bus.get());
+        (void)push_caps(harness.get(), kSmallI420);
+        const std::string error = zbtest::wait_message_text(bus.get(), GST_MESSAGE_ERROR, 1s);
+        EXPECT_NE(error.find("could not create ring '" + ring.str() + "'"), std::string::npos) << error;
+        EXPECT_NE(error.find("/dev/shm"), std::string::npos) << error;
+        gst_element_set_bus(harness->element, nullptr);
+    }
     // A raw video buffer too small for its caps.
     {
         RingName ring;
