@@ -15,9 +15,9 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 #include <sys/signalfd.h>
 #include <unistd.h>
-#include <vector>
 
 #include "broker_protocol.h"
 #include "key_files.h"
@@ -151,8 +151,8 @@ std::optional<BrokerOptions> parse_options(int argc, char** argv, bool& help_sho
             continue;
         }
         static constexpr std::array<std::string_view, 7> kValueOptions{
-            "--bind", "--ttl", "--max-request-bytes", "--max-streams", "--curve-secret", "--allowed-keys",
-            "--status-interval"};
+            "--bind",         "--ttl",          "--max-request-bytes", "--max-streams",
+            "--curve-secret", "--allowed-keys", "--status-interval"};
         if (std::find(kValueOptions.begin(), kValueOptions.end(), arg) == kValueOptions.end()) {
             print_error("unknown option '" + std::string(arg) + "' - see zb-relay broker --help");
             return std::nullopt;
@@ -184,7 +184,8 @@ std::optional<BrokerOptions> parse_options(int argc, char** argv, bool& help_sho
         } else if (arg == "--max-streams") {
             const auto count = parse_number<std::size_t>(*text);
             if (!count || *count < 1 || *count > 10'000) {
-                return bad_value("a count between 1 and 10000 (a LIST of them stays under the client's 16 MiB reply cap)");
+                // 10000 keeps a LIST reply under the client's 16 MiB reply cap.
+                return bad_value("a count between 1 and 10000");
             }
             options.max_streams = *count;
         } else if (arg == "--curve-secret") {
@@ -287,7 +288,7 @@ public:
     {
         signalfd_siginfo info{};
         return read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info) ? static_cast<int>(info.ssi_signo)
-                                                                                   : 0;
+                                                                                  : 0;
     }
 
 private:
@@ -430,11 +431,10 @@ int Broker::run()
         if (const auto expiry = registry_.next_expiry(); expiry && *expiry < wake) {
             wake = *expiry + milliseconds(1);
         }
-        const auto timeout = std::max<std::int64_t>(
-            0, std::chrono::duration_cast<milliseconds>(wake - now).count());
+        const auto timeout = std::max<std::int64_t>(0, std::chrono::duration_cast<milliseconds>(wake - now).count());
         std::array<zmq_pollitem_t, 3> items{{{router_.get(), 0, ZMQ_POLLIN, 0},
-                                              {nullptr, signals_.fd(), ZMQ_POLLIN, 0},
-                                              {zap_.get(), 0, ZMQ_POLLIN, 0}}};
+                                             {nullptr, signals_.fd(), ZMQ_POLLIN, 0},
+                                             {zap_.get(), 0, ZMQ_POLLIN, 0}}};
         const int item_count = zap_ ? 3 : 2;
         if (zmq_poll(items.data(), item_count, static_cast<long>(timeout)) < 0) {
             if (zmq_errno() == EINTR) {
@@ -511,9 +511,9 @@ void Broker::serve_one(Clock::time_point now)
     const std::size_t body_frames = total_frames - std::min(body_start, total_frames);
     detail::Reply reply;
     if (body_frames != 1 || body_start >= frames.size()) { // the body may lie beyond the frames kept
-        reply = detail::error_reply(errors::kBadEnvelope,
-                                    "request must be exactly one frame after the envelope, got " +
-                                        std::to_string(body_frames) + " (send one JSON object per request)");
+        reply = detail::error_reply(errors::kBadEnvelope, "request must be exactly one frame after the envelope, got " +
+                                                              std::to_string(body_frames) +
+                                                              " (send one JSON object per request)");
     } else if (frames[body_start].size() > options_.max_request_bytes) {
         reply = detail::error_reply(errors::kTooLarge, "request is " + std::to_string(frames[body_start].size()) +
                                                            " bytes, the broker's limit is " +

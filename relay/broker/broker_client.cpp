@@ -24,9 +24,8 @@ constexpr std::int64_t kMaxReplyBytes = 16 * 1024 * 1024;
 BrokerResult<void> set_string_option(void* socket, int option, const std::string& value, std::string_view what)
 {
     if (zmq_setsockopt(socket, option, value.data(), value.size()) != 0) {
-        return make_broker_error(BrokerErrc::SystemError,
-                                 "cannot set " + std::string(what) + " on the broker socket: " +
-                                     detail::zmq_error_text());
+        return make_broker_error(BrokerErrc::SystemError, "cannot set " + std::string(what) +
+                                                              " on the broker socket: " + detail::zmq_error_text());
     }
     return {};
 }
@@ -51,8 +50,8 @@ BrokerResult<bool> wait_for(void* socket, short events, Clock::time_point deadli
             return false;
         }
         if (zmq_errno() != EINTR) {
-            return make_broker_error(BrokerErrc::SystemError, "zmq_poll on the broker socket failed: " +
-                                                                  detail::zmq_error_text());
+            return make_broker_error(BrokerErrc::SystemError,
+                                     "zmq_poll on the broker socket failed: " + detail::zmq_error_text());
         }
         if (Clock::now() >= deadline) {
             return false;
@@ -113,8 +112,7 @@ BrokerResult<void> BrokerClient::Impl::open_socket()
 {
     detail::SocketHandle fresh(zmq_socket(context.get(), ZMQ_REQ));
     if (!fresh) {
-        return make_broker_error(BrokerErrc::SystemError, "cannot create a ZeroMQ socket: " +
-                                                              detail::zmq_error_text());
+        return make_broker_error(BrokerErrc::SystemError, "cannot create a ZeroMQ socket: " + detail::zmq_error_text());
     }
     const std::int64_t max_reply = kMaxReplyBytes;
     // RELAXED + CORRELATE: a late reply to an abandoned request is recognised and dropped, never taken as ours.
@@ -122,8 +120,8 @@ BrokerResult<void> BrokerClient::Impl::open_socket()
         !detail::set_int_option(fresh.get(), ZMQ_REQ_CORRELATE, 1) ||
         !detail::set_int_option(fresh.get(), ZMQ_LINGER, 0) ||
         zmq_setsockopt(fresh.get(), ZMQ_MAXMSGSIZE, &max_reply, sizeof max_reply) != 0) {
-        return make_broker_error(BrokerErrc::SystemError, "cannot configure the broker socket: " +
-                                                              detail::zmq_error_text());
+        return make_broker_error(BrokerErrc::SystemError,
+                                 "cannot configure the broker socket: " + detail::zmq_error_text());
     }
     if (options.curve) {
         for (auto result : {set_string_option(fresh.get(), ZMQ_CURVE_SERVERKEY, options.curve->server_public_key,
@@ -138,9 +136,8 @@ BrokerResult<void> BrokerClient::Impl::open_socket()
         }
     }
     if (zmq_connect(fresh.get(), options.endpoint.c_str()) != 0) {
-        return make_broker_error(BrokerErrc::InvalidArgument, "cannot connect to broker endpoint '" +
-                                                                  options.endpoint + "': " +
-                                                                  detail::zmq_error_text());
+        return make_broker_error(BrokerErrc::InvalidArgument, "cannot connect to broker endpoint '" + options.endpoint +
+                                                                  "': " + detail::zmq_error_text());
     }
     socket = std::move(fresh);
     return {};
@@ -157,8 +154,7 @@ BrokerResult<nlohmann::json> BrokerClient::Impl::round_trip(const std::string& b
     const auto timeout_error = [&](std::string_view stage) {
         return BrokerError{BrokerErrc::Timeout,
                            "no " + std::string(stage) + " from the broker at " + options.endpoint + " within " +
-                               std::to_string(options.timeout.count()) +
-                               " ms - is `zb-relay broker` running there" +
+                               std::to_string(options.timeout.count()) + " ms - is `zb-relay broker` running there" +
                                (options.curve ? " and does its --allowed-keys file list our public key?"
                                               : " (and started with --insecure, as we do not use CURVE)?"),
                            {}};
@@ -170,8 +166,8 @@ BrokerResult<nlohmann::json> BrokerClient::Impl::round_trip(const std::string& b
     }
     if (!*writable || zmq_send(socket.get(), body.data(), body.size(), ZMQ_DONTWAIT) < 0) {
         if (*writable && zmq_errno() != EAGAIN) {
-            return fail_and_reset({BrokerErrc::SystemError, "cannot send to the broker: " + detail::zmq_error_text(),
-                                   {}});
+            return fail_and_reset(
+                {BrokerErrc::SystemError, "cannot send to the broker: " + detail::zmq_error_text(), {}});
         }
         return fail_and_reset(timeout_error("connection"));
     }
@@ -184,14 +180,14 @@ BrokerResult<nlohmann::json> BrokerClient::Impl::round_trip(const std::string& b
     }
     detail::Message reply;
     if (zmq_msg_recv(reply.get(), socket.get(), ZMQ_DONTWAIT) < 0) {
-        return fail_and_reset({BrokerErrc::SystemError, "cannot receive from the broker: " +
-                                                            detail::zmq_error_text(),
-                               {}});
+        return fail_and_reset(
+            {BrokerErrc::SystemError, "cannot receive from the broker: " + detail::zmq_error_text(), {}});
     }
     if (reply.more()) {
-        return fail_and_reset({BrokerErrc::ProtocolError,
-                               "the broker at " + options.endpoint + " sent a multipart reply; is it a zb-relay broker?",
-                               {}});
+        return fail_and_reset(
+            {BrokerErrc::ProtocolError,
+             "the broker at " + options.endpoint + " sent a multipart reply; is it a zb-relay broker?",
+             {}});
     }
     nlohmann::json parsed = nlohmann::json::parse(reply.view(), nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("ok") || !parsed["ok"].is_boolean()) {
@@ -223,8 +219,8 @@ BrokerResult<BrokerClient> BrokerClient::connect(BrokerClientOptions options)
     impl->options = std::move(options);
     impl->context.reset(zmq_ctx_new());
     if (!impl->context) {
-        return make_broker_error(BrokerErrc::SystemError, "cannot create a ZeroMQ context: " +
-                                                              detail::zmq_error_text());
+        return make_broker_error(BrokerErrc::SystemError,
+                                 "cannot create a ZeroMQ context: " + detail::zmq_error_text());
     }
     return BrokerClient(std::move(impl));
 }
@@ -349,8 +345,8 @@ BrokerResult<std::vector<StreamLocation>> BrokerClient::list()
     for (const nlohmann::json& stream : *streams_it) {
         StreamLocation location;
         if (!stream.is_object() || !stream.contains("name") || !stream["name"].is_string() ||
-            !stream.contains("address") || !stream["address"].is_string() ||
-            !read_ms(stream, "age_ms", location.age) || !read_ms(stream, "ttl_ms", location.ttl)) {
+            !stream.contains("address") || !stream["address"].is_string() || !read_ms(stream, "age_ms", location.age) ||
+            !read_ms(stream, "ttl_ms", location.ttl)) {
             return make_broker_error(BrokerErrc::ProtocolError, "the broker's LIST reply holds a malformed entry");
         }
         location.name = stream["name"].get<std::string>();

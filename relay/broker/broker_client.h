@@ -41,23 +41,23 @@ struct CurveClientKeys {
                                                                    const std::string& client_secret_key_file);
 
 struct BrokerClientOptions {
-    std::string endpoint;                         ///< The broker, e.g. "tcp://10.0.0.2:5550" or "ipc:///run/zb-broker".
-    std::chrono::milliseconds timeout{2000};      ///< Longest wait for one request's reply.
-    std::optional<CurveClientKeys> curve;         ///< nullopt: plain (the broker must run with --insecure).
+    std::string endpoint;                    ///< The broker, e.g. "tcp://10.0.0.2:5550" or "ipc:///run/zb-broker".
+    std::chrono::milliseconds timeout{2000}; ///< Longest wait for one request's reply.
+    std::optional<CurveClientKeys> curve;    ///< nullopt: plain (the broker must run with --insecure).
 };
 
 /// Where a stream is published, as the broker knows it.
 struct StreamLocation {
     std::string name;
-    std::string address;                 ///< Connect the receiving side here.
-    nlohmann::json info;                 ///< What the publisher registered (an object, possibly empty).
-    std::chrono::milliseconds age{};     ///< Time since the publisher last refreshed the registration.
-    std::chrono::milliseconds ttl{};     ///< The registration expires when age exceeds this.
+    std::string address;             ///< Connect the receiving side here.
+    nlohmann::json info;             ///< What the publisher registered (an object, possibly empty).
+    std::chrono::milliseconds age{}; ///< Time since the publisher last refreshed the registration.
+    std::chrono::milliseconds ttl{}; ///< The registration expires when age exceeds this.
 };
 
 /// The broker's answer to REG.
 struct RegisterReply {
-    std::string address; ///< The stored address (a wildcard host like tcp://*:5555 replaced by our IP).
+    std::string address;  ///< The stored address (a wildcard host like tcp://*:5555 replaced by our IP).
     bool created = false; ///< True when no live registration existed (first REG, or after a broker restart/expiry).
 };
 
@@ -105,11 +105,11 @@ private:
 
 /// A snapshot of a Registration's state.
 struct RegistrationStatus {
-    bool registered = false;         ///< The last REG succeeded (the stream is discoverable).
-    std::string address;             ///< The address the broker stored (after the last successful REG).
-    std::uint64_t refreshes = 0;     ///< Successful REG requests.
+    bool registered = false;            ///< The last REG succeeded (the stream is discoverable).
+    std::string address;                ///< The address the broker stored (after the last successful REG).
+    std::uint64_t refreshes = 0;        ///< Successful REG requests.
     std::uint64_t re_registrations = 0; ///< Successful REGs that found the entry gone (broker restart, expiry).
-    std::uint64_t failures = 0;      ///< Failed REG requests (timeouts, refusals).
+    std::uint64_t failures = 0;         ///< Failed REG requests (timeouts, refusals).
     std::optional<BrokerError> last_error;
 };
 

@@ -32,20 +32,13 @@ struct BrokerError {
 [[nodiscard]] constexpr std::string_view to_string(BrokerErrc code) noexcept
 {
     switch (code) {
-    case BrokerErrc::InvalidArgument:
-        return "InvalidArgument";
-    case BrokerErrc::KeyFile:
-        return "KeyFile";
-    case BrokerErrc::Timeout:
-        return "Timeout";
-    case BrokerErrc::NotFound:
-        return "NotFound";
-    case BrokerErrc::Refused:
-        return "Refused";
-    case BrokerErrc::ProtocolError:
-        return "ProtocolError";
-    case BrokerErrc::SystemError:
-        return "SystemError";
+    case BrokerErrc::InvalidArgument: return "InvalidArgument";
+    case BrokerErrc::KeyFile: return "KeyFile";
+    case BrokerErrc::Timeout: return "Timeout";
+    case BrokerErrc::NotFound: return "NotFound";
+    case BrokerErrc::Refused: return "Refused";
+    case BrokerErrc::ProtocolError: return "ProtocolError";
+    case BrokerErrc::SystemError: return "SystemError";
     }
     return "Unknown";
 }

@@ -31,8 +31,8 @@ BrokerResult<std::vector<std::string>> key_lines(const std::filesystem::path& pa
 {
     std::ifstream file(path);
     if (!file) {
-        return make_broker_error(BrokerErrc::KeyFile, "cannot open " + std::string(what) + " file '" +
-                                                          path.string() + "' - make it with `zb-relay keygen`");
+        return make_broker_error(BrokerErrc::KeyFile, "cannot open " + std::string(what) + " file '" + path.string() +
+                                                          "' - make it with `zb-relay keygen`");
     }
     std::vector<std::string> lines;
     std::string line;
@@ -112,8 +112,8 @@ BrokerResult<std::vector<std::string>> read_allowed_keys_file(const std::filesys
     for (const std::string& z85 : *lines) {
         std::string raw(kRawKeyBytes, '\0');
         if (zmq_z85_decode(reinterpret_cast<std::uint8_t*>(raw.data()), z85.c_str()) == nullptr) {
-            return make_broker_error(BrokerErrc::KeyFile, "allowed keys file '" + path.string() +
-                                                              "' holds an undecodable key");
+            return make_broker_error(BrokerErrc::KeyFile,
+                                     "allowed keys file '" + path.string() + "' holds an undecodable key");
         }
         raw_keys.push_back(std::move(raw));
     }

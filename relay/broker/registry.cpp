@@ -150,8 +150,8 @@ Reply Registry::handle_reg(const nlohmann::json& request, std::string_view peer_
     milliseconds ttl = limits_.default_ttl;
     if (const auto it = request.find("ttl"); it != request.end()) {
         if (!it->is_number()) {
-            return error_reply(errors::kInvalidField, "field \"ttl\" must be a number of seconds, got " +
-                                                          type_name(*it));
+            return error_reply(errors::kInvalidField,
+                               "field \"ttl\" must be a number of seconds, got " + type_name(*it));
         }
         const double seconds = it->get<double>();
         constexpr double kMaxSeconds = static_cast<double>(protocol::kMaxTtl.count()) / 1000.0;
@@ -198,12 +198,8 @@ Reply Registry::handle_reg(const nlohmann::json& request, std::string_view peer_
         }
         *existing = Entry{resolved, *address, std::move(info), ttl, now, existing->created};
     }
-    reply.body = {{"ok", true},
-                  {"type", protocol::kReg},
-                  {"name", *name},
-                  {"address", resolved},
-                  {"ttl_ms", ttl.count()},
-                  {"created", existing == nullptr}};
+    reply.body = {{"ok", true},          {"type", protocol::kReg}, {"name", *name},
+                  {"address", resolved}, {"ttl_ms", ttl.count()},  {"created", existing == nullptr}};
     return reply;
 }
 
@@ -241,8 +237,7 @@ Reply Registry::handle_dereg(const nlohmann::json& request, Clock::time_point no
     }
     const auto address_it = request.find("address");
     if (address_it != request.end() && !address_it->is_string()) {
-        return error_reply(errors::kInvalidField, "field \"address\" must be a string, got " +
-                                                      type_name(*address_it));
+        return error_reply(errors::kInvalidField, "field \"address\" must be a string, got " + type_name(*address_it));
     }
     const Entry* entry = find_live(*name, now);
     if (entry == nullptr) {
@@ -251,8 +246,8 @@ Reply Registry::handle_dereg(const nlohmann::json& request, Clock::time_point no
         return reply;
     }
     if (address_it != request.end() && address_it->get_ref<const std::string&>() != entry->requested_address) {
-        return error_reply(errors::kNotOwner, "'" + *name + "' is registered by another publisher (" +
-                                                  entry->address + "); left in place");
+        return error_reply(errors::kNotOwner, "'" + *name + "' is registered by another publisher (" + entry->address +
+                                                  "); left in place");
     }
     Reply reply;
     reply.log_line = "deregistered '" + *name + "' (" + entry->address + ")";

@@ -19,8 +19,8 @@ using Clock = std::chrono::steady_clock;
 /// A reply to send back and, for refused requests, what to log and count.
 struct Reply {
     nlohmann::json body;
-    std::string error_code; ///< Empty when the request succeeded.
-    std::string log_line;   ///< What happened, for stderr (empty for routine successes like DISC).
+    std::string error_code;           ///< Empty when the request succeeded.
+    std::string log_line;             ///< What happened, for stderr (empty for routine successes like DISC).
     std::vector<std::string> expired; ///< Registrations that expired just before this request, for the log.
 };
 

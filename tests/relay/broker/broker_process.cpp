@@ -2,17 +2,17 @@
 // Test support: broker child processes, free ports, temp dirs and raw DEALER clients.
 #include "broker_process.h"
 
-#include <arpa/inet.h>
 #include <csignal>
 #include <cstdlib>
-#include <fcntl.h>
 #include <fstream>
-#include <netinet/in.h>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
 
 #include "broker_client.h"

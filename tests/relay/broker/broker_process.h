@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
+#include <sys/types.h>
 
 #include <nlohmann/json.hpp>
 

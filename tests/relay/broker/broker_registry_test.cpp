@@ -24,8 +24,11 @@ protected:
 
 TEST_F(RegistryTest, RegDiscDeregAndList)
 {
-    const Reply reg = handle({{"type", "REG"}, {"name", "cam0"}, {"address", "tcp://10.0.0.5:5555"},
-                              {"info", {{"width", 1920}}}, {"ttl", 2}});
+    const Reply reg = handle({{"type", "REG"},
+                              {"name", "cam0"},
+                              {"address", "tcp://10.0.0.5:5555"},
+                              {"info", {{"width", 1920}}},
+                              {"ttl", 2}});
     ASSERT_TRUE(reg.error_code.empty()) << reg.body.dump();
     EXPECT_EQ(reg.body["created"], true);
     EXPECT_EQ(reg.body["ttl_ms"], 2000);
@@ -99,8 +102,7 @@ TEST_F(RegistryTest, RefusesBadRequestsWithCodes)
     EXPECT_EQ(handle({{"type", "REG"}, {"name", "a"}, {"address", "udp://h:1"}}).error_code, "invalid_field");
     EXPECT_EQ(handle({{"type", "REG"}, {"name", "a"}, {"address", "tcp://h"}}).error_code, "invalid_field");
     EXPECT_EQ(handle({{"type", "REG"}, {"name", "a"}, {"address", "tcp://h:1\r"}}).error_code, "invalid_field");
-    EXPECT_EQ(handle({{"type", "REG"}, {"name", "a"}, {"address", "tcp://" + std::string(300, 'h') + ":1"}})
-                  .error_code,
+    EXPECT_EQ(handle({{"type", "REG"}, {"name", "a"}, {"address", "tcp://" + std::string(300, 'h') + ":1"}}).error_code,
               "invalid_field");
     EXPECT_EQ(handle({{"type", "REG"}, {"name", "a"}, {"address", "tcp://h:1"}, {"ttl", "10"}}).error_code,
               "invalid_field");
@@ -112,7 +114,9 @@ TEST_F(RegistryTest, RefusesBadRequestsWithCodes)
               "invalid_field");
     EXPECT_EQ(handle({{"type", "REG"}, {"name", "a"}, {"address", "tcp://h:1"}, {"info", "x"}}).error_code,
               "invalid_field");
-    EXPECT_EQ(handle({{"type", "REG"}, {"name", "a"}, {"address", "tcp://h:1"},
+    EXPECT_EQ(handle({{"type", "REG"},
+                      {"name", "a"},
+                      {"address", "tcp://h:1"},
                       {"info", {{"blob", std::string(protocol::kMaxInfoBytes, 'x')}}}})
                   .error_code,
               "invalid_field");

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
 // `zb-relay broker` as a real process on loopback: the protocol through BrokerClient, hostile clients, expiry,
 // kill -9 and restart with a live Registration, timeouts against a dead broker, CURVE, and the command line.
-#include <arpa/inet.h>
 #include <array>
 #include <csignal>
 #include <fstream>
 #include <mutex>
 #include <regex>
+#include <thread>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <thread>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -24,7 +24,7 @@ namespace {
 using std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
-constexpr milliseconds kReply = 3000ms;   // generous: CI machines are loaded
+constexpr milliseconds kReply = 3000ms; // generous: CI machines are loaded
 constexpr milliseconds kStartup = 10000ms;
 
 /// A broker process on a fresh port plus a temp dir for its log; the broker is killed at the end of the test.
@@ -394,8 +394,7 @@ TEST_F(BrokerTest, InvalidArgumentsAreRefusedBeforeSending)
     EXPECT_EQ(any.register_stream("a", "h:1").error().code, BrokerErrc::InvalidArgument);
     EXPECT_EQ(any.register_stream("a", "tcp://h:1", nlohmann::json::object(), 1ms).error().code,
               BrokerErrc::InvalidArgument);
-    EXPECT_EQ(any.register_stream("a", "tcp://h:1", nlohmann::json::array()).error().code,
-              BrokerErrc::InvalidArgument);
+    EXPECT_EQ(any.register_stream("a", "tcp://h:1", nlohmann::json::array()).error().code, BrokerErrc::InvalidArgument);
     EXPECT_EQ(any.discover(std::string(300, 'n')).error().code, BrokerErrc::InvalidArgument);
     EXPECT_FALSE(Registration::start({endpoint(), 100ms, std::nullopt}, "a", "nowhere"));
 }
@@ -405,12 +404,11 @@ TEST_F(BrokerTest, RegistrationSurvivesKill9AndRestartOfTheBroker)
     start_broker();
     std::mutex lines_mutex;
     std::vector<std::string> lines;
-    auto registration = Registration::start(
-        {endpoint(), 500ms, std::nullopt}, "cam0", "tcp://127.0.0.1:5555", {{"width", 3840}}, 600ms,
-        [&](std::string_view line) {
-            const std::lock_guard lock(lines_mutex);
-            lines.emplace_back(line);
-        });
+    auto registration = Registration::start({endpoint(), 500ms, std::nullopt}, "cam0", "tcp://127.0.0.1:5555",
+                                            {{"width", 3840}}, 600ms, [&](std::string_view line) {
+                                                const std::lock_guard lock(lines_mutex);
+                                                lines.emplace_back(line);
+                                            });
     ASSERT_TRUE(registration) << registration.error().message;
     ASSERT_TRUE(registration->wait_registered(kStartup));
     BrokerClient receiver = client(500ms);
@@ -508,8 +506,8 @@ TEST_F(BrokerTest, CurveAllowsListedKeysOnly)
     }
     ASSERT_TRUE(reg) << reg.error().message << "\n" << broker_->log();
 
-    auto wrong_keys = load_curve_client_keys((dir_.path() / "broker.pub").string(),
-                                             (dir_.path() / "stranger.key").string());
+    auto wrong_keys =
+        load_curve_client_keys((dir_.path() / "broker.pub").string(), (dir_.path() / "stranger.key").string());
     ASSERT_TRUE(wrong_keys);
     auto wrong = BrokerClient::connect({endpoint(), 500ms, *wrong_keys});
     ASSERT_TRUE(wrong);
