@@ -284,6 +284,17 @@ void maybe_new_segment(GstZeroBufferSrc* self, GstClockTime pts)
     segment.start = pts;
     segment.time = pts;
     segment.position = pts;
+    if (gst_base_src_is_live(GST_BASE_SRC(self))) {
+        // Live: this frame is due now, also when it came seconds after PLAYING (a writer that started late, a
+        // reconnect): map its pts to the current running time instead of to 0.
+        if (GstClock* clock = gst_element_get_clock(GST_ELEMENT(self)); clock != nullptr) {
+            const GstClockTime now = gst_clock_get_time(clock);
+            const GstClockTime base_time = gst_element_get_base_time(GST_ELEMENT(self));
+            if (GST_CLOCK_TIME_IS_VALID(now) && now > base_time)
+                segment.base = now - base_time;
+            gst_object_unref(clock);
+        }
+    }
     if (gst_base_src_new_segment(GST_BASE_SRC(self), &segment)) {
         state.segment_start = pts;
         state.need_segment = false;
