@@ -320,10 +320,14 @@ std::string content_sha1(Probe& probe, GstBuffer* buffer, std::string& layout)
                 gint components[GST_VIDEO_MAX_COMPONENTS];
                 gst_video_format_info_component(frame.info.finfo, plane, components);
                 const gint comp = components[0];
-                const auto row_bytes = static_cast<gsize>(GST_VIDEO_FRAME_COMP_WIDTH(&frame, comp)) *
-                                       static_cast<gsize>(GST_VIDEO_FRAME_COMP_PSTRIDE(&frame, comp));
                 const gint rows = GST_VIDEO_FRAME_COMP_HEIGHT(&frame, comp);
                 const gint stride = GST_VIDEO_FRAME_PLANE_STRIDE(&frame, plane);
+                // Formats packed in groups (v210, NV12_10LE32) have no pixel stride: hash whole rows then.
+                const gint pixel_stride = GST_VIDEO_FRAME_COMP_PSTRIDE(&frame, comp);
+                const auto row_bytes = pixel_stride > 0
+                                           ? static_cast<gsize>(GST_VIDEO_FRAME_COMP_WIDTH(&frame, comp)) *
+                                                 static_cast<gsize>(pixel_stride)
+                                           : static_cast<gsize>(stride);
                 const auto* data = static_cast<const guint8*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, plane));
                 for (gint row = 0; row < rows; ++row) {
                     g_checksum_update(checksum, data + static_cast<std::ptrdiff_t>(row) * stride,
