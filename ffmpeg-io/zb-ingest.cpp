@@ -983,7 +983,8 @@ int run(const IngestOptions& options)
     auto input = open_input(options, interrupt);
     if (!input) {
         const Failure failure = failure_from(input.error());
-        std::fprintf(stderr, "%s: error: %s\n", kProgram, failure.message.c_str());
+        std::fprintf(stderr, failure.exit_code == kExitOk ? "%s: %s\n" : "%s: error: %s\n", kProgram,
+                     failure.message.c_str());
         return failure.exit_code;
     }
     const AVStream& stream = *input->context->streams[input->stream_index];
@@ -1006,7 +1007,8 @@ int run(const IngestOptions& options)
     }
     if (!result) {
         const Failure failure = failure_from(result.error());
-        std::fprintf(stderr, "%s: error: %s\n", kProgram, failure.message.c_str());
+        std::fprintf(stderr, failure.exit_code == kExitOk ? "%s: %s\n" : "%s: error: %s\n", kProgram,
+                     failure.message.c_str());
         return failure.exit_code;
     }
     if (!ring.created() && !stop_requested()) {

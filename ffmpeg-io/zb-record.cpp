@@ -781,39 +781,55 @@ private:
 /// How a wait for the ring ended.
 enum class Attached { Yes, Stopped, TimedOut, Refused };
 
+/// Tells one incarnation of a ring from the next one a restarted writer creates under the same name.
+struct RingIdentity {
+    std::int32_t writer_pid = 0;
+    std::int64_t created_realtime_ns = 0;
+    friend bool operator==(const RingIdentity&, const RingIdentity&) = default;
+};
+
 struct AttachResult {
     Attached outcome;
     std::optional<zerobuffer::Reader> reader;
+    RingIdentity identity;
     std::string message;
 };
 
-/// Attaches to the ring once it exists and its writer is alive (or at once with --no-wait).
-AttachResult attach(const RecordOptions& options, bool waiting_for_return)
+/// Attaches to the ring once it exists (or at once with --no-wait). A ring whose writer is no longer alive is
+/// taken too - a short writer may finish between our attach and our first look, leaving frames for us - unless it
+/// is the very ring we already read to its end (`finished`): a dead writer's ring stays until a new writer
+/// replaces it, and then we wait for that one.
+AttachResult attach(const RecordOptions& options, const std::optional<RingIdentity>& finished)
 {
     zerobuffer::ReaderOptions reader_options;
     reader_options.policy = options.latest ? zerobuffer::ReaderPolicy::Latest : zerobuffer::ReaderPolicy::Lossless;
     reader_options.max_held = static_cast<std::uint32_t>(kHeldFrameSlots) + 4;
+    const bool waiting_for_return = finished.has_value();
     const std::int64_t deadline =
         options.wait_timeout_seconds > 0.0 ? monotonic_ns() + static_cast<std::int64_t>(options.wait_timeout_seconds * 1e9) : 0;
     bool announced = false;
     while (!stop_requested()) {
         auto reader = zerobuffer::Reader::attach(options.ring, reader_options);
-        if (reader && reader->writer_alive()) {
-            return AttachResult{Attached::Yes, std::move(*reader), ""};
-        }
-        // A ring whose writer died stays until a new writer replaces it: keep waiting for that.
-        const bool missing = !reader && reader.error().code == zerobuffer::Errc::NotFound;
-        if (!reader && !missing) {
-            return AttachResult{Attached::Refused, std::nullopt,
+        if (reader) {
+            RingIdentity identity;
+            if (auto snapshot = zerobuffer::inspect_ring(options.ring)) {
+                identity = RingIdentity{snapshot->writer_pid, snapshot->created_realtime_ns};
+            }
+            if (reader->writer_alive() || !finished || identity != *finished) {
+                return AttachResult{Attached::Yes, std::move(*reader), identity, ""};
+            }
+            // Still the ring we finished: drop it and wait for the new writer.
+        } else if (reader.error().code != zerobuffer::Errc::NotFound) {
+            return AttachResult{Attached::Refused, std::nullopt, {},
                                 "cannot read ring '" + options.ring + "': " + reader.error().message};
         }
         if (!options.wait && !waiting_for_return) {
-            return AttachResult{Attached::Refused, std::nullopt,
-                                "ring '" + options.ring + "' " + (missing ? "does not exist" : "has no live writer") +
-                                    " - start its writer first, or drop --no-wait to wait for it"};
+            return AttachResult{Attached::Refused, std::nullopt, {},
+                                "ring '" + options.ring +
+                                    "' does not exist - start its writer first, or drop --no-wait to wait for it"};
         }
         if (deadline != 0 && monotonic_ns() > deadline) {
-            return AttachResult{Attached::TimedOut, std::nullopt,
+            return AttachResult{Attached::TimedOut, std::nullopt, {},
                                 "ring '" + options.ring + "' " +
                                     (waiting_for_return ? "got no new writer" : "did not appear") +
                                     " within --wait-timeout - check that its writer is running"};
@@ -823,9 +839,9 @@ AttachResult attach(const RecordOptions& options, bool waiting_for_return)
                          waiting_for_return ? "a new writer" : "the writer", options.ring.c_str());
             announced = true;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    return AttachResult{Attached::Stopped, std::nullopt, "interrupted while waiting for ring '" + options.ring + "'"};
+    return AttachResult{Attached::Stopped, std::nullopt, {}, "interrupted while waiting for ring '" + options.ring + "'"};
 }
 
 int run(const RecordOptions& options)
@@ -839,10 +855,11 @@ int run(const RecordOptions& options)
     std::uint64_t dropped = 0;
     std::string ending = "end of stream";
     std::optional<Failure> failure;
-    bool waiting_for_return = false;
+    std::optional<RingIdentity> finished_ring; ///< The ring whose writer we saw go, while waiting for a new one.
 
     while (!failure) {
-        AttachResult attached = attach(options, waiting_for_return);
+        const bool waiting_for_return = finished_ring.has_value();
+        AttachResult attached = attach(options, finished_ring);
         if (attached.outcome == Attached::Stopped) {
             ending = "stopped by signal";
             break;
@@ -926,7 +943,7 @@ int run(const RecordOptions& options)
                                  "finishing the file\n", kProgram, options.ring.c_str());
             break;
         }
-        waiting_for_return = true;
+        finished_ring = attached.identity;
     }
 
     // Finish the file whatever happened, so what was recorded plays.
