@@ -8,7 +8,8 @@
 //   timeout the socket is thrown away and the next call connects a fresh one, so a lost reply cannot wedge it.
 // - Registration owns a background thread with its own BrokerClient. It registers at once, refreshes every ttl/3,
 //   re-registers by itself after the broker restarts, and deregisters when destroyed (destruction waits at most
-//   one request timeout for that DEREG). status() and wait_registered() may be called from any thread.
+//   two request timeouts: a refresh in flight, then the DEREG). status() and wait_registered() may be called from
+//   any thread; the log function is called from the registration thread, never with a lock held.
 // - Nothing here throws; every failure is a BrokerError value (broker_error.h).
 // Protocol and error codes: relay/broker/broker_protocol.h and docs/relay.md.
 #pragma once
@@ -132,7 +133,7 @@ public:
     Registration& operator=(Registration&&) noexcept;
     Registration(const Registration&) = delete;
     Registration& operator=(const Registration&) = delete;
-    /// Stops the thread and sends DEREG (waits at most one request timeout).
+    /// Stops the thread and sends DEREG (waits at most two request timeouts).
     ~Registration();
 
     [[nodiscard]] RegistrationStatus status() const;
