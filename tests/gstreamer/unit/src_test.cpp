@@ -305,6 +305,41 @@ TEST(Src, WriterEndOfStreamBecomesEos)
     EXPECT_TRUE(saw_eos);
 }
 
+// The segment keeps the writer's pts; live, its base is the running time at which the first frame arrived.
+TEST(Src, SegmentStartsAtTheFirstFrame)
+{
+    for (const bool live : {false, true}) {
+        RingName ring;
+        zerobuffer::Writer writer = make_writer(ring, padded_i420());
+        HarnessPtr harness = src_harness(ring, {{"is-live", live ? "true" : "false"}});
+        gst_harness_use_systemclock(harness.get());
+        gst_harness_play(harness.get());
+        std::this_thread::sleep_for(300ms); // The writer's first frame comes late.
+        zerobuffer::FrameInfo info;
+        info.pts = 3600'000'000'000; // An hour into the writer's stream.
+        write_frame(writer, *padded_i420().frame_size, 1, info);
+        BufferPtr buffer(gst_harness_pull(harness.get()));
+        ASSERT_NE(buffer, nullptr);
+        EXPECT_EQ(GST_BUFFER_PTS(buffer.get()), 3600'000'000'000u);
+        const GstSegment* segment = nullptr;
+        GstEvent* event = nullptr;
+        int segments = 0;
+        while ((event = gst_harness_try_pull_event(harness.get())) != nullptr) {
+            if (GST_EVENT_TYPE(event) == GST_EVENT_SEGMENT && ++segments == 1) { // Replaces basesrc's default one.
+                gst_event_parse_segment(event, &segment);
+                EXPECT_EQ(segment->start, 3600'000'000'000u);
+                const guint64 running = gst_segment_to_running_time(segment, GST_FORMAT_TIME, GST_BUFFER_PTS(buffer.get()));
+                if (live)
+                    EXPECT_GE(running, 300'000'000u) << "a live frame must be due when it arrived";
+                else
+                    EXPECT_EQ(running, 0u);
+            }
+            gst_event_unref(event);
+        }
+        EXPECT_EQ(segments, 1) << "expected exactly one segment, for the first frame";
+    }
+}
+
 TEST(Src, CommitTimestampMeta)
 {
     RingName ring;
