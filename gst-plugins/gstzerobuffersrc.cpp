@@ -357,6 +357,9 @@ static gboolean gst_zero_buffer_src_negotiate(GstBaseSrc* src)
     return TRUE;
 }
 
+// A ring is a stream that only moves forward: seeking in it is refused.
+static gboolean gst_zero_buffer_src_is_seekable(GstBaseSrc*) { return FALSE; }
+
 // Buffers wrap ring frames: no pool is needed, and activating one downstream offers would allocate frames for
 // nothing (two 4K frames for a typical video sink).
 static gboolean gst_zero_buffer_src_decide_allocation(GstBaseSrc*, GstQuery* query)
@@ -665,6 +668,7 @@ static void gst_zero_buffer_src_class_init(GstZeroBufferSrcClass* klass)
     base_src_class->get_caps = gst_zero_buffer_src_get_caps;
     base_src_class->negotiate = gst_zero_buffer_src_negotiate;
     base_src_class->decide_allocation = gst_zero_buffer_src_decide_allocation;
+    base_src_class->is_seekable = gst_zero_buffer_src_is_seekable;
     base_src_class->unlock = gst_zero_buffer_src_unlock;
     base_src_class->unlock_stop = gst_zero_buffer_src_unlock_stop;
     push_src_class->create = gst_zero_buffer_src_create;
