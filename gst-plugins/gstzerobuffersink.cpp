@@ -294,7 +294,16 @@ static gboolean gst_zero_buffer_sink_start(GstBaseSink* sink)
 
 static gboolean gst_zero_buffer_sink_stop(GstBaseSink* sink)
 {
-    SinkState& state = *GST_ZERO_BUFFER_SINK(sink)->state;
+    auto* self = GST_ZERO_BUFFER_SINK(sink);
+    SinkState& state = *self->state;
+    if (state.ring) {
+        const zerobuffer::WriterCounters counters = state.ring->writer.counters();
+        GST_INFO_OBJECT(self,
+                        "ring '%s': %" G_GUINT64_FORMAT " frames written (%" G_GUINT64_FORMAT " in place, %" G_GUINT64_FORMAT
+                        " copied, %" G_GUINT64_FORMAT " aborted), %" G_GUINT64_FORMAT " dropped on reader timeouts",
+                        state.active.ring.c_str(), counters.frames_written, counters.frames_in_place,
+                        counters.frames_copied, counters.frames_aborted, state.dropped);
+    }
     // Pool buffers still alive upstream keep the Writer until they are freed; the ring closes then.
     state.ring.reset();
     state.format = {};
