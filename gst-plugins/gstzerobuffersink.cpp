@@ -325,6 +325,8 @@ static gboolean gst_zero_buffer_sink_set_caps(GstBaseSink* sink, GstCaps* caps)
     if (state.raw_video && !gst_video_info_from_caps(&state.video_info, caps))
         return FALSE;
 
+    if (state.ring && format->caps == state.format.caps)
+        return TRUE; // Renegotiated to the same caps: readers need no new generation.
     const guint64 frame_size = state.raw_video ? GST_VIDEO_INFO_SIZE(&state.video_info) : 0;
     if (state.ring && state.ring->writer.max_payload_size() < frame_size) {
         if (state.active.size != 0) {
