@@ -342,24 +342,34 @@ hostile-subscriber)
     check_shm_clean
     ;;
 
-slow-lossless | slow-latest)
+slow-lossless | slow-latest | slow-latest-h264)
     # A slow reader behind the receiving relay: lossless loses nothing; latest drops, and counts every drop.
     port=$(free_port)
     frames=100
     policy=lossless
     reader_flags=()
-    if [ "$case_name" = slow-latest ]; then
+    if [ "$case_name" != slow-lossless ]; then
         policy=latest
         reader_flags=(--allow-gaps)
+    fi
+    ring_size=1M
+    writer_flags=()
+    if [ "$case_name" = slow-latest-h264 ]; then
+        # Drops in an encoded stream: the subscriber resumes at the next keyframe (the reader checks it).
+        frames=300
+        ring_size=256K
+        reader_flags+=(--encoded)
+        writer_flags=(--encoded --fps 200)
     fi
     start reader "$peer" read "$tag-dst" --frames $frames --width 320 --height 240 --slow-ms 15 "${reader_flags[@]}"
     reader=$last_pid
     start receiver "$relay" --from "tcp://127.0.0.1:$port?policy=$policy&window=2" \
-        --to "ring:$tag-dst?size=1M&wait-readers=1" --insecure
+        --to "ring:$tag-dst?size=$ring_size&wait-readers=1" --insecure
     receiver=$last_pid
     start sender "$relay" --from "ring:$tag-src" --to "tcp://127.0.0.1:$port?wait-peers=1" --insecure
     sender=$last_pid
-    start writer "$peer" write "$tag-src" --frames $frames --width 320 --height 240 --wait-readers 1
+    start writer "$peer" write "$tag-src" --frames $frames --width 320 --height 240 --wait-readers 1 \
+        "${writer_flags[@]}"
     finish "$last_pid" writer
     finish "$reader" reader
     has reader.out "^mismatches: 0$"
@@ -378,6 +388,9 @@ slow-lossless | slow-latest)
         [ $((sent + dropped)) -eq $frames ] || fail "latest: sent $sent + dropped $dropped != $frames"
         [ "$dropped" -gt 0 ] || fail "latest: a reader this slow must cause drops"
         has sender.err "subscriber #1: dropped frame \(subscriber has no credit, policy latest\)"
+        if [ "$case_name" = slow-latest-h264 ]; then
+            [ "$(value reader.out discontinuities)" -ge 2 ] || fail "expected several resumptions after drops"
+        fi
         # Every dropped frame shows as a gap the reader saw (inside the stream or after its last frame).
         missing=$(value reader.out missing)
         last=$(value reader.out last)

@@ -255,6 +255,9 @@ void check_frame(const Options& options, const Frame& frame, const Reader& reade
         ++report.discontinuities;
     if (gap && !discontinuity)
         mismatch(report, at + "frames are missing before it but it lacks kFrameDiscontinuity");
+    // An encoded stream must resume where a decoder can start again.
+    if (gap && options.encoded && (info.flags & (kFrameKeyframe | kFrameHeader)) == 0)
+        mismatch(report, at + "an encoded stream resumed after a gap without a keyframe");
     // A relay that restarted marks its first frame conservatively, even when nothing was lost.
     if (!gap && discontinuity && !after_reattach && !options.allow_gaps)
         mismatch(report, at + "kFrameDiscontinuity without a gap");

@@ -3,9 +3,12 @@
 // kill -9 and restart with a live Registration, timeouts against a dead broker, CURVE, and the command line.
 #include <array>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <regex>
+#include <set>
 #include <thread>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -258,6 +261,84 @@ TEST_F(BrokerTest, FramesAboveTheHardCapDropTheSenderOnly)
     ASSERT_TRUE(hostile.send_request(std::string(64 * 1024, '{')));
     EXPECT_FALSE(hostile.receive(1000ms)) << "an oversized frame beyond the cap is not answered";
     expect_still_serving("after a frame beyond ZMQ_MAXMSGSIZE");
+}
+
+/// The seed of randomized tests: ZB_TEST_SEED replays a run, otherwise a fresh one (printed on failure).
+std::uint32_t test_seed()
+{
+    if (const char* text = std::getenv("ZB_TEST_SEED")) {
+        return static_cast<std::uint32_t>(std::strtoul(text, nullptr, 10));
+    }
+    return std::random_device{}();
+}
+
+/// A valid request turned into something else: truncated, bytes flipped or inserted, or binary noise.
+std::string mutated(const std::string& request, std::mt19937& random)
+{
+    std::string out = request;
+    const auto pick = [&](std::size_t bound) { return std::uniform_int_distribution<std::size_t>(0, bound)(random); };
+    const auto byte = [&] { return static_cast<char>(std::uniform_int_distribution<int>(0, 255)(random)); };
+    switch (pick(5)) {
+    case 0: out.resize(pick(out.size())); break;
+    case 1:
+        for (std::size_t i = 0, n = 1 + pick(4); i < n && !out.empty(); ++i) {
+            out[pick(out.size() - 1)] = byte();
+        }
+        break;
+    case 2: out.insert(pick(out.size()), std::string(1 + pick(8), byte())); break;
+    case 3:
+        out = std::string(pick(300), '\0');
+        for (char& c : out) {
+            c = byte();
+        }
+        break;
+    case 4: { // swap a value for another JSON type
+        static const std::array<std::string, 6> kValues{"null", "true", "-1e999", "[]", "{}", "\"\\u0000\""};
+        const auto colon = out.find(':', pick(out.size()));
+        if (colon != std::string::npos) {
+            const auto end = out.find_first_of(",}", colon);
+            out.replace(colon + 1, end == std::string::npos ? std::string::npos : end - colon - 1,
+                        kValues[pick(kValues.size() - 1)]);
+        }
+        break;
+    }
+    default:
+        out += out; // two objects in one frame
+        break;
+    }
+    return out;
+}
+
+TEST_F(BrokerTest, RandomizedHostileRequestsAreAllAnswered)
+{
+    start_broker({"--insecure", "--max-request-bytes", "2048"});
+    const std::uint32_t seed = test_seed();
+    SCOPED_TRACE("ZB_TEST_SEED=" + std::to_string(seed));
+    std::mt19937 random(seed);
+    const std::array<std::string, 4> valid{
+        R"({"type":"REG","name":"fuzz","address":"tcp://127.0.0.1:7000","ttl":5,"info":{"w":1920,"codec":"h264"}})",
+        R"({"type":"DISC","name":"fuzz"})", R"({"type":"DEREG","name":"fuzz","address":"tcp://127.0.0.1:7000"})",
+        R"({"type":"LIST"})"};
+    const std::set<std::string> known_codes{"bad_json",      "not_object",    "too_large",    "bad_envelope",
+                                            "missing_field", "invalid_field", "unknown_type", "not_found",
+                                            "not_owner",     "registry_full"};
+    RawClient hostile(endpoint());
+    for (int i = 0; i < 600; ++i) {
+        std::vector<std::string> frames{std::string()};
+        frames.push_back(mutated(valid[static_cast<std::size_t>(i) % valid.size()], random));
+        if (i % 10 == 9) {
+            frames.insert(frames.begin() + 1, std::string(static_cast<std::size_t>(1 + i % 5), 'e')); // garbage envelope frames
+        }
+        ASSERT_TRUE(hostile.send(frames));
+        auto reply = hostile.receive(kReply);
+        ASSERT_TRUE(reply) << "no reply to request " << i << ": " << frames.back().substr(0, 80);
+        const auto parsed = nlohmann::json::parse(reply->back(), nullptr, false);
+        ASSERT_TRUE(parsed.is_object() && parsed.contains("ok") && parsed["ok"].is_boolean()) << reply->back();
+        if (!parsed["ok"].get<bool>()) {
+            EXPECT_TRUE(known_codes.contains(parsed.value("error", std::string()))) << reply->back();
+        }
+    }
+    expect_still_serving("after 600 randomized hostile requests");
 }
 
 /// A plain TCP connection to the broker's port, outside ZeroMQ.
