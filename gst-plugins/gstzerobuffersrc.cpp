@@ -67,6 +67,7 @@ struct SrcState {
 
     Settings active; ///< Copied at start().
     std::shared_ptr<zerobuffer::Reader> reader;
+    std::mutex caps_mutex;              ///< Guards caps: caps queries come from any thread.
     CapsPtr caps;                       ///< Caps pushed downstream for the current stream format.
     zerobuffer::StreamFormat format;
     bool raw_video = false;
@@ -124,6 +125,19 @@ namespace {
 GstClockTime to_clock_time(std::int64_t ns)
 {
     return ns == zerobuffer::kNoTimestamp || ns < 0 ? GST_CLOCK_TIME_NONE : static_cast<GstClockTime>(ns);
+}
+
+// A reference to the caps pushed downstream (nullptr before the first frame).
+CapsPtr current_caps(SrcState& state)
+{
+    const std::lock_guard lock(state.caps_mutex);
+    return CapsPtr(state.caps ? gst_caps_ref(state.caps.get()) : nullptr);
+}
+
+void set_current_caps(SrcState& state, CapsPtr caps)
+{
+    const std::lock_guard lock(state.caps_mutex);
+    state.caps = std::move(caps);
 }
 
 enum class AttachResult { Attached, Retry, Failed };
@@ -215,7 +229,7 @@ bool update_caps(GstZeroBufferSrc* self)
         return false;
     }
     state.format = std::move(format);
-    if (!state.caps || !gst_caps_is_equal(state.caps.get(), new_caps.get())) {
+    if (const CapsPtr old_caps = current_caps(state); !old_caps || !gst_caps_is_equal(old_caps.get(), new_caps.get())) {
         GST_DEBUG_OBJECT(self, "caps from ring: %" GST_PTR_FORMAT, static_cast<gpointer>(new_caps.get()));
         if (!gst_base_src_set_caps(GST_BASE_SRC(self), new_caps.get())) {
             GST_ELEMENT_ERROR(self, CORE, NEGOTIATION,
@@ -223,7 +237,7 @@ bool update_caps(GstZeroBufferSrc* self)
                               ("%" GST_PTR_FORMAT, static_cast<gpointer>(new_caps.get())));
             return false;
         }
-        state.caps = std::move(new_caps);
+        set_current_caps(state, std::move(new_caps));
     }
     state.need_caps = false;
     return true;
@@ -331,7 +345,7 @@ static gboolean gst_zero_buffer_src_stop(GstBaseSrc* src)
 {
     SrcState& state = *GST_ZERO_BUFFER_SRC(src)->state;
     state.reader.reset(); // Buffers still downstream keep the Reader until they are freed.
-    state.caps.reset();
+    set_current_caps(state, nullptr);
     state.format = {};
     return TRUE;
 }
@@ -339,7 +353,8 @@ static gboolean gst_zero_buffer_src_stop(GstBaseSrc* src)
 static GstCaps* gst_zero_buffer_src_get_caps(GstBaseSrc* src, GstCaps* filter)
 {
     SrcState& state = *GST_ZERO_BUFFER_SRC(src)->state;
-    GstCaps* caps = state.caps ? gst_caps_ref(state.caps.get()) : gst_caps_new_any();
+    CapsPtr current = current_caps(state);
+    GstCaps* caps = current ? current.release() : gst_caps_new_any();
     if (filter != nullptr) {
         GstCaps* intersection = gst_caps_intersect_full(filter, caps, GST_CAPS_INTERSECT_FIRST);
         gst_caps_unref(caps);
@@ -352,8 +367,8 @@ static GstCaps* gst_zero_buffer_src_get_caps(GstBaseSrc* src, GstCaps* filter)
 static gboolean gst_zero_buffer_src_negotiate(GstBaseSrc* src)
 {
     SrcState& state = *GST_ZERO_BUFFER_SRC(src)->state;
-    if (state.caps)
-        return gst_base_src_set_caps(src, state.caps.get());
+    if (const CapsPtr caps = current_caps(state))
+        return gst_base_src_set_caps(src, caps.get());
     return TRUE;
 }
 
