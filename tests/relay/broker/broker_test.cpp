@@ -327,7 +327,8 @@ TEST_F(BrokerTest, RandomizedHostileRequestsAreAllAnswered)
         std::vector<std::string> frames{std::string()};
         frames.push_back(mutated(valid[static_cast<std::size_t>(i) % valid.size()], random));
         if (i % 10 == 9) {
-            frames.insert(frames.begin() + 1, std::string(static_cast<std::size_t>(1 + i % 5), 'e')); // garbage envelope frames
+            frames.insert(frames.begin() + 1,
+                          std::string(static_cast<std::size_t>(1 + i % 5), 'e')); // garbage envelope frames
         }
         ASSERT_TRUE(hostile.send(frames));
         auto reply = hostile.receive(kReply);
