@@ -189,7 +189,7 @@ int main(int argc, char** argv)
     auto command_line = parse_command_line(argc, argv);
     if (!command_line) {
         std::fprintf(stderr, "zb-relay: error: %s\n", command_line.error().message.c_str());
-        return command_line.error().code == RelayErrc::Io ? kExitUsage : kExitUsage;
+        return kExitUsage;
     }
     if (command_line->help) {
         std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);

@@ -178,8 +178,8 @@ void Publisher::handle_message()
     std::size_t index = 0;
     bool more = true;
     bool bad = false;
-    std::string why;
-    std::vector<std::byte> body;
+    std::array<std::byte, wire::kControlSize> body{};
+    std::size_t body_size = 0;
     while (more) {
         if (zmq_msg_recv(&part, router_.get(), ZMQ_DONTWAIT) < 0)
             break;
@@ -187,9 +187,10 @@ void Publisher::handle_message()
         const auto* data = static_cast<const std::byte*>(zmq_msg_data(&part));
         if (index == 0)
             id.assign(reinterpret_cast<const char*>(data), zmq_msg_size(&part));
-        else if (index == 1)
-            body.assign(data, data + zmq_msg_size(&part));
-        else
+        else if (index == 1) {
+            body_size = zmq_msg_size(&part);
+            std::memcpy(body.data(), data, std::min(body_size, body.size()));
+        } else
             bad = true;
         ++index;
     }
@@ -198,7 +199,12 @@ void Publisher::handle_message()
         reject("message of " + std::to_string(index - 1) + " parts, expected 1");
         return;
     }
-    handle_control(id, body.data(), body.size());
+    if (body_size != wire::kControlSize) {
+        reject("control message of " + std::to_string(body_size) + " bytes, expected " +
+               std::to_string(wire::kControlSize));
+        return;
+    }
+    handle_control(id, body.data(), body_size);
 }
 
 void Publisher::handle_control(const std::string& id, const std::byte* data, std::size_t size)

@@ -123,7 +123,8 @@ public:
     void log_summary() const
     {
         log_route(route_.name, "received " + std::to_string(frames_) + " frames, rejected " +
-                                   std::to_string(rejected_) + " messages");
+                                   std::to_string(rejected_) + " messages, ignored " + std::to_string(stale_) +
+                                   " of earlier sessions");
         for (const OutputRing& output : outputs_)
             output.log_summary();
     }

@@ -201,6 +201,27 @@ net-1080p-curve) net_case "$case_name" 1920 1080 60 yes --format-change-at 45 ;;
 net-4k) net_case "$case_name" 3840 2160 20 no ;;
 net-h264) net_case "$case_name" 1920 1080 120 no --encoded ;;
 
+net-ipc)
+    # ipc:// needs no keys (file permissions protect it).
+    frames=60
+    address="ipc://$tmp/relay.sock"
+    start reader "$peer" read "$tag-dst" --frames $frames --width 640 --height 360
+    reader=$last_pid
+    start receiver "$relay" --from "$address" --to "ring:$tag-dst?wait-readers=1"
+    receiver=$last_pid
+    start sender "$relay" --from "ring:$tag-src" --to "$address?wait-peers=1"
+    sender=$last_pid
+    start writer "$peer" write "$tag-src" --frames $frames --width 640 --height 360 --wait-readers 1
+    finish "$last_pid" writer
+    finish "$reader" reader
+    has reader.out "^frames: $frames$"
+    has reader.out "^mismatches: 0$"
+    stop "$sender" sender
+    stop "$receiver" receiver
+    has sender.err "subscriber #1 \(lossless\): sent $((frames + 1)), dropped 0"
+    check_shm_clean
+    ;;
+
 curve-refusals)
     # One allowed receiver gets every frame while a receiver with an unknown key and a plain one are refused.
     keys
