@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <sys/prctl.h>
 #include <thread>
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -79,8 +80,14 @@ pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& s
         argv.push_back(arg.data());
     }
     argv.push_back(nullptr);
+    const pid_t parent = getpid();
     const pid_t pid = fork();
     if (pid == 0) {
+        // A test binary that crashes or is killed must not leave brokers behind.
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) {
+            _exit(127);
+        }
         const int log = open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (log >= 0) {
             dup2(log, STDERR_FILENO);
