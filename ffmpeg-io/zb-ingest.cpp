@@ -114,7 +114,10 @@ struct Failure {
     std::string message;
 };
 
-Failure usage(std::string message) { return Failure{kExitUsage, std::move(message)}; }
+Failure usage(std::string message)
+{
+    return Failure{kExitUsage, std::move(message)};
+}
 
 AVPixelFormat parse_pixel_format(std::string_view name)
 {
@@ -142,7 +145,8 @@ std::optional<Failure> parse_arguments(int argc, char** argv, IngestOptions& opt
         if (arg == "-h" || arg == "--help") {
             std::fputs(kHelp, stdout);
             return Failure{kExitOk, ""};
-        } else if (arg == "-f" || arg == "--format") {
+        }
+        if (arg == "-f" || arg == "--format") {
             if (!value(text)) {
                 return usage(std::string(arg) + " needs a format name");
             }
@@ -279,16 +283,16 @@ public:
             }
             auto writer = zerobuffer::Writer::create(options_.ring, writer_options);
             if (!writer) {
-                return make_error(FfmpegIoErrc::RingError, "cannot create ring '" + options_.ring +
-                                                               "': " + writer.error().message);
+                return make_error(FfmpegIoErrc::RingError,
+                                  "cannot create ring '" + options_.ring + "': " + writer.error().message);
             }
             writer_.emplace(std::move(*writer));
         }
         if (frame_size > writer_->max_payload_size()) {
-            return make_error(FfmpegIoErrc::RingError,
-                              "a frame of " + std::to_string(frame_size) + " bytes does not fit in ring '" +
-                                  options_.ring + "' (at most " + std::to_string(writer_->max_payload_size()) +
-                                  " bytes): use a larger --ring-size");
+            return make_error(FfmpegIoErrc::RingError, "a frame of " + std::to_string(frame_size) +
+                                                           " bytes does not fit in ring '" + options_.ring +
+                                                           "' (at most " + std::to_string(writer_->max_payload_size()) +
+                                                           " bytes): use a larger --ring-size");
         }
         std::string json = zerobuffer::to_json(format);
         if (json != published_json_) {
@@ -325,18 +329,17 @@ public:
                 return std::optional<zerobuffer::FrameReservation>{};
             }
             if (reservation.error().code == zerobuffer::Errc::FrameTooLarge) {
-                return make_error(FfmpegIoErrc::RingError,
-                                  "a frame of " + std::to_string(size) + " bytes does not fit in ring '" +
-                                      options_.ring + "': use a larger --ring-size");
+                return make_error(FfmpegIoErrc::RingError, "a frame of " + std::to_string(size) +
+                                                               " bytes does not fit in ring '" + options_.ring +
+                                                               "': use a larger --ring-size");
             }
-            return make_error(FfmpegIoErrc::RingError, "cannot reserve a frame in ring '" + options_.ring +
-                                                           "': " + reservation.error().message);
+            return make_error(FfmpegIoErrc::RingError,
+                              "cannot reserve a frame in ring '" + options_.ring + "': " + reservation.error().message);
         }
         return std::optional<zerobuffer::FrameReservation>(std::move(*reservation));
     }
 
-    Result<void> commit(zerobuffer::FrameReservation& reservation, const zerobuffer::FrameInfo& info,
-                        std::size_t size)
+    Result<void> commit(zerobuffer::FrameReservation& reservation, const zerobuffer::FrameInfo& info, std::size_t size)
     {
         auto committed = writer_->commit(reservation, info, size, 0);
         if (!committed) {
@@ -378,8 +381,7 @@ private:
 class Clock {
 public:
     Clock(AVRational time_base, std::int64_t start_time, bool realtime)
-        : time_base_(time_base), start_ns_(start_time == AV_NOPTS_VALUE ? 0 : rescale(start_time)),
-          realtime_(realtime)
+        : time_base_(time_base), start_ns_(start_time == AV_NOPTS_VALUE ? 0 : rescale(start_time)), realtime_(realtime)
     {
     }
 
@@ -504,8 +506,7 @@ struct Context {
 /// Decode mode: packet -> decoder -> (swscale) -> ring reservation.
 class DecodeSink final : public Sink {
 public:
-    DecodeSink(Context& context, CodecContextPtr decoder, FramePtr frame, AVRational framerate,
-               AVRational time_base)
+    DecodeSink(Context& context, CodecContextPtr decoder, FramePtr frame, AVRational framerate, AVRational time_base)
         : context_(context), decoder_(std::move(decoder)), frame_(std::move(frame)), framerate_(framerate),
           time_base_(time_base)
     {
@@ -641,8 +642,10 @@ private:
             // The decoder concealed damage: pass the frame on, flagged, and say so.
             flags |= zerobuffer::kFrameCorrupted;
             ++context_.corrupt;
-            std::fprintf(stderr, "%s: warning: corrupt data in the frame at %.3f s (concealed by the decoder, "
-                                 "flagged corrupted)\n", kProgram, static_cast<double>(pts_ns) / 1e9);
+            std::fprintf(stderr,
+                         "%s: warning: corrupt data in the frame at %.3f s (concealed by the decoder, "
+                         "flagged corrupted)\n",
+                         kProgram, static_cast<double>(pts_ns) / 1e9);
         }
         info.flags = context_.take_flags(flags);
         context_.clock.saw(pts_ns, duration_ns);
@@ -773,9 +776,9 @@ Result<std::unique_ptr<Sink>> make_decode_sink(Context& context, const AVStream&
 {
     const AVCodec* codec = avcodec_find_decoder(stream.codecpar->codec_id);
     if (codec == nullptr) {
-        return make_error(FfmpegIoErrc::Unsupported,
-                          std::string("no decoder for the input's video codec ") +
-                              avcodec_get_name(stream.codecpar->codec_id) + " in this FFmpeg: use --no-decode");
+        return make_error(FfmpegIoErrc::Unsupported, std::string("no decoder for the input's video codec ") +
+                                                         avcodec_get_name(stream.codecpar->codec_id) +
+                                                         " in this FFmpeg: use --no-decode");
     }
     CodecContextPtr decoder(avcodec_alloc_context3(codec));
     FramePtr frame = make_frame();
@@ -812,10 +815,10 @@ Result<std::unique_ptr<Sink>> make_passthrough_sink(Context& context, const AVSt
         }
         filter->time_base_in = stream.time_base;
         if (const int initialised = av_bsf_init(filter.get()); initialised < 0) {
-            return make_error(FfmpegIoErrc::InputInvalid,
-                              "cannot convert the input's " + std::string(avcodec_get_name(codec_id)) +
-                                  " stream to Annex-B: " + av_error_text(initialised) +
-                                  " (its codec headers are damaged)");
+            return make_error(FfmpegIoErrc::InputInvalid, "cannot convert the input's " +
+                                                              std::string(avcodec_get_name(codec_id)) +
+                                                              " stream to Annex-B: " + av_error_text(initialised) +
+                                                              " (its codec headers are damaged)");
         }
         parameters = filter->par_out;
     }
@@ -874,10 +877,11 @@ Result<Input> open_input(const IngestOptions& options, InterruptState& interrupt
     }
     Input input;
     input.context.reset(raw_context);
-    if (const AVDictionaryEntry* unused = dictionary.first_left(); unused != nullptr && unused->key != std::string("rw_timeout")) {
-        return make_error(FfmpegIoErrc::InvalidArgument,
-                          std::string("input option '") + unused->key + "' is not known to the " +
-                              input.context->iformat->name + " demuxer or its protocol: check the name");
+    if (const AVDictionaryEntry* unused = dictionary.first_left();
+        unused != nullptr && unused->key != std::string("rw_timeout")) {
+        return make_error(FfmpegIoErrc::InvalidArgument, std::string("input option '") + unused->key +
+                                                             "' is not known to the " + input.context->iformat->name +
+                                                             " demuxer or its protocol: check the name");
     }
     if (const int found = avformat_find_stream_info(input.context.get(), nullptr); found < 0) {
         return make_error(FfmpegIoErrc::InputInvalid, "cannot read stream information from '" + options.input +
@@ -932,9 +936,8 @@ Result<void> pump(const IngestOptions& options, Input& input, Context& context, 
             }
             // Loop: rewind, reset the decoder, and continue the timestamps after the last frame.
             if (const int sought = avformat_seek_file(input.context.get(), -1, INT64_MIN, 0, 0, 0); sought < 0) {
-                return make_error(FfmpegIoErrc::InputInvalid,
-                                  "cannot loop: seeking to the start failed (" + av_error_text(sought) +
-                                      "); live inputs cannot loop");
+                return make_error(FfmpegIoErrc::InputInvalid, "cannot loop: seeking to the start failed (" +
+                                                                  av_error_text(sought) + "); live inputs cannot loop");
             }
             sink.restart();
             context.clock.looped();
@@ -950,8 +953,8 @@ Result<void> pump(const IngestOptions& options, Input& input, Context& context, 
                 context.report_corrupt("packet", zerobuffer::kNoTimestamp, read);
                 continue;
             }
-            return make_error(FfmpegIoErrc::InputInvalid, "reading '" + options.input + "' failed: " +
-                                                              av_error_text(read) + " - " +
+            return make_error(FfmpegIoErrc::InputInvalid, "reading '" + options.input +
+                                                              "' failed: " + av_error_text(read) + " - " +
                                                               open_hint(read, options.input));
         }
         consecutive_errors = 0;
@@ -988,7 +991,8 @@ int run(const IngestOptions& options)
         return failure.exit_code;
     }
     const AVStream& stream = *input->context->streams[input->stream_index];
-    const AVRational framerate = av_guess_frame_rate(input->context.get(), input->context->streams[input->stream_index], nullptr);
+    const AVRational framerate =
+        av_guess_frame_rate(input->context.get(), input->context->streams[input->stream_index], nullptr);
 
     RingOutput ring(options);
     Clock clock(stream.time_base, stream.start_time, options.realtime);

@@ -110,7 +110,10 @@ struct Failure {
     std::string message;
 };
 
-Failure usage(std::string message) { return Failure{kExitUsage, std::move(message)}; }
+Failure usage(std::string message)
+{
+    return Failure{kExitUsage, std::move(message)};
+}
 
 std::optional<Failure> parse_arguments(int argc, char** argv, RecordOptions& options)
 {
@@ -129,7 +132,8 @@ std::optional<Failure> parse_arguments(int argc, char** argv, RecordOptions& opt
         if (arg == "-h" || arg == "--help") {
             std::fputs(kHelp, stdout);
             return Failure{kExitOk, ""};
-        } else if (arg == "--no-wait") {
+        }
+        if (arg == "--no-wait") {
             options.wait = false;
         } else if (arg == "--no-reconnect") {
             options.reconnect = false;
@@ -263,9 +267,9 @@ public:
     {
         auto parsed = zerobuffer::parse_stream_format(json);
         if (!parsed) {
-            return make_error(FfmpegIoErrc::InputInvalid, "the ring's stream metadata is invalid: " +
-                                                              parsed.error().message +
-                                                              " - the writer is broken or not a ZeroBuffer producer");
+            return make_error(FfmpegIoErrc::InputInvalid,
+                              "the ring's stream metadata is invalid: " + parsed.error().message +
+                                  " - the writer is broken or not a ZeroBuffer producer");
         }
         format_ = std::move(*parsed);
         raw_ = format_.media_type == "video/x-raw";
@@ -314,8 +318,8 @@ public:
         std::int64_t pts_ns = info.pts;
         if (pts_ns == zerobuffer::kNoTimestamp) {
             // No timestamps from the producer: count frames at the stream's rate (or 30/s).
-            const AVRational rate = to_rational(format_.framerate).num > 0 ? to_rational(format_.framerate)
-                                                                           : AVRational{30, 1};
+            const AVRational rate =
+                to_rational(format_.framerate).num > 0 ? to_rational(format_.framerate) : AVRational{30, 1};
             pts_ns = av_rescale_q(static_cast<std::int64_t>(frames_ + skipped_), av_inv_q(rate), kNanoseconds);
         }
         if (!header_written_) {
@@ -333,12 +337,12 @@ public:
             rebase_pending_ = false;
         }
         const std::int64_t relative_pts = pts_ns - origin_ns_;
-        const std::int64_t relative_dts =
-            info.dts == zerobuffer::kNoTimestamp ? AV_NOPTS_VALUE : info.dts - origin_ns_;
+        const std::int64_t relative_dts = info.dts == zerobuffer::kNoTimestamp ? AV_NOPTS_VALUE : info.dts - origin_ns_;
         const std::int64_t duration_ns = info.duration == zerobuffer::kNoTimestamp ? 0 : info.duration;
         next_pts_ns_ = std::max(next_pts_ns_, relative_pts + std::max<std::int64_t>(duration_ns, 1));
         media_end_ns_ = std::max(media_end_ns_, relative_pts + duration_ns);
-        auto written = raw_ ? encode(std::move(frame), relative_pts) : remux(frame, relative_pts, relative_dts, duration_ns);
+        auto written =
+            raw_ ? encode(std::move(frame), relative_pts) : remux(frame, relative_pts, relative_dts, duration_ns);
         if (written) {
             ++frames_;
         }
@@ -438,10 +442,10 @@ private:
             }
         }
         if (const int header = avformat_write_header(output_.get(), nullptr); header < 0) {
-            return make_error(FfmpegIoErrc::OutputError,
-                              "cannot write a " + std::string(output_->oformat->name) + " header to '" +
-                                  options_.output + "': " + av_error_text(header) +
-                                  " - the container may not take this codec: try .mkv");
+            return make_error(FfmpegIoErrc::OutputError, "cannot write a " + std::string(output_->oformat->name) +
+                                                             " header to '" + options_.output +
+                                                             "': " + av_error_text(header) +
+                                                             " - the container may not take this codec: try .mkv");
         }
         stream_time_base_ = stream->time_base;
         header_written_ = true;
@@ -450,13 +454,15 @@ private:
 
     Result<void> open_encoder(AVStream& stream)
     {
-        const AVCodec* codec = avcodec_find_encoder_by_name(options_.codec.empty() ? "libx264" : options_.codec.c_str());
+        const AVCodec* codec =
+            avcodec_find_encoder_by_name(options_.codec.empty() ? "libx264" : options_.codec.c_str());
         if (codec == nullptr) {
             codec = options_.codec.empty() ? avcodec_find_encoder_by_name("mpeg4") : nullptr;
         }
         if (codec == nullptr || codec->type != AVMEDIA_TYPE_VIDEO) {
             return make_error(FfmpegIoErrc::OutputError,
-                              "no video encoder '" + (options_.codec.empty() ? std::string("libx264") : options_.codec) +
+                              "no video encoder '" +
+                                  (options_.codec.empty() ? std::string("libx264") : options_.codec) +
                                   "' in this FFmpeg: pass --codec with one from 'ffmpeg -encoders'");
         }
         encoder_.reset(avcodec_alloc_context3(codec));
@@ -482,8 +488,8 @@ private:
             }
         }
         const AVRational framerate = to_rational(format_.framerate);
-        const AVRational time_base = to_rational(format_.time_base).num > 0 ? to_rational(format_.time_base)
-                                                                            : kDefaultTimeBase;
+        const AVRational time_base =
+            to_rational(format_.time_base).num > 0 ? to_rational(format_.time_base) : kDefaultTimeBase;
         encoder_->width = static_cast<int>(*format_.width);
         encoder_->height = static_cast<int>(*format_.height);
         encoder_->pix_fmt = encoder_format;
@@ -518,8 +524,8 @@ private:
                                   " - try another --codec or --pix-fmt");
         }
         if (const AVDictionaryEntry* unused = dictionary.first_left()) {
-            return make_error(FfmpegIoErrc::InvalidArgument, std::string("encoder option '") + unused->key +
-                                                                 "' is not known to " + codec->name);
+            return make_error(FfmpegIoErrc::InvalidArgument,
+                              std::string("encoder option '") + unused->key + "' is not known to " + codec->name);
         }
         if (avcodec_parameters_from_context(stream.codecpar, encoder_.get()) < 0) {
             return make_error(FfmpegIoErrc::Internal, "out of memory");
@@ -545,7 +551,8 @@ private:
             extradata = extract_extradata(first_frame, parameters.codec_id);
         }
         if (!extradata.empty()) {
-            parameters.extradata = static_cast<std::uint8_t*>(av_mallocz(extradata.size() + AV_INPUT_BUFFER_PADDING_SIZE));
+            parameters.extradata =
+                static_cast<std::uint8_t*>(av_mallocz(extradata.size() + AV_INPUT_BUFFER_PADDING_SIZE));
             if (parameters.extradata == nullptr) {
                 return make_error(FfmpegIoErrc::Internal, "out of memory");
             }
@@ -573,7 +580,8 @@ private:
             return {};
         }
         std::copy(frame.payload().begin(), frame.payload().end(), reinterpret_cast<std::byte*>(packet->data));
-        if (av_bsf_send_packet(filter.get(), packet.get()) < 0 || av_bsf_receive_packet(filter.get(), packet.get()) < 0) {
+        if (av_bsf_send_packet(filter.get(), packet.get()) < 0 ||
+            av_bsf_receive_packet(filter.get(), packet.get()) < 0) {
             return {};
         }
         std::size_t size = 0;
@@ -724,7 +732,8 @@ private:
             av_frame_unref(wrapped_.get()); // Our reference; the encoder keeps its own while it needs the frame.
         }
         if (sent < 0) {
-            return make_error(FfmpegIoErrc::OutputError, "the " + encoder_name_ + " encoder failed: " + av_error_text(sent));
+            return make_error(FfmpegIoErrc::OutputError,
+                              "the " + encoder_name_ + " encoder failed: " + av_error_text(sent));
         }
         while (true) {
             const int received = avcodec_receive_packet(encoder_.get(), packet_.get());
@@ -805,8 +814,9 @@ AttachResult attach(const RecordOptions& options, const std::optional<RingIdenti
     reader_options.policy = options.latest ? zerobuffer::ReaderPolicy::Latest : zerobuffer::ReaderPolicy::Lossless;
     reader_options.max_held = static_cast<std::uint32_t>(kHeldFrameSlots) + 4;
     const bool waiting_for_return = finished.has_value();
-    const std::int64_t deadline =
-        options.wait_timeout_seconds > 0.0 ? monotonic_ns() + static_cast<std::int64_t>(options.wait_timeout_seconds * 1e9) : 0;
+    const std::int64_t deadline = options.wait_timeout_seconds > 0.0
+                                      ? monotonic_ns() + static_cast<std::int64_t>(options.wait_timeout_seconds * 1e9)
+                                      : 0;
     bool announced = false;
     while (!stop_requested()) {
         auto reader = zerobuffer::Reader::attach(options.ring, reader_options);
@@ -820,16 +830,22 @@ AttachResult attach(const RecordOptions& options, const std::optional<RingIdenti
             }
             // Still the ring we finished: drop it and wait for the new writer.
         } else if (reader.error().code != zerobuffer::Errc::NotFound) {
-            return AttachResult{Attached::Refused, std::nullopt, {},
+            return AttachResult{Attached::Refused,
+                                std::nullopt,
+                                {},
                                 "cannot read ring '" + options.ring + "': " + reader.error().message};
         }
         if (!options.wait && !waiting_for_return) {
-            return AttachResult{Attached::Refused, std::nullopt, {},
+            return AttachResult{Attached::Refused,
+                                std::nullopt,
+                                {},
                                 "ring '" + options.ring +
                                     "' does not exist - start its writer first, or drop --no-wait to wait for it"};
         }
         if (deadline != 0 && monotonic_ns() > deadline) {
-            return AttachResult{Attached::TimedOut, std::nullopt, {},
+            return AttachResult{Attached::TimedOut,
+                                std::nullopt,
+                                {},
                                 "ring '" + options.ring + "' " +
                                     (waiting_for_return ? "got no new writer" : "did not appear") +
                                     " within --wait-timeout - check that its writer is running"};
@@ -841,7 +857,8 @@ AttachResult attach(const RecordOptions& options, const std::optional<RingIdenti
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    return AttachResult{Attached::Stopped, std::nullopt, {}, "interrupted while waiting for ring '" + options.ring + "'"};
+    return AttachResult{
+        Attached::Stopped, std::nullopt, {}, "interrupted while waiting for ring '" + options.ring + "'"};
 }
 
 int run(const RecordOptions& options)
@@ -897,11 +914,10 @@ int run(const RecordOptions& options)
                     writer_gone = true;
                 } else if (code == zerobuffer::Errc::ChecksumMismatch ||
                            code == zerobuffer::Errc::AuthenticationFailed) {
-                    std::fprintf(stderr, "%s: warning: %s (frame skipped)\n", kProgram,
-                                 frame.error().message.c_str());
+                    std::fprintf(stderr, "%s: warning: %s (frame skipped)\n", kProgram, frame.error().message.c_str());
                 } else if (code != zerobuffer::Errc::Timeout) {
-                    failure = Failure{kExitInput,
-                                      "reading ring '" + options.ring + "' failed: " + frame.error().message};
+                    failure =
+                        Failure{kExitInput, "reading ring '" + options.ring + "' failed: " + frame.error().message};
                 }
                 continue;
             }
@@ -924,7 +940,7 @@ int run(const RecordOptions& options)
             }
             if (auto recorded = recorder.record(std::move(*frame)); !recorded) {
                 const FfmpegIoErrc code = recorded.error().code;
-                failure = Failure{code == FfmpegIoErrc::OutputError     ? kExitOutput
+                failure = Failure{code == FfmpegIoErrc::OutputError       ? kExitOutput
                                   : code == FfmpegIoErrc::InvalidArgument ? kExitUsage
                                   : code == FfmpegIoErrc::Internal        ? kExitFailure
                                                                           : kExitInput,
@@ -939,8 +955,10 @@ int run(const RecordOptions& options)
         // WriterGone without end-of-stream: the writer died (or closed without saying so).
         if (!options.reconnect) {
             ending = "writer gone";
-            std::fprintf(stderr, "%s: warning: the writer of ring '%s' is gone without end-of-stream; "
-                                 "finishing the file\n", kProgram, options.ring.c_str());
+            std::fprintf(stderr,
+                         "%s: warning: the writer of ring '%s' is gone without end-of-stream; "
+                         "finishing the file\n",
+                         kProgram, options.ring.c_str());
             break;
         }
         finished_ring = attached.identity;

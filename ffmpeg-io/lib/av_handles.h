@@ -80,7 +80,13 @@ private:
     AVDictionary* dictionary_ = nullptr;
 };
 
-[[nodiscard]] inline FramePtr make_frame() noexcept { return FramePtr(av_frame_alloc()); }
-[[nodiscard]] inline PacketPtr make_packet() noexcept { return PacketPtr(av_packet_alloc()); }
+[[nodiscard]] inline FramePtr make_frame() noexcept
+{
+    return FramePtr(av_frame_alloc());
+}
+[[nodiscard]] inline PacketPtr make_packet() noexcept
+{
+    return PacketPtr(av_packet_alloc());
+}
 
 } // namespace zbffmpeg

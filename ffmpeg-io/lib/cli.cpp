@@ -19,7 +19,10 @@ namespace {
 std::atomic<int> g_stop_signal{0}; // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
 static_assert(std::atomic<int>::is_always_lock_free, "the stop flag must be usable from a signal handler");
 
-extern "C" void on_stop_signal(int signal_number) { g_stop_signal.store(signal_number, std::memory_order_relaxed); }
+extern "C" void on_stop_signal(int signal_number)
+{
+    g_stop_signal.store(signal_number, std::memory_order_relaxed);
+}
 
 } // namespace
 
@@ -34,9 +37,12 @@ bool parse_bytes(std::string_view text, std::uint64_t& value) noexcept
     std::uint64_t multiplier = 1;
     if (!text.empty()) {
         switch (text.back()) {
-        case 'K': case 'k': multiplier = std::uint64_t{1} << 10; break;
-        case 'M': case 'm': multiplier = std::uint64_t{1} << 20; break;
-        case 'G': case 'g': multiplier = std::uint64_t{1} << 30; break;
+        case 'K':
+        case 'k': multiplier = std::uint64_t{1} << 10; break;
+        case 'M':
+        case 'm': multiplier = std::uint64_t{1} << 20; break;
+        case 'G':
+        case 'g': multiplier = std::uint64_t{1} << 30; break;
         default: break;
         }
         if (multiplier != 1) {
@@ -54,8 +60,7 @@ bool parse_bytes(std::string_view text, std::uint64_t& value) noexcept
 bool parse_seconds(std::string_view text, double& value) noexcept
 {
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    return !text.empty() && error == std::errc{} && end == text.data() + text.size() && value >= 0.0 &&
-           value < 1e9;
+    return !text.empty() && error == std::errc{} && end == text.data() + text.size() && value >= 0.0 && value < 1e9;
 }
 
 void install_stop_handlers() noexcept
@@ -69,9 +74,15 @@ void install_stop_handlers() noexcept
     std::signal(SIGPIPE, SIG_IGN); // A closed pipe shows up as a write error, not a silent death.
 }
 
-bool stop_requested() noexcept { return g_stop_signal.load(std::memory_order_relaxed) != 0; }
+bool stop_requested() noexcept
+{
+    return g_stop_signal.load(std::memory_order_relaxed) != 0;
+}
 
-int stop_signal() noexcept { return g_stop_signal.load(std::memory_order_relaxed); }
+int stop_signal() noexcept
+{
+    return g_stop_signal.load(std::memory_order_relaxed);
+}
 
 std::int64_t monotonic_ns() noexcept
 {

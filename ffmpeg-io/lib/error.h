@@ -11,14 +11,14 @@ namespace zbffmpeg {
 
 /// What went wrong. The programs turn these into their documented exit codes (docs/ffmpeg.md).
 enum class FfmpegIoErrc {
-    InvalidArgument,   ///< A bad option value (pixel format, size, codec name...); the message names it.
-    InputUnavailable,  ///< The input cannot be opened: missing file, unreachable URL, unknown format.
-    InputInvalid,      ///< The input opened but holds no usable video, or is corrupt beyond recovery.
-    Unsupported,       ///< A codec, pixel format or container that FFmpeg or ZeroBuffer cannot handle here.
-    RingError,         ///< The ring could not be created, attached, read or written (core error in message).
-    OutputError,       ///< The output file or encoder could not be opened or written.
-    Interrupted,       ///< Stopped by SIGINT/SIGTERM while waiting.
-    Internal,          ///< An FFmpeg call failed in a way that is not the input's fault.
+    InvalidArgument,  ///< A bad option value (pixel format, size, codec name...); the message names it.
+    InputUnavailable, ///< The input cannot be opened: missing file, unreachable URL, unknown format.
+    InputInvalid,     ///< The input opened but holds no usable video, or is corrupt beyond recovery.
+    Unsupported,      ///< A codec, pixel format or container that FFmpeg or ZeroBuffer cannot handle here.
+    RingError,        ///< The ring could not be created, attached, read or written (core error in message).
+    OutputError,      ///< The output file or encoder could not be opened or written.
+    Interrupted,      ///< Stopped by SIGINT/SIGTERM while waiting.
+    Internal,         ///< An FFmpeg call failed in a way that is not the input's fault.
 };
 
 struct FfmpegIoError {
@@ -42,10 +42,10 @@ using Result = tl::expected<T, FfmpegIoError>;
 
 /// Documented exit codes of both programs (docs/ffmpeg.md).
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1; ///< Runtime failure: ring, FFmpeg internal error.
-inline constexpr int kExitUsage = 2;   ///< Bad command line.
-inline constexpr int kExitInput = 3;   ///< The input (media for zb-ingest, ring for zb-record) is unusable.
-inline constexpr int kExitOutput = 4;  ///< The output (ring for zb-ingest, file for zb-record) cannot be written.
+inline constexpr int kExitFailure = 1;       ///< Runtime failure: ring, FFmpeg internal error.
+inline constexpr int kExitUsage = 2;         ///< Bad command line.
+inline constexpr int kExitInput = 3;         ///< The input (media for zb-ingest, ring for zb-record) is unusable.
+inline constexpr int kExitOutput = 4;        ///< The output (ring for zb-ingest, file for zb-record) cannot be written.
 inline constexpr int kExitInterrupted = 130; ///< Interrupted while waiting, nothing recorded.
 
 } // namespace zbffmpeg

@@ -110,15 +110,19 @@ AVPixelFormat pixel_format_from_gst(std::string_view name) noexcept
     return AV_PIX_FMT_NONE;
 }
 
-std::span<const PixelFormatName> pixel_format_table() noexcept { return kPixelFormats; }
+std::span<const PixelFormatName> pixel_format_table() noexcept
+{
+    return kPixelFormats;
+}
 
 Result<RawLayout> packed_layout(AVPixelFormat format, int width, int height)
 {
     std::array<int, 4> linesizes{};
     if (width <= 0 || height <= 0 || av_image_fill_linesizes(linesizes.data(), format, width) < 0) {
-        return make_error(FfmpegIoErrc::Unsupported, std::string("cannot lay out ") + std::to_string(width) + "x" +
-                                                         std::to_string(height) + " frames of pixel format " +
-                                                         (av_get_pix_fmt_name(format) ? av_get_pix_fmt_name(format) : "?"));
+        return make_error(FfmpegIoErrc::Unsupported,
+                          std::string("cannot lay out ") + std::to_string(width) + "x" + std::to_string(height) +
+                              " frames of pixel format " +
+                              (av_get_pix_fmt_name(format) ? av_get_pix_fmt_name(format) : "?"));
     }
     std::array<ptrdiff_t, 4> strides{};
     for (std::size_t i = 0; i < 4; ++i) {
@@ -164,9 +168,9 @@ Result<RawLayout> checked_layout(const zerobuffer::StreamFormat& format, AVPixel
         return layout;
     }
     if (format.planes.size() != static_cast<std::size_t>(plane_count)) {
-        return make_error(FfmpegIoErrc::InputInvalid,
-                          "the ring's stream format lists " + std::to_string(format.planes.size()) + " planes, but " +
-                              format.pixel_format + " has " + std::to_string(plane_count));
+        return make_error(FfmpegIoErrc::InputInvalid, "the ring's stream format lists " +
+                                                          std::to_string(format.planes.size()) + " planes, but " +
+                                                          format.pixel_format + " has " + std::to_string(plane_count));
     }
     std::array<ptrdiff_t, 4> strides{};
     std::array<int, 4> linesizes{};
@@ -190,9 +194,9 @@ Result<RawLayout> checked_layout(const zerobuffer::StreamFormat& format, AVPixel
         const auto& plane = format.planes[i];
         const std::uint64_t rows = sizes[i] / plane.stride;
         // The last row only needs its pixels, not the padding after them.
-        const std::uint64_t plane_end = rows == 0 ? plane.offset
-                                                  : plane.offset + (rows - 1) * plane.stride +
-                                                        static_cast<std::uint64_t>(linesizes[i]);
+        const std::uint64_t plane_end =
+            rows == 0 ? plane.offset
+                      : plane.offset + (rows - 1) * plane.stride + static_cast<std::uint64_t>(linesizes[i]);
         if (plane.offset > payload_size || plane_end > payload_size || plane_end < plane.offset) {
             return make_error(FfmpegIoErrc::InputInvalid,
                               "plane " + std::to_string(i) + " (offset " + std::to_string(plane.offset) + ", stride " +
@@ -254,8 +258,8 @@ Result<zerobuffer::StreamFormat> encoded_stream_format(const AVCodecParameters& 
     if (parameters.width > 0 && parameters.height > 0) {
         stream.width = static_cast<std::uint32_t>(parameters.width);
         stream.height = static_cast<std::uint32_t>(parameters.height);
-        caps_fields += ", width=(int)" + std::to_string(parameters.width) + ", height=(int)" +
-                       std::to_string(parameters.height);
+        caps_fields +=
+            ", width=(int)" + std::to_string(parameters.width) + ", height=(int)" + std::to_string(parameters.height);
     }
     stream.framerate = to_fraction(framerate);
     if (stream.framerate) {

@@ -35,7 +35,8 @@ std::string md5_of(AVMD5* md5, const zerobuffer::Frame& frame, const zbffmpeg::R
     } else {
         for (std::size_t plane = 0; plane < layout->planes.size(); ++plane) {
             for (std::uint32_t row = 0; row < layout->plane_heights[plane]; ++row) {
-                av_md5_update(md5, payload + layout->planes[plane].offset + std::size_t{row} * layout->planes[plane].stride,
+                av_md5_update(md5,
+                              payload + layout->planes[plane].offset + std::size_t{row} * layout->planes[plane].stride,
                               layout->row_bytes[plane]);
             }
         }
