@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+// Unit tests of zb-relay's wire decoding (random and mutated bytes never crash it, every field is checked) and
+// of its endpoint and route validation.
+#include <array>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "config.h"
+#include "wire.h"
+
+namespace {
+
+using namespace zerobuffer::relay;
+
+std::vector<std::byte> encoded_frame(const wire::FrameHeader& header, std::size_t blob)
+{
+    std::vector<std::byte> bytes(wire::kFrameHeaderSize + blob, std::byte{0x5a});
+    wire::encode(header, std::span<std::byte, wire::kFrameHeaderSize>(bytes.data(), wire::kFrameHeaderSize));
+    return bytes;
+}
+
+TEST(RelayWire, FrameHeaderRoundTripsEveryField)
+{
+    wire::FrameHeader header;
+    header.kind = wire::Kind::Frame;
+    header.session = 0x1122334455667788ULL;
+    header.sequence = 42;
+    header.format_generation = 7;
+    header.info.pts = -5;
+    header.info.dts = 123456789012345;
+    header.info.duration = 16'666'667;
+    header.info.offset = 9;
+    header.info.offset_end = 10;
+    header.info.flags = 0xffff0003u;
+    header.payload_size = 3'110'400;
+    header.metadata_size = 17;
+    const auto bytes = encoded_frame(header, 17);
+    auto decoded = wire::decode_frame_header(bytes);
+    ASSERT_TRUE(decoded) << decoded.error();
+    EXPECT_EQ(decoded->session, header.session);
+    EXPECT_EQ(decoded->sequence, 42u);
+    EXPECT_EQ(decoded->format_generation, 7u);
+    EXPECT_EQ(decoded->info.pts, -5);
+    EXPECT_EQ(decoded->info.dts, header.info.dts);
+    EXPECT_EQ(decoded->info.duration, header.info.duration);
+    EXPECT_EQ(decoded->info.offset, 9u);
+    EXPECT_EQ(decoded->info.offset_end, 10u);
+    EXPECT_EQ(decoded->info.flags, header.info.flags);
+    EXPECT_EQ(decoded->payload_size, header.payload_size);
+    EXPECT_EQ(decoded->metadata_size, 17u);
+}
+
+TEST(RelayWire, EveryTruncationIsRefused)
+{
+    wire::FrameHeader header;
+    const auto bytes = encoded_frame(header, 0);
+    for (std::size_t size = 0; size < bytes.size(); ++size)
+        EXPECT_FALSE(wire::decode_frame_header(std::span<const std::byte>(bytes.data(), size))) << size;
+    // A blob whose size does not match the header is refused too (one byte more than announced).
+    const auto longer = encoded_frame(header, 1);
+    EXPECT_FALSE(wire::decode_frame_header(longer));
+}
+
+TEST(RelayWire, RandomAndMutatedBytesNeverCrashAndRarelyPass)
+{
+    std::mt19937_64 random(12345);
+    wire::FrameHeader header;
+    header.payload_size = 100;
+    const auto valid = encoded_frame(header, 8);
+    std::size_t accepted = 0;
+    for (int round = 0; round < 20000; ++round) {
+        std::vector<std::byte> bytes = valid;
+        if (round % 2 == 0) {
+            bytes.resize(random() % 200);
+            for (auto& byte : bytes)
+                byte = static_cast<std::byte>(random());
+        } else {
+            bytes[random() % bytes.size()] = static_cast<std::byte>(random());
+        }
+        auto decoded = wire::decode_frame_header(bytes);
+        if (decoded) {
+            ++accepted;
+            // Whatever passes is self-consistent: the blob size matches the part.
+            EXPECT_EQ(decoded->metadata_size, bytes.size() - wire::kFrameHeaderSize);
+        }
+        std::array<std::byte, wire::kControlSize> control{};
+        std::memcpy(control.data(), bytes.data(), std::min(bytes.size(), control.size()));
+        (void)wire::decode_control(std::span<const std::byte>(control.data(), std::min(bytes.size(), control.size())));
+    }
+    // Random buffers never have the magic; mutations of header fields that are free-form (pts, ...) still pass.
+    EXPECT_LT(accepted, 10000u);
+}
+
+TEST(RelayWire, ControlMessagesAreChecked)
+{
+    wire::ControlMessage message;
+    message.kind = wire::Kind::Hello;
+    message.session = 99;
+    message.received = 5;
+    message.window = 4;
+    message.policy = 1;
+    std::array<std::byte, wire::kControlSize> bytes{};
+    wire::encode(message, bytes);
+    auto decoded = wire::decode_control(bytes);
+    ASSERT_TRUE(decoded) << decoded.error();
+    EXPECT_EQ(decoded->session, 99u);
+    EXPECT_EQ(decoded->received, 5u);
+    EXPECT_EQ(decoded->window, 4u);
+    EXPECT_EQ(decoded->policy, 1u);
+    auto with = [&](std::size_t offset, std::uint8_t value) {
+        auto copy = bytes;
+        copy[offset] = std::byte{value};
+        return wire::decode_control(copy);
+    };
+    EXPECT_FALSE(with(0, 0));    // magic
+    EXPECT_FALSE(with(4, 2));    // version
+    EXPECT_FALSE(with(6, 1));    // kind: a sender's kind is not a control kind
+    EXPECT_FALSE(with(24, 0));   // window 0
+    EXPECT_FALSE(with(24, 65));  // window over 64
+    EXPECT_FALSE(with(28, 2));   // policy
+    EXPECT_FALSE(wire::decode_control(std::span<const std::byte>(bytes.data(), 31)));
+}
+
+TEST(RelayConfig, EndpointsAndOptions)
+{
+    auto ring = parse_endpoint("ring:preview?policy=latest&size=32M&readers=4&wait-readers=1", true);
+    ASSERT_TRUE(ring) << ring.error().message;
+    EXPECT_EQ(ring->kind, EndpointKind::Ring);
+    EXPECT_EQ(ring->address, "preview");
+    EXPECT_EQ(ring->policy, FlowPolicy::Latest);
+    EXPECT_EQ(ring->ring_size, std::size_t{32} << 20);
+    EXPECT_EQ(ring->max_readers, 4u);
+    EXPECT_EQ(ring->wait_readers, 1u);
+    auto broker = parse_endpoint("broker://b.example:5550/cam1?window=8", false);
+    ASSERT_TRUE(broker) << broker.error().message;
+    EXPECT_EQ(broker->address, "tcp://b.example:5550");
+    EXPECT_EQ(broker->stream_name, "cam1");
+    EXPECT_EQ(broker->window, 8u);
+    EXPECT_FALSE(parse_endpoint("ring:", true));
+    EXPECT_FALSE(parse_endpoint("ring:a/b", true));
+    EXPECT_FALSE(parse_endpoint("ring:a?size=0", true));
+    EXPECT_FALSE(parse_endpoint("ring:a?window=4", true));     // a receiving option on a ring
+    EXPECT_FALSE(parse_endpoint("tcp://*:5555", false));       // cannot connect to '*'
+    EXPECT_FALSE(parse_endpoint("tcp://host", false));         // no port
+    EXPECT_FALSE(parse_endpoint("tcp://h:1?window=65", false));
+    EXPECT_FALSE(parse_endpoint("broker://h:1", false));       // no stream name
+    EXPECT_FALSE(parse_endpoint("broker://h:1/x", true));      // not an output
+    EXPECT_FALSE(parse_endpoint("udp://h:1", true));
+    auto error = parse_endpoint("ring:a?colour=red", true);
+    ASSERT_FALSE(error);
+    EXPECT_NE(error.error().message.find("option 'colour' does not apply here"), std::string::npos);
+}
+
+TEST(RelayConfig, RoutesNeedKeysForTcpAndOneNetworkSide)
+{
+    RouteConfig route;
+    route.name = "r";
+    route.from = *parse_endpoint("ring:cam", false);
+    route.to.push_back(*parse_endpoint("tcp://*:5555", true));
+    auto refused = validate_route(route);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, RelayErrc::Security);
+    route.security.insecure = true;
+    EXPECT_TRUE(validate_route(route));
+    route.to.push_back(*parse_endpoint("tcp://*:5556", true));
+    EXPECT_FALSE(validate_route(route)); // two network outputs
+    RouteConfig receive;
+    receive.name = "r";
+    receive.from = *parse_endpoint("ipc:///tmp/x", false);
+    receive.to.push_back(*parse_endpoint("ring:cam", true));
+    EXPECT_TRUE(validate_route(receive)); // ipc needs no keys
+    receive.to.push_back(*parse_endpoint("ring:cam", true));
+    EXPECT_FALSE(validate_route(receive)); // same output twice
+}
+
+TEST(RelayConfig, Sizes)
+{
+    EXPECT_EQ(*parse_size("4096", "x"), 4096u);
+    EXPECT_EQ(*parse_size("16K", "x"), std::size_t{16} << 10);
+    EXPECT_EQ(*parse_size("1G", "x"), std::size_t{1} << 30);
+    EXPECT_FALSE(parse_size("", "x"));
+    EXPECT_FALSE(parse_size("12Q", "x"));
+    EXPECT_FALSE(parse_size("2048G", "x"));
+    EXPECT_FALSE(parse_size("-1", "x"));
+}
+
+} // namespace
