@@ -21,13 +21,13 @@ using zbtest::RingName;
 
 namespace {
 
-zbtest::ElementPtr launch(const std::string& description)
+zbtest::PipelinePtr launch(const std::string& description)
 {
     GError* error = nullptr;
     GstElement* pipeline = gst_parse_launch(description.c_str(), &error);
     EXPECT_EQ(error, nullptr) << (error != nullptr ? error->message : "");
     g_clear_error(&error);
-    return zbtest::ElementPtr(pipeline);
+    return zbtest::PipelinePtr(pipeline);
 }
 
 GstElement* by_name(GstElement* pipeline, const char* name)
@@ -50,9 +50,9 @@ TEST(Pair, OddSizeFramesCrossTheRingIntactThenEos)
     gst_caps_unref(parsed);
     const std::size_t frame_size = GST_VIDEO_INFO_SIZE(&info);
 
-    zbtest::ElementPtr writer = launch("appsrc name=in format=time caps=\"" + caps +
+    zbtest::PipelinePtr writer = launch("appsrc name=in format=time caps=\"" + caps +
                                        "\" ! zerobuffersink ring=" + ring.str() + " wait-for-reader=true");
-    zbtest::ElementPtr reader = launch("zerobuffersrc ring=" + ring.str() +
+    zbtest::PipelinePtr reader = launch("zerobuffersrc ring=" + ring.str() +
                                        " reconnect=true timeout=10000 ! appsink name=out sync=false");
     ASSERT_NE(gst_element_set_state(reader.get(), GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
     ASSERT_NE(gst_element_set_state(writer.get(), GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
@@ -93,9 +93,9 @@ TEST(Pair, OddSizeFramesCrossTheRingIntactThenEos)
 TEST(Pair, VideotestsrcRendersIntoTheRingInPlace)
 {
     RingName ring;
-    zbtest::ElementPtr writer = launch("videotestsrc num-buffers=30 ! video/x-raw,format=NV12,width=320,height=240 ! queue max-size-buffers=3 "
+    zbtest::PipelinePtr writer = launch("videotestsrc num-buffers=30 ! video/x-raw,format=NV12,width=320,height=240 ! queue max-size-buffers=3 "
                                        "! zerobuffersink name=sink ring=" + ring.str() + " wait-for-reader=true");
-    zbtest::ElementPtr reader = launch("zerobuffersrc ring=" + ring.str() +
+    zbtest::PipelinePtr reader = launch("zerobuffersrc ring=" + ring.str() +
                                        " reconnect=true timeout=10000 ! appsink name=out sync=false");
     ASSERT_NE(gst_element_set_state(reader.get(), GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
     ASSERT_NE(gst_element_set_state(writer.get(), GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
@@ -123,7 +123,7 @@ TEST(Pair, VideotestsrcRendersIntoTheRingInPlace)
 TEST(Pair, FlushingSeekWhileBlockedOnALosslessReader)
 {
     RingName ring;
-    zbtest::ElementPtr writer = launch("videotestsrc ! video/x-raw,format=I420,width=64,height=48,framerate=30/1 "
+    zbtest::PipelinePtr writer = launch("videotestsrc ! video/x-raw,format=I420,width=64,height=48,framerate=30/1 "
                                        "! zerobuffersink ring=" + ring.str() + " buffers=4");
     ASSERT_NE(gst_element_set_state(writer.get(), GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
     std::optional<zerobuffer::Reader> reader;

@@ -91,7 +91,6 @@ struct ErrorPipeline {
         g_clear_error(&error);
         bus.reset(gst_element_get_bus(pipeline.get()));
     }
-    ~ErrorPipeline() { gst_element_set_state(pipeline.get(), GST_STATE_NULL); }
     ErrorPipeline(const ErrorPipeline&) = delete;
     ErrorPipeline& operator=(const ErrorPipeline&) = delete;
 
@@ -101,7 +100,7 @@ struct ErrorPipeline {
         return zbtest::wait_message_text(bus.get(), GST_MESSAGE_ERROR, 10s);
     }
 
-    zbtest::ElementPtr pipeline;
+    zbtest::PipelinePtr pipeline;
     zbtest::BusPtr bus;
 };
 

@@ -39,6 +39,17 @@ struct ObjectDeleter {
     void operator()(gpointer object) const noexcept { gst_object_unref(object); }
 };
 using ElementPtr = std::unique_ptr<GstElement, ObjectDeleter>;
+
+/// Stops a pipeline before releasing it, also when a failed assertion leaves a test early, so that its
+/// zerobuffersink closes (and removes) its ring.
+struct PipelineDeleter {
+    void operator()(GstElement* pipeline) const noexcept
+    {
+        gst_element_set_state(pipeline, GST_STATE_NULL);
+        gst_object_unref(pipeline);
+    }
+};
+using PipelinePtr = std::unique_ptr<GstElement, PipelineDeleter>;
 using BusPtr = std::unique_ptr<GstBus, ObjectDeleter>;
 
 struct BufferDeleter {
