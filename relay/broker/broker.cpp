@@ -373,7 +373,9 @@ bool Broker::set_up(std::string& failure)
         detail::set_int_option(router_.get(), ZMQ_ROUTER_MANDATORY, 1) && // full or gone peer: EAGAIN, counted
         detail::set_int_option(router_.get(), ZMQ_SNDHWM, kSendHighWater) &&
         detail::set_int_option(router_.get(), ZMQ_RCVHWM, kReceiveHighWater) &&
-        detail::set_int_option(router_.get(), ZMQ_LINGER, 0);
+        detail::set_int_option(router_.get(), ZMQ_LINGER, 0) &&
+        // An IPv6 bind (tcp://[::]:5550) needs ZMQ_IPV6; it then also accepts IPv4 clients.
+        detail::set_int_option(router_.get(), ZMQ_IPV6, options_.bind.find('[') != std::string::npos ? 1 : 0);
     if (!configured) {
         failure = "cannot configure the ROUTER socket: " + detail::zmq_error_text();
         return false;

@@ -119,6 +119,7 @@ BrokerResult<void> BrokerClient::Impl::open_socket()
     if (!detail::set_int_option(fresh.get(), ZMQ_REQ_RELAXED, 1) ||
         !detail::set_int_option(fresh.get(), ZMQ_REQ_CORRELATE, 1) ||
         !detail::set_int_option(fresh.get(), ZMQ_LINGER, 0) ||
+        !detail::set_int_option(fresh.get(), ZMQ_IPV6, options.endpoint.find('[') != std::string::npos ? 1 : 0) ||
         zmq_setsockopt(fresh.get(), ZMQ_MAXMSGSIZE, &max_reply, sizeof max_reply) != 0) {
         return make_broker_error(BrokerErrc::SystemError,
                                  "cannot configure the broker socket: " + detail::zmq_error_text());

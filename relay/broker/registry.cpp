@@ -71,6 +71,10 @@ std::string resolve_wildcard_host(const std::string& address, std::string_view p
     if (host != "*" && host != "0.0.0.0" && host != "[::]") {
         return address;
     }
+    constexpr std::string_view kMappedIpv4 = "::ffff:"; // an IPv4 client of a dual-stack socket
+    if (peer_address.starts_with(kMappedIpv4) && peer_address.find('.') != std::string_view::npos) {
+        peer_address.remove_prefix(kMappedIpv4.size());
+    }
     const bool ipv6 = peer_address.find(':') != std::string_view::npos;
     return std::string(kTcp) + (ipv6 ? "[" : "") + std::string(peer_address) + (ipv6 ? "]" : "") +
            std::string(rest.substr(colon));

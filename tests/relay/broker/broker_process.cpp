@@ -7,11 +7,11 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <sys/prctl.h>
 #include <thread>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>

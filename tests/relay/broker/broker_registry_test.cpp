@@ -62,6 +62,8 @@ TEST_F(RegistryTest, WildcardHostBecomesThePublishersAddress)
               "tcp://10.1.2.3:5555");
     EXPECT_EQ(handle({{"type", "REG"}, {"name", "b"}, {"address", "tcp://0.0.0.0:7"}}, "::1").body["address"],
               "tcp://[::1]:7");
+    EXPECT_EQ(handle({{"type", "REG"}, {"name", "a"}, {"address", "tcp://[::]:8"}}, "::ffff:10.1.2.4").body["address"],
+              "tcp://10.1.2.4:8");
     EXPECT_EQ(handle({{"type", "REG"}, {"name", "c"}, {"address", "ipc:///tmp/x"}}, "10.1.2.3").body["address"],
               "ipc:///tmp/x");
 }

@@ -118,6 +118,24 @@ TEST_F(BrokerTest, WildcardAddressIsResolvedToThePublisher)
     EXPECT_EQ(found->address, "tcp://127.0.0.1:5601");
 }
 
+TEST_F(BrokerTest, DualStackBindServesIpv6AndIpv4Clients)
+{
+    // The later --bind wins over the 127.0.0.1 one BrokerProcess puts first.
+    start_broker({"--insecure", "--bind", "tcp://[::]:" + std::to_string(port_)});
+    auto over_ipv6 = BrokerClient::connect({"tcp://[::1]:" + std::to_string(port_), kReply, std::nullopt});
+    ASSERT_TRUE(over_ipv6);
+    auto reg6 = over_ipv6->register_stream("cam6", "tcp://*:5602");
+    ASSERT_TRUE(reg6) << reg6.error().message << "\n" << broker_->log();
+    EXPECT_EQ(reg6->address, "tcp://[::1]:5602");
+    BrokerClient over_ipv4 = client();
+    auto reg4 = over_ipv4.register_stream("cam4", "tcp://*:5603");
+    ASSERT_TRUE(reg4) << reg4.error().message;
+    EXPECT_EQ(reg4->address, "tcp://127.0.0.1:5603") << "an IPv4-mapped peer address is shown as IPv4";
+    auto found = over_ipv4.discover("cam6");
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->address, "tcp://[::1]:5602");
+}
+
 TEST_F(BrokerTest, UnrefreshedRegistrationExpires)
 {
     start_broker({"--insecure", "--ttl", "0.3"});
