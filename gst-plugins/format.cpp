@@ -126,7 +126,10 @@ Result<StreamFormat> stream_format_from_caps(const GstCaps* caps)
     StreamFormat format;
     format.media_type = gst_structure_get_name(structure);
     format.codec = codec_for(structure, format.media_type);
-    const GString caps_text(gst_caps_to_string(caps));
+    // Frames reach readers as ordinary memory, whatever memory upstream used (DMABuf, GL...): no caps features.
+    CapsPtr system_caps(gst_caps_copy(caps));
+    gst_caps_set_features(system_caps.get(), 0, nullptr);
+    const GString caps_text(gst_caps_to_string(system_caps.get()));
     format.caps = caps_text.get();
 
     if (format.media_type == "video/x-raw") {
@@ -197,8 +200,10 @@ Result<GstCaps*> caps_from_stream_format(const StreamFormat& format)
 {
     if (!format.caps.empty()) {
         CapsPtr caps(gst_caps_from_string(format.caps.c_str()));
-        if (caps && gst_caps_is_fixed(caps.get()))
+        if (caps && gst_caps_is_fixed(caps.get())) {
+            gst_caps_set_features(caps.get(), 0, nullptr); // Our buffers wrap the ring: system memory.
             return caps.release();
+        }
         // A caps string we cannot parse (another GStreamer version?): the fields below still describe the stream.
     }
     const std::string& type = format.media_type;

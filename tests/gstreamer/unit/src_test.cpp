@@ -236,7 +236,8 @@ TEST(Src, FollowsCapsChangeMidStream)
     rgba.height = 16;
     rgba.planes = {{0, 128}};
     rgba.frame_size = 32 * 16 * 4;
-    rgba.caps = "video/x-raw, format=(string)RGBA, width=(int)32, height=(int)16, framerate=(fraction)60/1";
+    // A writer's memory type means nothing to readers: the source's buffers are system memory.
+    rgba.caps = "video/x-raw(memory:DMABuf), format=(string)RGBA, width=(int)32, height=(int)16, framerate=(fraction)60/1";
     ASSERT_TRUE(writer.set_stream_metadata(zerobuffer::to_json(rgba)).has_value());
     write_frame(writer, 32 * 16 * 4, 2);
     BufferPtr second(gst_harness_pull(harness.get()));
@@ -244,6 +245,7 @@ TEST(Src, FollowsCapsChangeMidStream)
     const std::string caps = current_caps(harness.get());
     EXPECT_NE(caps.find("RGBA"), std::string::npos) << caps;
     EXPECT_NE(caps.find("60/1"), std::string::npos) << "the caps string should win over the fields: " << caps;
+    EXPECT_EQ(caps.find("memory:"), std::string::npos) << caps;
     EXPECT_EQ(zbtest::buffer_bytes(second.get()), zbtest::pattern_bytes(32 * 16 * 4, 2));
 }
 
