@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # End-to-end tests of zb-ingest and zb-record with real processes on both ends of real rings.
-#   ffmpeg-test.sh CASE ZB_INGEST ZB_RECORD ZB_FRAME_MD5 ZBCTL
+#   ffmpeg-test.sh CASE ZB_INGEST ZB_RECORD ZB_FRAME_MD5 ZBCTL ZB_HOSTILE_WRITER
 # Clips are made here with the ffmpeg CLI in a temporary folder; expected frames come from a direct FFmpeg decode.
 set -euo pipefail
 
-CASE=$1 INGEST=$2 RECORD=$3 FRAME_MD5=$4 ZBCTL=$5
+CASE=$1 INGEST=$2 RECORD=$3 FRAME_MD5=$4 ZBCTL=$5 HOSTILE_WRITER=$6
 WORK=$(mktemp -d /tmp/zb-ffmpeg-test.XXXXXX)
 PREFIX="zbff-$$"
 PIDS=()
@@ -470,6 +470,38 @@ case_record_errors() {
     assert_no_rings
 }
 
+# Rings whose stream format or frames do not add up: zb-record must refuse or skip them, never read out of bounds.
+case_hostile_ring() {
+    local ring="$PREFIX-hostile" mode rc
+    for mode in planes-out-of-bounds no-metadata short-frame; do
+        "$RECORD" --wait-timeout 30 "$ring" "$WORK/$mode.mkv" 2>"$WORK/$mode.err" &
+        local recorder=$!
+        PIDS+=("$recorder")
+        "$HOSTILE_WRITER" "$ring" "$mode" 2>"$WORK/writer.err" || fail "zb-hostile-writer $mode failed"
+        wait_pid "$recorder" 30
+        rc=$RC
+        case "$mode" in
+        planes-out-of-bounds)
+            [[ "$rc" == 3 ]] || fail "out-of-bounds planes: exit $rc, expected 3"
+            expect_contains "$WORK/$mode.err" "plane 2 (offset 115200, stride 160, 120 rows) runs past the frame payload of 115200 bytes"
+            [[ ! -e "$WORK/$mode.mkv" ]] || fail "a file was written from a ring with impossible planes"
+            ;;
+        no-metadata)
+            [[ "$rc" == 3 ]] || fail "no stream metadata: exit $rc, expected 3"
+            expect_contains "$WORK/$mode.err" "has no stream metadata, so its frames cannot be interpreted"
+            ;;
+        short-frame)
+            [[ "$rc" == 0 ]] || fail "one short frame: exit $rc, expected 0"
+            expect_contains "$WORK/$mode.err" "has 57600 bytes, less than its format's 115200: skipped"
+            expect_contains "$WORK/$mode.err" "1 bad frames skipped"
+            plays "$WORK/$mode.mkv"
+            [[ $(frame_count "$WORK/$mode.mkv") == 9 ]] || fail "recorded $(frame_count "$WORK/$mode.mkv") frames, expected 9"
+            ;;
+        esac
+    done
+    assert_no_rings
+}
+
 case_gst_roundtrip() {
     command -v gst-launch-1.0 >/dev/null || fail "gst-launch-1.0 is missing"
     gst-inspect-1.0 zerobuffersrc >/dev/null 2>&1 || fail "the zerobuffer GStreamer plugin is not in GST_PLUGIN_PATH"
@@ -529,6 +561,7 @@ writer-killed) case_writer_killed ;;
 writer-restart) case_writer_restart ;;
 record-errors) case_record_errors ;;
 gst-roundtrip) case_gst_roundtrip ;;
+hostile-ring) case_hostile_ring ;;
 *) fail "unknown case '$CASE'" ;;
 esac
 echo "PASS [$CASE]"
