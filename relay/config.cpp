@@ -20,8 +20,8 @@ RelayResult<std::uint32_t> parse_count(std::string_view text, std::string_view w
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc{} || end != text.data() + text.size() || value < min || value > max)
         return relay_error(RelayErrc::InvalidConfig, std::string(what) + " '" + std::string(text) +
-                                                         "' is not a number from " + std::to_string(min) +
-                                                         " to " + std::to_string(max));
+                                                         "' is not a number from " + std::to_string(min) + " to " +
+                                                         std::to_string(max));
     return value;
 }
 
@@ -105,7 +105,8 @@ RelayResult<void> apply_option(Endpoint& endpoint, bool sending, std::string_vie
     }
     std::string allowed;
     if (ring)
-        allowed = sending ? "policy, size, readers, metadata-size, wait-readers" : "none (the source's options come from its writer)";
+        allowed = sending ? "policy, size, readers, metadata-size, wait-readers"
+                          : "none (the source's options come from its writer)";
     else
         allowed = sending ? "policy, wait-peers" : "policy, window, max-frame";
     return relay_error(RelayErrc::InvalidConfig,
@@ -191,8 +192,7 @@ RelayResult<Endpoint> parse_endpoint(std::string_view text, bool sending)
         const std::size_t eq = item.find('=');
         if (eq == std::string_view::npos || eq == 0)
             return relay_error(RelayErrc::InvalidConfig,
-                               "endpoint '" + endpoint.text + "': option '" + std::string(item) +
-                                   "' is not key=value");
+                               "endpoint '" + endpoint.text + "': option '" + std::string(item) + "' is not key=value");
         auto applied = apply_option(endpoint, sending, item.substr(0, eq), item.substr(eq + 1));
         if (!applied)
             return tl::unexpected(applied.error());
@@ -212,8 +212,8 @@ RelayResult<void> validate_route(const RouteConfig& route)
             ++network_outputs;
         if (output.kind == EndpointKind::Ring && route.from.kind == EndpointKind::Ring &&
             output.address == route.from.address)
-            return relay_error(RelayErrc::InvalidConfig, where + "ring '" + output.address +
-                                                             "' is both source and output");
+            return relay_error(RelayErrc::InvalidConfig,
+                               where + "ring '" + output.address + "' is both source and output");
     }
     if (from_network && network_outputs > 0)
         return relay_error(RelayErrc::InvalidConfig,
@@ -225,8 +225,8 @@ RelayResult<void> validate_route(const RouteConfig& route)
     for (std::size_t i = 0; i < route.to.size(); ++i)
         for (std::size_t j = i + 1; j < route.to.size(); ++j)
             if (route.to[i].kind == route.to[j].kind && route.to[i].address == route.to[j].address)
-                return relay_error(RelayErrc::InvalidConfig, where + "output '" + route.to[i].address +
-                                                                 "' is given twice");
+                return relay_error(RelayErrc::InvalidConfig,
+                                   where + "output '" + route.to[i].address + "' is given twice");
 
     // Security: tcp needs CURVE keys unless plain tcp was asked for.
     const Endpoint* tcp = nullptr;
@@ -387,8 +387,7 @@ RelayResult<RelayConfig> load_config_file(const std::string& path)
     try {
         document = nlohmann::json::parse(text.str());
     } catch (const nlohmann::json::exception& error) {
-        return relay_error(RelayErrc::InvalidConfig,
-                           "config file '" + path + "' is not valid JSON: " + error.what());
+        return relay_error(RelayErrc::InvalidConfig, "config file '" + path + "' is not valid JSON: " + error.what());
     }
     if (!document.is_object())
         return relay_error(RelayErrc::InvalidConfig, "config file '" + path + "': the top level must be an object");
@@ -413,8 +412,7 @@ RelayResult<RelayConfig> load_config_file(const std::string& path)
             have_routes = true;
         } else {
             return relay_error(RelayErrc::InvalidConfig,
-                               "config file '" + path + "': " + key +
-                                   " is not a known key (routes, status_interval)");
+                               "config file '" + path + "': " + key + " is not a known key (routes, status_interval)");
         }
     }
     if (!have_routes)

@@ -27,25 +27,25 @@ enum class FlowPolicy {
 /// One side of a route, parsed from `KIND:ADDRESS[?key=value&...]`.
 struct Endpoint {
     EndpointKind kind = EndpointKind::Ring;
-    std::string text;             ///< As the user wrote it, for messages.
-    std::string address;          ///< Ring name, ZeroMQ address, or broker's tcp:// address.
-    std::string stream_name;      ///< Broker endpoints: the published stream name.
+    std::string text;        ///< As the user wrote it, for messages.
+    std::string address;     ///< Ring name, ZeroMQ address, or broker's tcp:// address.
+    std::string stream_name; ///< Broker endpoints: the published stream name.
     FlowPolicy policy = FlowPolicy::Lossless;
     bool policy_given = false;
-    std::size_t ring_size = std::size_t{64} << 20; ///< Output rings: payload bytes.
-    std::uint32_t max_readers = 8;                 ///< Output rings: reader slots.
+    std::size_t ring_size = std::size_t{64} << 20;         ///< Output rings: payload bytes.
+    std::uint32_t max_readers = 8;                         ///< Output rings: reader slots.
     std::size_t metadata_capacity = std::size_t{16} << 10; ///< Output rings: stream-metadata bytes.
     std::uint32_t wait_readers = 0; ///< Output rings: the route starts once this many readers attached.
-    std::uint32_t window = 4;      ///< Receiving side: frames in flight granted to the sender (credit).
-    std::uint32_t wait_peers = 0;  ///< Sending side: do not read the source before this many subscribers joined.
+    std::uint32_t window = 4;       ///< Receiving side: frames in flight granted to the sender (credit).
+    std::uint32_t wait_peers = 0;   ///< Sending side: do not read the source before this many subscribers joined.
     std::size_t max_frame = std::size_t{512} << 20; ///< Receiving side: largest payload accepted from the network.
 };
 
 struct SecurityConfig {
-    bool insecure = false;           ///< Plain tcp explicitly allowed.
-    std::string secret_key_file;     ///< This side's CURVE secret key (Z85, one line).
-    std::string allowed_keys_file;   ///< Binding side: public keys of allowed clients.
-    std::string server_key_file;     ///< Connecting side: the server's public key.
+    bool insecure = false;         ///< Plain tcp explicitly allowed.
+    std::string secret_key_file;   ///< This side's CURVE secret key (Z85, one line).
+    std::string allowed_keys_file; ///< Binding side: public keys of allowed clients.
+    std::string server_key_file;   ///< Connecting side: the server's public key.
 };
 
 struct RouteConfig {
@@ -53,9 +53,9 @@ struct RouteConfig {
     Endpoint from;
     std::vector<Endpoint> to;
     SecurityConfig security;
-    std::string broker;        ///< Publishing side: broker address to register with ("" = none).
-    std::string publish_name;  ///< Publishing side: stream name registered with the broker.
-    std::string advertise;     ///< Publishing side: address registered (default: bound address, host name for *).
+    std::string broker;          ///< Publishing side: broker address to register with ("" = none).
+    std::string publish_name;    ///< Publishing side: stream name registered with the broker.
+    std::string advertise;       ///< Publishing side: address registered (default: bound address, host name for *).
     std::string broker_key_file; ///< The broker's public key: talk CURVE to the broker (our key: --curve-secret).
 };
 

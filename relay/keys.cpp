@@ -62,8 +62,9 @@ RelayResult<void> write_key_pair(const std::string& prefix)
     std::array<char, kZ85KeyLength + 1> public_key{};
     std::array<char, kZ85KeyLength + 1> secret_key{};
     if (zmq_curve_keypair(public_key.data(), secret_key.data()) != 0)
-        return relay_error(RelayErrc::Security,
-                           "cannot make a CURVE key pair: libzmq was built without CURVE (install libzmq with libsodium)");
+        return relay_error(
+            RelayErrc::Security,
+            "cannot make a CURVE key pair: libzmq was built without CURVE (install libzmq with libsodium)");
     auto secret = write_file(prefix + ".key", std::string(secret_key.data()) + "\n", 0600);
     if (!secret)
         return secret;
@@ -117,8 +118,8 @@ RelayResult<std::set<std::string>> read_allowed_keys(const std::string& path)
         keys.emplace(reinterpret_cast<const char*>(raw.data()), raw.size());
     }
     if (keys.empty())
-        return relay_error(RelayErrc::Security, "allowed-keys file '" + path +
-                                                    "' lists no key: add the clients' .pub lines");
+        return relay_error(RelayErrc::Security,
+                           "allowed-keys file '" + path + "' lists no key: add the clients' .pub lines");
     return keys;
 }
 
@@ -127,7 +128,8 @@ RelayResult<std::unique_ptr<ZapHandler>> ZapHandler::start(void* context, std::s
 {
     void* socket = zmq_socket(context, ZMQ_REP);
     if (socket == nullptr)
-        return relay_error(RelayErrc::Network, std::string("cannot create the ZAP socket: ") + zmq_strerror(zmq_errno()));
+        return relay_error(RelayErrc::Network,
+                           std::string("cannot create the ZAP socket: ") + zmq_strerror(zmq_errno()));
     const int linger = 0;
     zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger);
     if (zmq_bind(socket, "inproc://zeromq.zap.01") != 0) {
@@ -189,8 +191,9 @@ void ZapHandler::serve()
             std::fprintf(stderr, "%s: refused a client from %s: %s\n", log_prefix_.c_str(), address.c_str(),
                          reason.c_str());
         }
-        const std::array<std::string, 6> reply{"1.0", request_id, allowed ? "200" : "400",
-                                               allowed ? "OK" : "key not allowed", allowed ? "client" : "", ""};
+        const std::array<std::string, 6> reply{
+            "1.0", request_id, allowed ? "200" : "400", allowed ? "OK" : "key not allowed", allowed ? "client" : "",
+            ""};
         for (std::size_t i = 0; i < reply.size(); ++i)
             zmq_send(socket_, reply[i].data(), reply[i].size(), i + 1 < reply.size() ? ZMQ_SNDMORE : 0);
     }

@@ -44,8 +44,8 @@ private:
     ZapHandler(void* socket, std::set<std::string> allowed, std::string log_prefix);
     void serve();
 
-    void* socket_;                    ///< Used only by thread_ after start().
-    std::set<std::string> allowed_;   ///< Raw 32-byte public keys.
+    void* socket_;                  ///< Used only by thread_ after start().
+    std::set<std::string> allowed_; ///< Raw 32-byte public keys.
     std::string log_prefix_;
     std::atomic<bool> stop_{false};
     std::atomic<std::uint64_t> refused_{0};

@@ -104,7 +104,8 @@ void print_status(RunningRoute& route, double seconds)
     const double mbps = static_cast<double>(bytes - route.last_bytes) / seconds / 1e6;
     route.last_frames = frames;
     route.last_bytes = bytes;
-    std::fprintf(stderr, "zb-relay: route %s: %.1f fps, %.1f MB/s, %llu frames, drops %llu, peers %llu, rejected %llu\n",
+    std::fprintf(stderr,
+                 "zb-relay: route %s: %.1f fps, %.1f MB/s, %llu frames, drops %llu, peers %llu, rejected %llu\n",
                  route.config->name.c_str(), fps, mbps, static_cast<unsigned long long>(frames),
                  static_cast<unsigned long long>(route.stats.drops.load(std::memory_order_relaxed)),
                  static_cast<unsigned long long>(route.stats.peers.load(std::memory_order_relaxed)),

@@ -62,9 +62,9 @@ RelayResult<std::unique_ptr<Publisher>> Publisher::start(const RouteConfig& rout
     if (router == nullptr)
         return relay_error(RelayErrc::Network, "cannot create a ZeroMQ socket: " + zmq_error_text());
     // ROUTER_MANDATORY: a send to a vanished subscriber fails (EHOSTUNREACH) instead of vanishing silently.
-    for (const auto& [option, value] : {std::pair{ZMQ_ROUTER_MANDATORY, 1}, std::pair{ZMQ_SNDHWM, 1000},
-                                        std::pair{ZMQ_RCVHWM, 1000}, std::pair{ZMQ_HEARTBEAT_IVL, 1000},
-                                        std::pair{ZMQ_HEARTBEAT_TIMEOUT, 5000}}) {
+    for (const auto& [option, value] :
+         {std::pair{ZMQ_ROUTER_MANDATORY, 1}, std::pair{ZMQ_SNDHWM, 1000}, std::pair{ZMQ_RCVHWM, 1000},
+          std::pair{ZMQ_HEARTBEAT_IVL, 1000}, std::pair{ZMQ_HEARTBEAT_TIMEOUT, 5000}}) {
         if (auto ok = set_int_option(router, option, value); !ok)
             return tl::unexpected(ok.error());
     }
@@ -91,8 +91,9 @@ RelayResult<std::unique_ptr<Publisher>> Publisher::start(const RouteConfig& rout
     if (zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, bound.data(), &bound_size) == 0)
         publisher->bound_address_ = bound.data();
     log_route(route.name, "publishing on " + publisher->bound_address_ +
-                              (curve ? " (CURVE)" : endpoint.address.starts_with("tcp://") ? " (INSECURE plain tcp)"
-                                                                                         : ""));
+                              (curve                                    ? " (CURVE)"
+                               : endpoint.address.starts_with("tcp://") ? " (INSECURE plain tcp)"
+                                                                        : ""));
     return publisher;
 }
 
@@ -135,8 +136,8 @@ void Publisher::reject(const std::string& why)
     ++rejected_;
     stats_.rejected.fetch_add(1, std::memory_order_relaxed);
     if (rejected_ <= 20 || rejected_ % 1000 == 0)
-        log_route(route_name_, "ignored a message from a subscriber: " + why + " (" + std::to_string(rejected_) +
-                                   " so far)");
+        log_route(route_name_,
+                  "ignored a message from a subscriber: " + why + " (" + std::to_string(rejected_) + " so far)");
 }
 
 void Publisher::service(std::chrono::milliseconds wait)

@@ -31,8 +31,8 @@ struct LentFrame {
 class Publisher {
 public:
     /// Binds the endpoint (with CURVE and the ZAP handler unless the route is insecure or not tcp).
-    [[nodiscard]] static RelayResult<std::unique_ptr<Publisher>> start(const RouteConfig& route, const Endpoint& endpoint,
-                                                                       RouteStats& stats);
+    [[nodiscard]] static RelayResult<std::unique_ptr<Publisher>> start(const RouteConfig& route,
+                                                                       const Endpoint& endpoint, RouteStats& stats);
     Publisher(const Publisher&) = delete;
     Publisher& operator=(const Publisher&) = delete;
     /// Closes the socket, waits until libzmq gave back every lent frame.
@@ -58,8 +58,8 @@ private:
         std::uint64_t session = 0;
         std::uint32_t window = 1;
         FlowPolicy policy = FlowPolicy::Lossless;
-        std::uint64_t sent = 0;     ///< Frames sent in this session.
-        std::uint64_t acked = 0;    ///< Frames the subscriber reported received.
+        std::uint64_t sent = 0;  ///< Frames sent in this session.
+        std::uint64_t acked = 0; ///< Frames the subscriber reported received.
         std::uint64_t delivered = 0;
         std::uint64_t dropped = 0;
         std::uint32_t number = 0;
@@ -91,7 +91,7 @@ private:
     std::unique_ptr<ZapHandler> zap_;
     ZmqSocket router_;
     ZmqSocket monitor_;
-    std::unique_ptr<LentFrame[]> lent_; ///< kLentFrames entries.
+    std::unique_ptr<LentFrame[]> lent_;            ///< kLentFrames entries.
     static constexpr std::size_t kLentFrames = 32; ///< Frames lent to libzmq at once, at most.
     std::map<std::string, Peer> peers_;
     std::vector<std::pair<std::string, Peer>> departed_; ///< For the final summary.

@@ -41,8 +41,8 @@ RelayResult<void> OutputRing::open()
     options.metadata_capacity = endpoint_.metadata_capacity;
     auto writer = Writer::create(endpoint_.address, options);
     if (!writer)
-        return relay_error(RelayErrc::Ring, "cannot create output ring '" + endpoint_.address +
-                                                "': " + writer.error().message);
+        return relay_error(RelayErrc::Ring,
+                           "cannot create output ring '" + endpoint_.address + "': " + writer.error().message);
     writer_.emplace(std::move(*writer));
     return {};
 }
@@ -58,20 +58,19 @@ void OutputRing::publish_stream_metadata(const std::string& json)
         return;
     auto generation = writer_->set_stream_metadata(json);
     if (!generation) {
-        log_route(route_name_, "output ring '" + endpoint_.address +
-                                   "': cannot publish stream metadata: " + generation.error().message +
-                                   " (raise ?metadata-size=)");
+        log_route(route_name_, "output ring '" + endpoint_.address + "': cannot publish stream metadata: " +
+                                   generation.error().message + " (raise ?metadata-size=)");
         return;
     }
     published_ = json;
 }
 
-void OutputRing::count_drop(const std::string& why)
+void OutputRing::count_drop(std::string_view why)
 {
     ++dropped_;
     // The first drop is always logged, later ones at most every 1000 (the status line has the running count).
     if (dropped_ == 1 || dropped_ % 1000 == 0)
-        log_route(route_name_, "output ring '" + endpoint_.address + "': dropped frame (" + why + "), " +
+        log_route(route_name_, "output ring '" + endpoint_.address + "': dropped frame (" + std::string(why) + "), " +
                                    std::to_string(dropped_) + " dropped so far");
 }
 
@@ -84,7 +83,8 @@ OutputRing::Outcome OutputRing::write(std::span<const std::byte> payload, std::s
         return Outcome::Dropped;
     }
     const bool latest = endpoint_.policy == FlowPolicy::Latest && !must_deliver;
-    const auto timeout = latest ? std::chrono::nanoseconds(0) : std::chrono::nanoseconds(std::chrono::milliseconds(200));
+    const auto timeout =
+        latest ? std::chrono::nanoseconds(0) : std::chrono::nanoseconds(std::chrono::milliseconds(200));
     FrameReservation reservation;
     for (;;) {
         auto reserved = writer_->reserve(payload.size(), metadata.size(), timeout);
@@ -158,8 +158,8 @@ std::optional<Frame> RingSource::next(std::chrono::milliseconds wait, bool& disc
     if (!reader_) {
         // A ring whose writer is gone and that we already drained: wait for a new writer to take it over.
         // (A new ring whose writer already finished is still read: its frames are there until drained.)
-        if (auto ring = inspect_ring(ring_name_); ring && !ring->writer_alive &&
-                                                  std::pair{ring->writer_pid, ring->created_realtime_ns} == drained_) {
+        if (auto ring = inspect_ring(ring_name_);
+            ring && !ring->writer_alive && std::pair{ring->writer_pid, ring->created_realtime_ns} == drained_) {
             std::this_thread::sleep_for(wait);
             return std::nullopt;
         }
@@ -170,8 +170,8 @@ std::optional<Frame> RingSource::next(std::chrono::milliseconds wait, bool& disc
         if (!reader) {
             if (!waiting_logged_)
                 log_route(route_name_, "waiting for source ring '" + ring_name_ + "' (" +
-                                           std::string(to_string(reader.error().code)) + ": " +
-                                           reader.error().message + ")");
+                                           std::string(to_string(reader.error().code)) + ": " + reader.error().message +
+                                           ")");
             waiting_logged_ = true;
             std::this_thread::sleep_for(wait);
             return std::nullopt;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include <zerobuffer/reader.h>
 #include <zerobuffer/writer.h>
@@ -36,8 +37,8 @@ public:
     enum class Outcome { Written, Dropped, Stopped };
     /// Copies one frame in (the single copy of this output). Lossless outputs wait for room while `stop` is
     /// unset; latest outputs drop when the ring is full. Encoded streams skip to the next keyframe after a drop.
-    Outcome write(std::span<const std::byte> payload, std::span<const std::byte> metadata, FrameInfo info,
-                  bool encoded, const std::atomic<bool>& stop);
+    Outcome write(std::span<const std::byte> payload, std::span<const std::byte> metadata, FrameInfo info, bool encoded,
+                  const std::atomic<bool>& stop);
 
     [[nodiscard]] std::uint64_t written() const noexcept { return written_; }
     [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }
@@ -46,12 +47,12 @@ public:
     void log_summary() const;
 
 private:
-    void count_drop(const std::string& why);
+    void count_drop(std::string_view why);
 
     Endpoint endpoint_;
     std::string route_name_;
     std::optional<Writer> writer_;
-    std::string published_;     ///< Stream metadata in effect in this ring.
+    std::string published_; ///< Stream metadata in effect in this ring.
     bool need_keyframe_ = false;
     bool pending_discontinuity_ = false;
     std::uint64_t written_ = 0;

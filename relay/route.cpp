@@ -55,10 +55,10 @@ RelayResult<void> run_from_ring(const RouteConfig& route, std::vector<OutputRing
         if (!options)
             return tl::unexpected(options.error());
         const std::string name = route.name;
-        auto started = Registration::start(std::move(*options), route.publish_name, publisher->connect_address(),
-                                           nlohmann::json::object({{"route", route.name}}),
-                                           std::chrono::milliseconds(10000),
-                                           [name](std::string_view line) { log_route(name, "broker: " + std::string(line)); });
+        auto started =
+            Registration::start(std::move(*options), route.publish_name, publisher->connect_address(),
+                                nlohmann::json::object({{"route", route.name}}), std::chrono::milliseconds(10000),
+                                [name](std::string_view line) { log_route(name, "broker: " + std::string(line)); });
         if (!started)
             return relay_error(RelayErrc::InvalidConfig, "cannot register with the broker: " + started.error().message);
         registration.emplace(std::move(*started));

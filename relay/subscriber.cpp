@@ -50,8 +50,8 @@ public:
         void* dealer = dealer_.get();
         if (dealer == nullptr)
             return relay_error(RelayErrc::Network, "cannot create a ZeroMQ socket: " + zmq_error_text());
-        const std::int64_t max_message = static_cast<std::int64_t>(endpoint_.max_frame + wire::kMaxMetadataBlob +
-                                                                   wire::kFrameHeaderSize);
+        const std::int64_t max_message =
+            static_cast<std::int64_t>(endpoint_.max_frame + wire::kMaxMetadataBlob + wire::kFrameHeaderSize);
         // A bigger message makes libzmq drop the connection before allocating it (hostile sizes).
         if (zmq_setsockopt(dealer, ZMQ_MAXMSGSIZE, &max_message, sizeof max_message) != 0)
             return relay_error(RelayErrc::Network, "cannot set ZMQ_MAXMSGSIZE: " + zmq_error_text());
@@ -78,8 +78,8 @@ public:
             return relay_error(RelayErrc::Network, "cannot connect to '" + address + "': " + zmq_error_text());
         log_route(route_.name, "connecting to " + address +
                                    (uses_curve(route_.security, address) ? " (CURVE)"
-                                    : address.starts_with("tcp://")     ? " (INSECURE plain tcp)"
-                                                                        : ""));
+                                    : address.starts_with("tcp://")      ? " (INSECURE plain tcp)"
+                                                                         : ""));
         return {};
     }
 
@@ -88,8 +88,7 @@ public:
         auto last_credit = std::chrono::steady_clock::now();
         down_since_ = last_credit;
         while (!stop.load(std::memory_order_relaxed)) {
-            if (rediscover && !connected_ &&
-                std::chrono::steady_clock::now() - down_since_ > std::chrono::seconds(5)) {
+            if (rediscover && !connected_ && std::chrono::steady_clock::now() - down_since_ > std::chrono::seconds(5)) {
                 down_since_ = std::chrono::steady_clock::now();
                 if (auto moved = rediscover(); moved && *moved != address_) {
                     // The publisher moved (restarted elsewhere): follow it.
@@ -141,8 +140,8 @@ private:
             first_of_session_ = true;
             send_control(wire::Kind::Hello);
             stats_.peers.store(1, std::memory_order_relaxed);
-            log_route(route_.name, "connected to " + event.address + " (session " + std::to_string(session_ % 10000) +
-                                       ")");
+            log_route(route_.name,
+                      "connected to " + event.address + " (session " + std::to_string(session_ % 10000) + ")");
             break;
         case ZMQ_EVENT_DISCONNECTED:
             connected_ = false;
@@ -151,8 +150,8 @@ private:
             log_route(route_.name, "lost the connection to " + event.address + "; reconnecting with back-off");
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-            log_route(route_.name, "the sender at " + event.address +
-                                       " refused our key: add our .pub key to its allowed-keys file");
+            log_route(route_.name,
+                      "the sender at " + event.address + " refused our key: add our .pub key to its allowed-keys file");
             break;
         default:
             log_route(route_.name, "handshake with " + event.address +
@@ -181,8 +180,8 @@ private:
         ++rejected_;
         stats_.rejected.fetch_add(1, std::memory_order_relaxed);
         if (rejected_ <= 20 || rejected_ % 1000 == 0)
-            log_route(route_.name, "dropped a bad message from the sender: " + why + " (" +
-                                       std::to_string(rejected_) + " so far)");
+            log_route(route_.name,
+                      "dropped a bad message from the sender: " + why + " (" + std::to_string(rejected_) + " so far)");
     }
 
     /// Receives and handles one message; false when none is waiting.
@@ -269,7 +268,7 @@ private:
     ZmqContext context_;
     ZmqSocket dealer_;
     ZmqSocket monitor_;
-    zmq_msg_t header_;  ///< Reused for every message: libzmq's buffers, no allocation of ours per frame.
+    zmq_msg_t header_; ///< Reused for every message: libzmq's buffers, no allocation of ours per frame.
     zmq_msg_t payload_;
     std::string address_;
     bool connected_ = false;
@@ -289,9 +288,8 @@ private:
 
 } // namespace
 
-RelayResult<void> run_subscriber(const RouteConfig& route, const std::string& address,
-                                 std::vector<OutputRing>& outputs, RouteStats& stats, const std::atomic<bool>& stop,
-                                 const Rediscover& rediscover)
+RelayResult<void> run_subscriber(const RouteConfig& route, const std::string& address, std::vector<OutputRing>& outputs,
+                                 RouteStats& stats, const std::atomic<bool>& stop, const Rediscover& rediscover)
 {
     Subscriber subscriber(route, outputs, stats);
     if (auto ok = subscriber.connect(address); !ok)

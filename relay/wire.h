@@ -39,8 +39,8 @@ enum class Kind : std::uint16_t {
 
 struct FrameHeader {
     Kind kind = Kind::Frame;
-    std::uint64_t session = 0;     ///< The receiver's session this message belongs to.
-    std::uint64_t sequence = 0;    ///< Sequence number in the source ring.
+    std::uint64_t session = 0;  ///< The receiver's session this message belongs to.
+    std::uint64_t sequence = 0; ///< Sequence number in the source ring.
     std::uint32_t format_generation = 0;
     FrameInfo info;
     std::uint64_t payload_size = 0;

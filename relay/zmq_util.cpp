@@ -80,8 +80,8 @@ RelayResult<void> apply_curve(void* socket, const SecurityConfig& security, bool
     auto set_key = [socket](int option, const std::string& z85) -> RelayResult<void> {
         // 41 bytes: the Z85 text with its terminating NUL, as zmq_setsockopt expects.
         if (zmq_setsockopt(socket, option, z85.c_str(), z85.size() + 1) != 0)
-            return relay_error(RelayErrc::Security, "cannot set a CURVE key: " + zmq_error_text() +
-                                                        " (libzmq built without CURVE?)");
+            return relay_error(RelayErrc::Security,
+                               "cannot set a CURVE key: " + zmq_error_text() + " (libzmq built without CURVE?)");
         return {};
     };
     if (server) {

@@ -109,8 +109,8 @@ Throughput memcpy_baseline(const Size& size)
 
 /// Writes `frames` frames into `source` (as fast as the readers allow, or paced with pts = send time) and
 /// reads them from `target`; returns throughput and fills `latencies_ns` when pacing.
-Throughput through_rings(const std::string& source, const std::string& target, const Size& size,
-                         std::size_t ring_bytes, double fps, std::vector<std::int64_t>* latencies_ns)
+Throughput through_rings(const std::string& source, const std::string& target, const Size& size, std::size_t ring_bytes,
+                         double fps, std::vector<std::int64_t>* latencies_ns)
 {
     WriterOptions options;
     options.ring_size = ring_bytes;
@@ -159,8 +159,8 @@ Throughput through_rings(const std::string& source, const std::string& target, c
             start = Clock::now();
         }
         if (fps > 0)
-            std::this_thread::sleep_until(start + std::chrono::nanoseconds(
-                                                      static_cast<std::int64_t>(static_cast<double>(i) * 1e9 / fps)));
+            std::this_thread::sleep_until(
+                start + std::chrono::nanoseconds(static_cast<std::int64_t>(static_cast<double>(i) * 1e9 / fps)));
         auto reservation = writer->reserve(size.bytes, 0, std::chrono::seconds(20));
         if (!reservation) {
             std::fprintf(stderr, "zb-relay-bench: error: writing: %s\n", reservation.error().message.c_str());
@@ -314,11 +314,11 @@ int main(int argc, char** argv)
                 receive_security = {"--curve-secret", client + ".key", "--server-key", server + ".pub"};
             }
             const std::string address = "tcp://127.0.0.1:" + std::to_string(port);
-            std::vector<std::string> receiver_args{"--from", address, "--to", "ring:" + tag + "-d" + ring_arg,
-                                                   "--status-interval", "0"};
+            std::vector<std::string> receiver_args{
+                "--from", address, "--to", "ring:" + tag + "-d" + ring_arg, "--status-interval", "0"};
             receiver_args.insert(receiver_args.end(), receive_security.begin(), receive_security.end());
-            std::vector<std::string> sender_args{"--from", "ring:" + tag + "-c", "--to", address + "?wait-peers=1",
-                                                 "--status-interval", "0"};
+            std::vector<std::string> sender_args{
+                "--from", "ring:" + tag + "-c", "--to", address + "?wait-peers=1", "--status-interval", "0"};
             sender_args.insert(sender_args.end(), send_security.begin(), send_security.end());
             Throughput network;
             {
@@ -328,8 +328,7 @@ int main(int argc, char** argv)
             }
             if (const Throughput again = plain_zmq(size, free_port_after(24000), curve); again.gbps > plain.gbps)
                 plain = again;
-            print_row(size.name, curve ? "plain ZeroMQ tcp, CURVE (best of 2)" : "plain ZeroMQ tcp (best of 2)",
-                      plain);
+            print_row(size.name, curve ? "plain ZeroMQ tcp, CURVE (best of 2)" : "plain ZeroMQ tcp (best of 2)", plain);
             print_row(size.name, curve ? "ring->tcp relay->ring, CURVE" : "ring->tcp relay->ring", network);
             std::printf("%-6s   ratio to plain ZeroMQ %.2f (target >= 0.9) %s\n", size.name, network.gbps / plain.gbps,
                         verdict(network.gbps / plain.gbps, 0.9));
@@ -342,17 +341,17 @@ int main(int argc, char** argv)
         const std::size_t ring = std::size_t{64} << 20;
         const std::string ring_arg = "?wait-readers=1";
         const std::string address = "tcp://127.0.0.1:" + std::to_string(free_port_after(28000));
-        std::vector<std::string> receiver_args{"--from", address, "--to", "ring:" + tag + "-f" + ring_arg,
-                                               "--status-interval", "0"};
-        std::vector<std::string> sender_args{"--from", "ring:" + tag + "-e", "--to", address + "?wait-peers=1",
-                                             "--status-interval", "0"};
+        std::vector<std::string> receiver_args{
+            "--from", address, "--to", "ring:" + tag + "-f" + ring_arg, "--status-interval", "0"};
+        std::vector<std::string> sender_args{
+            "--from", "ring:" + tag + "-e", "--to", address + "?wait-peers=1", "--status-interval", "0"};
         if (curve) {
             for (const auto& arg : {"--curve-secret", "KEY", "--server-key", "PUB"})
                 receiver_args.emplace_back(arg);
             receiver_args[receiver_args.size() - 3] = client + ".key";
             receiver_args.back() = server + ".pub";
-            sender_args.insert(sender_args.end(), {"--curve-secret", server + ".key", "--allowed-keys",
-                                                   (dir / "allowed.txt").string()});
+            sender_args.insert(sender_args.end(),
+                               {"--curve-secret", server + ".key", "--allowed-keys", (dir / "allowed.txt").string()});
         } else {
             receiver_args.emplace_back("--insecure");
             sender_args.emplace_back("--insecure");
@@ -368,7 +367,8 @@ int main(int argc, char** argv)
             continue;
         std::sort(latencies.begin(), latencies.end());
         const auto at = [&](double q) {
-            return static_cast<double>(latencies[static_cast<std::size_t>(q * static_cast<double>(latencies.size() - 1))]) /
+            return static_cast<double>(
+                       latencies[static_cast<std::size_t>(q * static_cast<double>(latencies.size() - 1))]) /
                    1e3;
         };
         std::printf("1080p  latency at 60 fps via tcp relay%s: p50 %.0f us, p99 %.0f us, max %.0f us (%zu frames)\n",

@@ -115,12 +115,12 @@ TEST(RelayWire, ControlMessagesAreChecked)
         copy[offset] = std::byte{value};
         return wire::decode_control(copy);
     };
-    EXPECT_FALSE(with(0, 0));    // magic
-    EXPECT_FALSE(with(4, 2));    // version
-    EXPECT_FALSE(with(6, 1));    // kind: a sender's kind is not a control kind
-    EXPECT_FALSE(with(24, 0));   // window 0
-    EXPECT_FALSE(with(24, 65));  // window over 64
-    EXPECT_FALSE(with(28, 2));   // policy
+    EXPECT_FALSE(with(0, 0));   // magic
+    EXPECT_FALSE(with(4, 2));   // version
+    EXPECT_FALSE(with(6, 1));   // kind: a sender's kind is not a control kind
+    EXPECT_FALSE(with(24, 0));  // window 0
+    EXPECT_FALSE(with(24, 65)); // window over 64
+    EXPECT_FALSE(with(28, 2));  // policy
     EXPECT_FALSE(wire::decode_control(std::span<const std::byte>(bytes.data(), 31)));
 }
 
@@ -142,12 +142,12 @@ TEST(RelayConfig, EndpointsAndOptions)
     EXPECT_FALSE(parse_endpoint("ring:", true));
     EXPECT_FALSE(parse_endpoint("ring:a/b", true));
     EXPECT_FALSE(parse_endpoint("ring:a?size=0", true));
-    EXPECT_FALSE(parse_endpoint("ring:a?window=4", true));     // a receiving option on a ring
-    EXPECT_FALSE(parse_endpoint("tcp://*:5555", false));       // cannot connect to '*'
-    EXPECT_FALSE(parse_endpoint("tcp://host", false));         // no port
+    EXPECT_FALSE(parse_endpoint("ring:a?window=4", true)); // a receiving option on a ring
+    EXPECT_FALSE(parse_endpoint("tcp://*:5555", false));   // cannot connect to '*'
+    EXPECT_FALSE(parse_endpoint("tcp://host", false));     // no port
     EXPECT_FALSE(parse_endpoint("tcp://h:1?window=65", false));
-    EXPECT_FALSE(parse_endpoint("broker://h:1", false));       // no stream name
-    EXPECT_FALSE(parse_endpoint("broker://h:1/x", true));      // not an output
+    EXPECT_FALSE(parse_endpoint("broker://h:1", false));  // no stream name
+    EXPECT_FALSE(parse_endpoint("broker://h:1/x", true)); // not an output
     EXPECT_FALSE(parse_endpoint("udp://h:1", true));
     auto error = parse_endpoint("ring:a?colour=red", true);
     ASSERT_FALSE(error);

@@ -267,8 +267,7 @@ void check_frame(const Options& options, const Frame& frame, const Reader& reade
         mismatch(report, at + "FrameInfo differs (flags " + std::to_string(info.flags) + ", expected " +
                              std::to_string(expected.flags) + ")");
     const std::string blob = blob_for(index);
-    if (frame.metadata().size() != blob.size() ||
-        std::memcmp(frame.metadata().data(), blob.data(), blob.size()) != 0)
+    if (frame.metadata().size() != blob.size() || std::memcmp(frame.metadata().data(), blob.data(), blob.size()) != 0)
         mismatch(report, at + "metadata blob differs");
     if (frame.payload().size() != payload_size_for(options, index))
         mismatch(report, at + "payload of " + std::to_string(frame.payload().size()) + " bytes, expected " +
@@ -330,8 +329,8 @@ int run_reader(const Options& options)
                 static_cast<unsigned long long>(report.frames), static_cast<long long>(report.first),
                 static_cast<long long>(report.last), static_cast<unsigned long long>(report.missing),
                 static_cast<unsigned long long>(report.discontinuities),
-                static_cast<unsigned long long>(report.mismatches),
-                static_cast<unsigned long long>(report.reattached), report.eos ? "yes" : "no");
+                static_cast<unsigned long long>(report.mismatches), static_cast<unsigned long long>(report.reattached),
+                report.eos ? "yes" : "no");
     if (report.mismatches != 0)
         return 1;
     if (!report.eos)
@@ -377,8 +376,8 @@ int run_hostile_sender(const Options& options)
         id.assign(buffer.data(), static_cast<std::size_t>(std::max(id_size, 0)));
         std::array<std::byte, 64> body{};
         const int body_size = zmq_recv(router, body.data(), body.size(), 0);
-        auto control = wire::decode_control(std::span<const std::byte>(body.data(), static_cast<std::size_t>(
-                                                                                        std::max(body_size, 0))));
+        auto control = wire::decode_control(
+            std::span<const std::byte>(body.data(), static_cast<std::size_t>(std::max(body_size, 0))));
         if (control && control->kind == wire::Kind::Hello)
             session = control->session;
     }
@@ -432,12 +431,13 @@ int run_hostile_sender(const Options& options)
         send_parts(router, id, message);
     // Then a well-formed stream: metadata, 5 frames, end of stream.
     const std::string json = to_json(format_for(small, 0));
-    send_parts(router, id, {with([&](auto& h) {
-                                h.kind = wire::Kind::StreamMetadata;
-                                h.info = FrameInfo{};
-                                h.payload_size = json.size();
-                            }),
-                            json});
+    send_parts(router, id,
+               {with([&](auto& h) {
+                    h.kind = wire::Kind::StreamMetadata;
+                    h.info = FrameInfo{};
+                    h.payload_size = json.size();
+                }),
+                json});
     for (std::uint64_t index = 0; index < small.frames; ++index) {
         std::string bytes(payload_size_for(small, index), '\0');
         fill_payload(std::span<std::byte>(reinterpret_cast<std::byte*>(bytes.data()), bytes.size()), index, false);
