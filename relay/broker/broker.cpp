@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "broker_protocol.h"
+#include "broker_query.h"
 #include "key_files.h"
 #include "registry.h"
 #include "zmq_handles.h"
@@ -48,6 +49,7 @@ constexpr int kReceiveHighWater = 64;
 constexpr int kLogLinesPerSecond = 20;
 
 constexpr std::string_view kUsage = R"(Usage: zb-relay broker [OPTIONS]
+       zb-relay broker query ENDPOINT [NAME] [OPTIONS]      ask a running broker (see query --help)
 Keeps a registry of published streams so that receivers find a stream by name (docs/relay.md, Discovery).
 
 Options:
@@ -633,6 +635,9 @@ void Broker::print_status() const
 
 int broker_main(int argc, char** argv)
 {
+    if (argc > 1 && std::string_view(argv[1]) == "query") {
+        return broker_query_main(argc - 1, argv + 1);
+    }
     bool help_shown = false;
     auto options = parse_options(argc, argv, help_shown);
     if (!options) {

@@ -71,7 +71,8 @@ std::string zb_relay_path()
 
 namespace {
 
-pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& stderr_file)
+pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& stderr_file,
+            const std::filesystem::path& stdout_file = {})
 {
     std::vector<std::string> argv_storage{zb_relay_path()};
     argv_storage.insert(argv_storage.end(), args.begin(), args.end());
@@ -92,9 +93,10 @@ pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& s
         if (log >= 0) {
             dup2(log, STDERR_FILENO);
         }
-        const int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        if (null >= 0) {
-            dup2(null, STDOUT_FILENO);
+        const int out = stdout_file.empty() ? open("/dev/null", O_WRONLY | O_CLOEXEC)
+                                            : open(stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (out >= 0) {
+            dup2(out, STDOUT_FILENO);
         }
         execv(argv[0], argv.data());
         _exit(127);
@@ -115,9 +117,10 @@ int wait_exit(pid_t pid)
 
 } // namespace
 
-int run_zb_relay(const std::vector<std::string>& args, const std::filesystem::path& stderr_file)
+int run_zb_relay(const std::vector<std::string>& args, const std::filesystem::path& stderr_file,
+                 const std::filesystem::path& stdout_file)
 {
-    return wait_exit(spawn(args, stderr_file));
+    return wait_exit(spawn(args, stderr_file, stdout_file));
 }
 
 BrokerProcess::BrokerProcess(int port, std::vector<std::string> extra_args, std::filesystem::path log_file)

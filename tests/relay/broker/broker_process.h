@@ -37,8 +37,10 @@ private:
 /// The zb-relay program under test (environment variable ZB_RELAY, set by meson).
 [[nodiscard]] std::string zb_relay_path();
 
-/// Runs zb-relay with `args`, waits for it and returns its exit code; stderr goes to `stderr_file`.
-[[nodiscard]] int run_zb_relay(const std::vector<std::string>& args, const std::filesystem::path& stderr_file);
+/// Runs zb-relay with `args`, waits for it and returns its exit code; stderr goes to `stderr_file`, stdout to
+/// `stdout_file` (or /dev/null).
+[[nodiscard]] int run_zb_relay(const std::vector<std::string>& args, const std::filesystem::path& stderr_file,
+                               const std::filesystem::path& stdout_file = {});
 
 /// One `zb-relay broker` process. The destructor kills it (SIGKILL) if it still runs.
 class BrokerProcess {

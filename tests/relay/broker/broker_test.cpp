@@ -550,6 +550,37 @@ TEST_F(BrokerTest, RegistrationSurvivesKill9AndRestartOfTheBroker)
     EXPECT_TRUE(logged_loss) << "the registration says when it loses the broker";
 }
 
+TEST_F(BrokerTest, QueryCommandPrintsTheBrokersAnswer)
+{
+    start_broker();
+    BrokerClient publisher = client();
+    ASSERT_TRUE(publisher.register_stream("cam0", "tcp://127.0.0.1:5555", {{"width", 640}}));
+    const auto out = dir_.path() / "query.out";
+    const auto err = dir_.path() / "query.err";
+
+    EXPECT_EQ(run_zb_relay({"broker", "query", endpoint()}, err, out), 0);
+    const auto listed = nlohmann::json::parse(read_text_file(out), nullptr, false);
+    ASSERT_TRUE(listed.is_object()) << read_text_file(out);
+    ASSERT_EQ(listed["streams"].size(), 1U);
+    EXPECT_EQ(listed["streams"][0]["name"], "cam0");
+
+    EXPECT_EQ(run_zb_relay({"broker", "query", endpoint(), "cam0"}, err, out), 0);
+    const auto found = nlohmann::json::parse(read_text_file(out), nullptr, false);
+    EXPECT_EQ(found["address"], "tcp://127.0.0.1:5555") << read_text_file(out);
+    EXPECT_EQ(found["info"]["width"], 640);
+
+    EXPECT_EQ(run_zb_relay({"broker", "query", endpoint(), "nothing"}, err, out), 3) << "not registered: exit 3";
+    EXPECT_EQ(nlohmann::json::parse(read_text_file(out), nullptr, false)["error"], "not_found");
+
+    const std::string dead = "tcp://127.0.0.1:" + std::to_string(free_port());
+    EXPECT_EQ(run_zb_relay({"broker", "query", dead, "--timeout", "200"}, err, out), 1);
+    EXPECT_NE(read_text_file(err).find("no reply from the broker at " + dead), std::string::npos)
+        << read_text_file(err);
+    EXPECT_EQ(run_zb_relay({"broker", "query"}, err, out), 2);
+    EXPECT_EQ(run_zb_relay({"broker", "query", endpoint(), "a", "b"}, err, out), 2);
+    EXPECT_EQ(run_zb_relay({"broker", "query", endpoint(), "--broker-key", "x"}, err, out), 2);
+}
+
 TEST_F(BrokerTest, CommandLineErrorsAndHelp)
 {
     const auto stderr_file = dir_.path() / "cli.log";
@@ -623,6 +654,15 @@ TEST_F(BrokerTest, CurveAllowsListedKeysOnly)
     ASSERT_TRUE(still) << still.error().message;
     EXPECT_NE(broker_->log().find("refused a client"), std::string::npos) << broker_->log();
     EXPECT_NE(broker_->log().find(stranger.public_key), std::string::npos) << "the refused key is logged";
+
+    const auto out = dir_.path() / "query.out";
+    EXPECT_EQ(
+        run_zb_relay({"broker", "query", endpoint(), "secret-cam", "--broker-key",
+                      (dir_.path() / "broker.pub").string(), "--curve-secret", (dir_.path() / "allowed.key").string()},
+                     dir_.path() / "query.err", out),
+        0)
+        << read_text_file(dir_.path() / "query.err");
+    EXPECT_EQ(nlohmann::json::parse(read_text_file(out), nullptr, false)["address"], "tcp://127.0.0.1:5555");
 
     auto missing = load_curve_client_keys((dir_.path() / "nope.pub").string(), (dir_.path() / "allowed.key").string());
     ASSERT_FALSE(missing);
