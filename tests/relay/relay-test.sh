@@ -147,6 +147,15 @@ cli)
         --allowed-keys "$tmp/k.pub" >"$tmp/g.out" 2>"$tmp/g.err"
     [ $? -eq 1 ] || fail "bad key file: expected exit 1"
     has g.err "bad.key' does not hold a 40-character Z85 key"
+    # An output ring that another live relay writes: refused at start with exit 1, naming the ring.
+    start holder "$relay" --from "ring:$tag-in" --to "ring:$tag-held"
+    holder=$last_pid
+    wait_for holder.err "waiting for source ring"
+    "$relay" --from "ring:$tag-in2" --to "ring:$tag-held" >"$tmp/h.out" 2>"$tmp/h.err"
+    [ $? -eq 1 ] || fail "busy output ring: expected exit 1"
+    has h.err "zb-relay: error: route .*cannot create output ring '$tag-held'"
+    stop "$holder" holder
+    check_shm_clean
     ;;
 
 ring-fanout)
