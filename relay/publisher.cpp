@@ -377,7 +377,11 @@ void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
 {
     erase_gone_peers();
     if (peers_.empty()) {
-        return; // Nobody subscribed: the frame is released unseen (counted as frames in, not as drops).
+        // Nobody subscribed: the frame is released unsent; counted and logged, not charged to any subscriber.
+        if (unsent_++ == 0 || unsent_ % 1000 == 0)
+            log_route(route_name_, "no subscriber: " + std::to_string(unsent_) +
+                                       " frame(s) not sent (use ?wait-peers=N to wait for subscribers)");
+        return;
     }
     LentFrame* lent = take_lent_frame(stop);
     if (lent == nullptr)
@@ -431,6 +435,8 @@ void Publisher::log_summary() const
         line(peer);
     for (const auto& [id, peer] : peers_)
         line(peer);
+    if (unsent_ > 0)
+        log_route(route_name_, std::to_string(unsent_) + " frame(s) read while no subscriber was connected");
 }
 
 } // namespace zerobuffer::relay

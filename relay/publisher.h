@@ -102,6 +102,7 @@ private:
     std::vector<std::byte> header_buffer_; ///< Reused: header + per-frame metadata blob.
     std::uint64_t rejected_ = 0;
     std::uint64_t dropped_total_ = 0;
+    std::uint64_t unsent_ = 0; ///< Frames read while no subscriber was connected.
     std::string bound_address_;
 };
 
