@@ -129,6 +129,41 @@ decode_and_compare() {
     assert_no_rings
 }
 
+# An input over the network: the clip served over HTTP on loopback (python3 is there: meson needs it).
+case_http() {
+    local ring="$PREFIX-http"
+    # faststart: the index comes first, so FFmpeg reads the file front to back (a simple server has no ranges).
+    clip clip.mp4 1280x720 20 -movflags +faststart
+    python3 -c 'import functools, http.server, sys
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+handler.log_message = lambda *args: None
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()' "$WORK" >"$WORK/port.txt" 2>"$WORK/http.err" &
+    PIDS+=("$!")
+    local port=""
+    for _ in $(seq 100); do
+        port=$(head -n 1 "$WORK/port.txt")
+        [[ -n "$port" ]] && break
+        sleep 0.1
+    done
+    [[ -n "$port" ]] || fail "the HTTP server did not start"
+    "$FRAME_MD5" "$ring" >"$WORK/frames.txt" 2>"$WORK/reader.err" &
+    local reader=$!
+    PIDS+=("$reader")
+    "$INGEST" --wait-for-reader --timeout 10 "http://127.0.0.1:$port/clip.mp4" "$ring" 2>"$WORK/ingest.err" ||
+        fail "zb-ingest over HTTP exited with $?"
+    wait_pid "$reader" 60; [[ "$RC" == 0 ]] || fail "reader did not see end-of-stream"
+    diff -q <(framemd5 "$WORK/clip.mp4") <(grep '^frame ' "$WORK/frames.txt" | awk '{print $5}') >/dev/null ||
+        fail "frames read over HTTP differ from FFmpeg's decode of the file"
+    # A path the server does not have.
+    local rc=0
+    "$INGEST" --timeout 5 "http://127.0.0.1:$port/missing.mp4" "$ring" 2>"$WORK/missing.err" || rc=$?
+    [[ "$rc" == 3 ]] || fail "missing HTTP resource: exit $rc, expected 3"
+    expect_contains "$WORK/missing.err" "cannot open input 'http://127.0.0.1:$port/missing.mp4': Server returned 404 Not Found"
+    assert_no_rings
+}
+
 case_help() {
     "$INGEST" --help >"$WORK/ingest-help.txt" || fail "zb-ingest --help exited with $?"
     expect_contains "$WORK/ingest-help.txt" "Usage: zb-ingest [options] INPUT RING"
@@ -547,6 +582,7 @@ case_gst_roundtrip() {
 
 case "$CASE" in
 help) case_help ;;
+http) case_http ;;
 decode-1080p) decode_and_compare 1920x1080 30 ;;
 decode-4k) decode_and_compare 3840x2160 30 ;;
 convert) case_convert ;;
