@@ -143,7 +143,7 @@ server.serve_forever()' "$WORK" >"$WORK/port.txt" 2>"$WORK/http.err" &
     PIDS+=("$!")
     local port=""
     for _ in $(seq 100); do
-        port=$(head -n 1 "$WORK/port.txt")
+        port=$(head -n 1 "$WORK/port.txt" 2>/dev/null || true)
         [[ -n "$port" ]] && break
         sleep 0.1
     done
