@@ -3,7 +3,7 @@
 //
 // The ring is created at the first caps, sized from them (size=0: frame size x buffers). Raw video from
 // upstream that renders into the pool we propose (gstzerobufferpool) is already in the ring and only committed;
-// any other buffer is copied in once with Writer::write(), so the ring's counters tell the two paths apart.
+// any other buffer is copied in once, marked as copied, so the ring's counters tell the two paths apart.
 #include "gstzerobuffersink.h"
 
 #include <atomic>
@@ -155,7 +155,7 @@ bool create_ring(GstZeroBufferSink* self, guint64 ring_size)
     options.ring_size = static_cast<std::size_t>(ring_size);
     options.max_readers = settings.max_readers;
     options.permissions = settings.permissions;
-    // write() waits at most one slice; write_frame() repeats it up to reader-timeout, checking for flushes.
+    // reserve() waits at most one slice; write_frame() repeats it up to reader-timeout, checking for flushes.
     options.reader_timeout = std::min<std::chrono::nanoseconds>(std::chrono::milliseconds(settings.reader_timeout_ms),
                                                                 zerobuffer::gst::kRingWaitSlice);
     options.max_outstanding = std::max<std::uint32_t>(16, settings.buffers * 2);
@@ -239,18 +239,29 @@ bool wait_for_reader(GstZeroBufferSink* self)
     return false;
 }
 
-// Copies one frame in with Writer::write() (so the ring counts it as copied), waiting for room in slices up to
-// reader-timeout. Returns Timeout also when a flush or state change interrupted the wait.
-zerobuffer::Result<void> write_frame(GstZeroBufferSink* self, std::span<const std::byte> payload,
-                                     const zerobuffer::FrameInfo& info)
+// Copies one frame in, once, from each of the buffer's memories straight into a reservation (marked as copied so
+// that the ring's counters tell this path from the pool's), waiting for room in slices up to reader-timeout.
+// A null buffer writes an empty frame (end of stream). Returns Timeout also when a flush or state change
+// interrupted the wait.
+zerobuffer::Result<void> write_frame(GstZeroBufferSink* self, GstBuffer* buffer, const zerobuffer::FrameInfo& info)
 {
     SinkState& state = *self->state;
+    const gsize size = buffer != nullptr ? gst_buffer_get_size(buffer) : 0;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(state.active.reader_timeout_ms);
     while (true) {
         zerobuffer::Result<void> written;
         {
             const std::lock_guard lock(state.ring->mutex);
-            written = state.ring->writer.write(payload, info);
+            // reserve() waits at most one slice (the ring's reader_timeout, see create_ring()).
+            auto reservation = state.ring->writer.reserve(size, 0);
+            if (reservation) {
+                if (size > 0)
+                    gst_buffer_extract(buffer, 0, reservation->payload().data(), size);
+                reservation->mark_copied();
+                written = state.ring->writer.commit(*reservation, info);
+            } else {
+                written = tl::unexpected(std::move(reservation.error()));
+            }
         }
         if (written || written.error().code != zerobuffer::Errc::Timeout ||
             state.unlocking.load(std::memory_order_acquire) || std::chrono::steady_clock::now() >= deadline)
@@ -450,13 +461,7 @@ static GstFlowReturn gst_zero_buffer_sink_render(GstBaseSink* sink, GstBuffer* b
         written = state.ring->writer.commit(pooled->reservation, info, gst_buffer_get_size(buffer), 0);
         state.ring->reservation_closed.notify_all();
     } else {
-        GstMapInfo map;
-        if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) {
-            GST_ELEMENT_ERROR(self, RESOURCE, READ, ("could not map an input buffer"), (nullptr));
-            return GST_FLOW_ERROR;
-        }
-        written = write_frame(self, std::as_bytes(std::span(map.data, map.size)), info);
-        gst_buffer_unmap(buffer, &map);
+        written = write_frame(self, buffer, info);
     }
     if (written)
         return GST_FLOW_OK;
@@ -490,7 +495,7 @@ static gboolean gst_zero_buffer_sink_event(GstBaseSink* sink, GstEvent* event)
         if (state.ring) {
             zerobuffer::FrameInfo info;
             info.flags = zerobuffer::kFrameEndOfStream;
-            const zerobuffer::Result<void> written = write_frame(self, {}, info);
+            const zerobuffer::Result<void> written = write_frame(self, nullptr, info);
             if (!written)
                 GST_ELEMENT_WARNING(self, RESOURCE, WRITE,
                                     ("could not write end-of-stream into ring '%s': %s", state.active.ring.c_str(),

@@ -615,6 +615,12 @@ void FrameReservation::abort() noexcept
         std::exchange(core_, nullptr)->abort(slot_);
 }
 
+void FrameReservation::mark_copied() noexcept
+{
+    if (core_ != nullptr)
+        core_->mark_copied(slot_);
+}
+
 Result<Writer> Writer::create(std::string_view name, const WriterOptions& options)
 {
     if (auto valid = detail::validate_ring_name(name); !valid)

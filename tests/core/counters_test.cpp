@@ -42,6 +42,13 @@ TEST_F(Counters, WriterCountsEveryKindOfFrame)
         ASSERT_TRUE(is_ok(writer->commit(*reservation, {}, 10, 0)));
         bytes += 10;
     }
+    {
+        auto reservation = writer->reserve(100); // filled by a copy from elsewhere, counted as copied
+        ASSERT_TRUE(is_ok(reservation));
+        reservation->mark_copied();
+        ASSERT_TRUE(is_ok(writer->commit(*reservation, {})));
+        bytes += 100;
+    }
     for (int i = 0; i < 2; ++i) {
         auto reservation = writer->reserve(50);
         ASSERT_TRUE(is_ok(reservation));
@@ -51,9 +58,9 @@ TEST_F(Counters, WriterCountsEveryKindOfFrame)
         ASSERT_TRUE(is_ok(writer->set_stream_metadata(R"({"media_type":"application/octet-stream"})")));
     }
     const auto c = writer->counters();
-    EXPECT_EQ(c.frames_written, 8u);
+    EXPECT_EQ(c.frames_written, 9u);
     EXPECT_EQ(c.bytes_written, bytes);
-    EXPECT_EQ(c.frames_copied, 4u);
+    EXPECT_EQ(c.frames_copied, 5u);
     EXPECT_EQ(c.frames_in_place, 4u);
     EXPECT_EQ(c.frames_aborted, 2u);
     EXPECT_EQ(c.format_changes, 3u);
@@ -63,14 +70,14 @@ TEST_F(Counters, WriterCountsEveryKindOfFrame)
     EXPECT_EQ(c.readers_reclaimed, 0u);
 
     std::uint64_t read_bytes = 0;
-    for (int i = 0; i < 8; ++i) {
+    for (int i = 0; i < 9; ++i) {
         auto frame = reader->acquire(1s);
         ASSERT_TRUE(is_ok(frame));
         read_bytes += frame->payload().size();
     }
     EXPECT_EQ(read_bytes, bytes);
     const auto r = reader->counters();
-    EXPECT_EQ(r.frames_read, 8u);
+    EXPECT_EQ(r.frames_read, 9u);
     EXPECT_EQ(r.bytes_read, bytes);
     EXPECT_EQ(r.frames_skipped, 0u);
     EXPECT_EQ(r.sequence_gaps, 0u);

@@ -42,6 +42,10 @@ public:
     /// Gives the region back without publishing anything.
     void abort() noexcept;
 
+    /// Says that the caller fills this region by copying from memory outside the ring (rather than rendering
+    /// into it), so that the writer's counters report the frame under frames_copied, not frames_in_place.
+    void mark_copied() noexcept;
+
 private:
     friend class Writer;
     friend class detail::WriterCore;
