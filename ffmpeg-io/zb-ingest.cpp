@@ -622,6 +622,7 @@ private:
             sws_scale(scaler_.get(), frame.data, frame.linesize, 0, frame.height, planes.data(), strides.data());
         } else {
             // The one copy of decode mode: from the decoder's (reference-counted) frame into the ring.
+            (*reservation)->mark_copied();
             for (std::size_t i = 0; i < layout_.planes.size(); ++i) {
                 const std::uint32_t rows = layout_.plane_heights[i];
                 if (frame.linesize[i] == strides[i] && rows > 0) {
@@ -745,6 +746,7 @@ private:
         if (!*reservation) {
             return {};
         }
+        (*reservation)->mark_copied();
         std::copy_n(reinterpret_cast<const std::byte*>(packet.data), size, (*reservation)->payload().data());
         zerobuffer::FrameInfo info;
         info.pts = pts_ns;
