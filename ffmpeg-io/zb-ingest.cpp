@@ -757,7 +757,12 @@ private:
             flags |= zerobuffer::kFrameKeyframe;
         }
         if ((packet.flags & AV_PKT_FLAG_CORRUPT) != 0) {
+            // The demuxer knows data is missing (e.g. an MPEG-TS continuity error): pass it on, flagged.
             flags |= zerobuffer::kFrameCorrupted;
+            ++context_.corrupt;
+            std::fprintf(stderr,
+                         "%s: warning: corrupt packet at %.3f s (the demuxer lost data; written flagged corrupted)\n",
+                         kProgram, static_cast<double>(pts_ns) / 1e9);
         }
         if ((packet.flags & AV_PKT_FLAG_DISPOSABLE) != 0) {
             flags |= zerobuffer::kFrameDroppable;

@@ -395,6 +395,26 @@ case_corrupt_middle() {
     diff -q <(framemd5 "$WORK/clip.h264" 2>/dev/null | tail -n 5) \
         <(grep '^frame ' "$WORK/frames.txt" | awk '{print $5}' | tail -n 5) >/dev/null ||
         fail "the frames after the damaged part differ from FFmpeg's decode"
+
+    # Pass-through of an MPEG-TS whose middle packets lost their sync bytes: the demuxer flags the damaged
+    # packet; zb-ingest reports it, writes it with kFrameCorrupted (16) and goes on to the end.
+    ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=640x360:rate=30" -frames:v 60 -c:v libx264 \
+        -preset ultrafast -g 10 -pix_fmt yuv420p -f mpegts "$WORK/clip.ts" || fail "cannot make clip"
+    size=$(stat -c %s "$WORK/clip.ts")
+    head -c 2000 /dev/zero | tr '\0' '\377' >"$WORK/ff"
+    dd if="$WORK/ff" of="$WORK/clip.ts" bs=1 seek=$((size / 2)) conv=notrunc status=none
+    "$FRAME_MD5" "$ring" >"$WORK/ts-frames.txt" 2>"$WORK/reader.err" &
+    reader=$!
+    PIDS+=("$reader")
+    "$INGEST" --no-decode --wait-for-reader "$WORK/clip.ts" "$ring" 2>"$WORK/ingest-ts.err" ||
+        fail "zb-ingest --no-decode stopped on a damaged TS packet"
+    wait_pid "$reader" 60; [[ "$RC" == 0 ]] || fail "reader did not see end-of-stream"
+    expect_contains "$WORK/ingest-ts.err" "(the demuxer lost data; written flagged corrupted)"
+    local flagged
+    flagged=$(grep '^frame ' "$WORK/ts-frames.txt" | awk 'int($4 / 16) % 2 == 1' | wc -l)
+    ((flagged >= 1)) || fail "no frame carries kFrameCorrupted"
+    frames=$(grep -c '^frame ' "$WORK/ts-frames.txt")
+    ((frames >= 55)) || fail "only $frames frames came through the damaged TS"
     assert_no_rings
 }
 
