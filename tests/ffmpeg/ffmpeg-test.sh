@@ -579,11 +579,14 @@ case_gst_roundtrip() {
     diff -q <(framemd5 "$WORK/clip.mp4") <(framemd5 "$WORK/out.mp4") >/dev/null ||
         fail "frames changed on the way through GStreamer"
 
-    # GStreamer producers into zb-record: odd-width raw video (padded strides), and H.264 in both packagings.
+    # GStreamer producers into zb-record: odd-width raw video (padded strides) in planar, packed RGB and packed
+    # YUV formats (the last two converted for the encoder), and H.264 in both packagings.
     local packaging
-    for packaging in raw byte-stream avc; do
-        local pipeline=(videotestsrc num-buffers=45 ! "video/x-raw,format=I420,width=638,height=360,framerate=30/1")
-        if [[ "$packaging" != raw ]]; then
+    for packaging in I420 BGRx YUY2 byte-stream avc; do
+        local raw_format=$packaging
+        [[ "$packaging" == byte-stream || "$packaging" == avc ]] && raw_format=I420
+        local pipeline=(videotestsrc num-buffers=45 ! "video/x-raw,format=$raw_format,width=638,height=360,framerate=30/1")
+        if [[ "$packaging" == byte-stream || "$packaging" == avc ]]; then
             pipeline+=(! x264enc speed-preset=ultrafast key-int-max=15 ! h264parse !
                 "video/x-h264,stream-format=$packaging,alignment=au")
         fi
