@@ -17,6 +17,9 @@ if [[ "$QUICK" == --quick ]]; then
 else
     FRAMES_1080=600 FRAMES_4K=150 RUNS=3 LATENCY_FRAMES=300
 fi
+for tool in ffmpeg /usr/bin/time; do
+    command -v "$tool" >/dev/null || { echo "ffmpeg-bench: $tool is missing: apt-get install ffmpeg time" >&2; exit 1; }
+done
 WORK=$(mktemp -d /tmp/zb-ffmpeg-bench.XXXXXX)
 RING="zbff-bench-$$"
 trap 'rm -rf "$WORK"' EXIT
