@@ -45,4 +45,28 @@ echo "check-install: pkg-config --cflags --libs zerobuffer: ${flags[*]}"
 "${CXX:-c++}" -std=c++20 -Wall -Wextra -Werror tests/public_api/install_consumer.cpp "${flags[@]}" \
     -Wl,-rpath,"$staged_libdir" -o "$work/install-consumer"
 "$work/install-consumer"
+
+# The parts that are built must be usable from the staged install too: the GStreamer plugin loads (with the
+# installed libzerobuffer) and the programs start.
+staged_bindir="$work/destdir$(under_prefix "$(meson introspect --buildoptions "$builddir" | python3 -c '
+import json, sys
+print({o["name"]: o["value"] for o in json.load(sys.stdin)}["bindir"])')")"
+export LD_LIBRARY_PATH="$staged_libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+plugin_dir="$staged_libdir/gstreamer-1.0"
+if [[ -f "$plugin_dir/libgstzerobuffer.so" ]]; then
+    for element in zerobuffersink zerobuffersrc; do
+        if ! GST_REGISTRY="$work/registry.bin" GST_PLUGIN_PATH="$plugin_dir" gst-inspect-1.0 "$element" >/dev/null; then
+            echo "check-install: the installed plugin in ${plugin_dir#"$work"/destdir} does not provide $element" >&2
+            status=1
+        fi
+    done
+    echo "check-install: GStreamer plugin loads from ${plugin_dir#"$work"/destdir}"
+fi
+for program in zb-ingest zb-record zb-relay; do
+    if [[ -x "$staged_bindir/$program" ]]; then
+        "$staged_bindir/$program" --help >/dev/null || { echo "check-install: $program --help failed" >&2; status=1; }
+        echo "check-install: $program runs"
+    fi
+done
+((status == 0)) || exit 1
 echo "check-install: ok"
