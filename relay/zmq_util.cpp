@@ -74,9 +74,9 @@ bool uses_curve(const SecurityConfig& security, const std::string& address)
 
 RelayResult<void> apply_curve(void* socket, const SecurityConfig& security, bool server)
 {
-    auto secret = read_key_file(security.secret_key_file, "CURVE secret key");
-    if (!secret)
-        return tl::unexpected(secret.error());
+    auto keys = as_relay_result(read_secret_key_file(security.secret_key_file));
+    if (!keys)
+        return tl::unexpected(keys.error());
     auto set_key = [socket](int option, const std::string& z85) -> RelayResult<void> {
         // 41 bytes: the Z85 text with its terminating NUL, as zmq_setsockopt expects.
         if (zmq_setsockopt(socket, option, z85.c_str(), z85.size() + 1) != 0)
@@ -87,19 +87,16 @@ RelayResult<void> apply_curve(void* socket, const SecurityConfig& security, bool
     if (server) {
         if (auto ok = set_int_option(socket, ZMQ_CURVE_SERVER, 1); !ok)
             return ok;
-        return set_key(ZMQ_CURVE_SECRETKEY, *secret);
+        return set_key(ZMQ_CURVE_SECRETKEY, keys->secret_key);
     }
-    auto server_key = read_key_file(security.server_key_file, "server public key");
+    auto server_key = as_relay_result(read_public_key_file(security.server_key_file));
     if (!server_key)
         return tl::unexpected(server_key.error());
-    auto public_key = public_key_of(*secret);
-    if (!public_key)
-        return tl::unexpected(public_key.error());
     if (auto ok = set_key(ZMQ_CURVE_SERVERKEY, *server_key); !ok)
         return ok;
-    if (auto ok = set_key(ZMQ_CURVE_PUBLICKEY, *public_key); !ok)
+    if (auto ok = set_key(ZMQ_CURVE_PUBLICKEY, keys->public_key); !ok)
         return ok;
-    return set_key(ZMQ_CURVE_SECRETKEY, *secret);
+    return set_key(ZMQ_CURVE_SECRETKEY, keys->secret_key);
 }
 
 RelayResult<ZmqSocket> start_monitor(void* context, void* socket, int events, const std::string& tag)

@@ -23,6 +23,7 @@
 #include "broker_query.h"
 #include "key_files.h"
 #include "registry.h"
+#include "zap.h"
 #include "zmq_handles.h"
 
 namespace zerobuffer::relay {
@@ -321,8 +322,8 @@ private:
     detail::Registry registry_;
     BrokerCounters counters_;
     LogLimiter log_;
-    std::set<std::string, std::less<>> allowed_keys_; // raw 32-byte CURVE public keys
-    SignalFd signals_;                                // created before the context: libzmq threads inherit the mask
+    AllowedCurveKeys allowed_keys_; // raw 32-byte CURVE public keys
+    SignalFd signals_;              // created before the context: libzmq threads inherit the mask
     detail::ContextHandle context_;
     detail::SocketHandle router_;
     detail::SocketHandle zap_; // the ZAP handler that vets CURVE clients, when CURVE is on
@@ -357,7 +358,7 @@ bool Broker::set_up(std::string& failure)
     if (!server_keys.secret_key.empty()) {
         // The ZAP handler must be bound before any client connects, or libzmq lets CURVE clients in unvetted.
         zap_.reset(zmq_socket(context_.get(), ZMQ_REP));
-        if (!zap_ || zmq_bind(zap_.get(), "inproc://zeromq.zap.01") != 0) {
+        if (!zap_ || zmq_bind(zap_.get(), kZapEndpoint) != 0) {
             failure = "cannot start the CURVE authentication handler: " + detail::zmq_error_text();
             return false;
         }
@@ -564,53 +565,15 @@ void Broker::send_reply(std::vector<detail::Message>& envelope, const nlohmann::
 
 void Broker::answer_zap(Clock::time_point now)
 {
-    // ZAP request (RFC 27): version, request id, domain, address, identity, mechanism, credentials...
-    std::vector<detail::Message> frames;
-    for (;;) {
-        detail::Message frame;
-        if (zmq_msg_recv(frame.get(), zap_.get(), ZMQ_DONTWAIT) < 0) {
-            return;
-        }
-        const bool more = frame.more();
-        if (frames.size() < kMaxFrames) {
-            frames.push_back(std::move(frame));
-        }
-        if (!more) {
-            break;
-        }
+    const auto decision = answer_zap_request(zap_.get(), allowed_keys_);
+    if (!decision || decision->allowed) {
+        return;
     }
-    std::string request_id;
-    std::string status = "400";
-    std::string status_text = "key not allowed";
-    if (frames.size() >= 7) {
-        request_id = std::string(frames[1].view());
-        const std::string_view address = frames[3].view();
-        const std::string_view mechanism = frames[5].view();
-        const std::string_view key = frames[6].view();
-        if (mechanism == "CURVE" && key.size() == 32 && allowed_keys_.contains(key)) {
-            status = "200";
-            status_text = "OK";
-        } else {
-            ++counters_.clients_refused;
-            std::array<char, 41> z85{};
-            if (key.size() == 32) {
-                zmq_z85_encode(z85.data(), reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
-            }
-            log_.line("refused a client from " + std::string(address) + ": its CURVE key " +
-                          (key.size() == 32 ? std::string(z85.data()) : std::string("(none)")) +
-                          " is not in --allowed-keys",
-                      now);
-        }
-    } else if (frames.size() >= 2) {
-        request_id = std::string(frames[1].view());
-    }
-    const std::array<std::string, 6> reply{"1.0", request_id, status, status_text, "", ""};
-    for (std::size_t i = 0; i < reply.size(); ++i) {
-        const int flags = i + 1 < reply.size() ? ZMQ_SNDMORE : 0;
-        if (zmq_send(zap_.get(), reply[i].data(), reply[i].size(), flags) < 0) {
-            return;
-        }
-    }
+    ++counters_.clients_refused;
+    log_.line("refused a client from " + decision->address + ": its CURVE key " +
+                  (decision->client_key.empty() ? std::string("(none)") : decision->client_key) +
+                  " is not in --allowed-keys",
+              now);
 }
 
 void Broker::count_refusal(const std::string& code)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Reading CURVE key files (Z85 text) for the broker and its client.
+// Reading CURVE key files (Z85 text): the one reader for zb-relay, its broker and the broker client.
 #include "key_files.h"
 
 #include <array>
@@ -26,15 +26,21 @@ std::string_view trimmed(std::string_view line)
     return line.substr(first, last - first + 1);
 }
 
-/// Every key line of a key file (comments and blank lines skipped), or the error that says why it is unreadable.
-BrokerResult<std::vector<std::string>> key_lines(const std::filesystem::path& path, std::string_view what)
+/// The keys of a key file (comments and blank lines skipped), or the first line that is not a key.
+struct KeyLines {
+    std::vector<std::string> keys;
+    std::size_t bad_line = 0; ///< 1-based; 0 when every line is a key, a comment or blank
+};
+
+/// Reads a key file; `what` and `hint` name the file and say how to make it when it cannot be opened.
+BrokerResult<KeyLines> key_lines(const std::filesystem::path& path, std::string_view what, std::string_view hint)
 {
     std::ifstream file(path);
     if (!file) {
         return make_broker_error(BrokerErrc::KeyFile, "cannot open " + std::string(what) + " file '" + path.string() +
-                                                          "' - make it with `zb-relay keygen`");
+                                                          "': check the path; " + std::string(hint));
     }
-    std::vector<std::string> lines;
+    KeyLines result;
     std::string line;
     std::size_t line_number = 0;
     constexpr std::size_t kMaxLines = 100'000;
@@ -45,32 +51,38 @@ BrokerResult<std::vector<std::string>> key_lines(const std::filesystem::path& pa
             continue;
         }
         if (!is_z85_key(std::string(key))) {
-            return make_broker_error(BrokerErrc::KeyFile, std::string(what) + " file '" + path.string() + "' line " +
-                                                              std::to_string(line_number) +
-                                                              " is not a 40-character Z85 key");
+            result.bad_line = line_number;
+            return result;
         }
-        lines.emplace_back(key);
-        if (lines.size() > kMaxLines) {
+        result.keys.emplace_back(key);
+        if (result.keys.size() > kMaxLines) {
             return make_broker_error(BrokerErrc::KeyFile, std::string(what) + " file '" + path.string() +
                                                               "' holds more than " + std::to_string(kMaxLines) +
                                                               " keys");
         }
     }
-    return lines;
+    return result;
 }
 
 BrokerResult<std::string> single_key(const std::filesystem::path& path, std::string_view what)
 {
-    auto lines = key_lines(path, what);
+    auto lines = key_lines(path, what, "make it with `zb-relay keygen`");
     if (!lines) {
         return tl::unexpected(lines.error());
     }
-    if (lines->size() != 1) {
+    if (lines->bad_line != 0 || lines->keys.empty()) {
+        return make_broker_error(BrokerErrc::KeyFile,
+                                 std::string(what) + " file '" + path.string() +
+                                     "' does not hold a 40-character Z85 key" +
+                                     (lines->bad_line != 0 ? " (line " + std::to_string(lines->bad_line) + ")" : "") +
+                                     ": make one with `zb-relay keygen PREFIX`");
+    }
+    if (lines->keys.size() != 1) {
         return make_broker_error(BrokerErrc::KeyFile, std::string(what) + " file '" + path.string() + "' holds " +
-                                                          std::to_string(lines->size()) +
+                                                          std::to_string(lines->keys.size()) +
                                                           " keys; exactly one is expected");
     }
-    return std::move(lines->front());
+    return std::move(lines->keys.front());
 }
 
 } // namespace
@@ -103,17 +115,22 @@ BrokerResult<std::string> read_public_key_file(const std::filesystem::path& path
 
 BrokerResult<std::vector<std::string>> read_allowed_keys_file(const std::filesystem::path& path)
 {
-    auto lines = key_lines(path, "allowed keys");
+    auto lines = key_lines(path, "allowed-keys", "it lists one client public key (.pub) per line");
     if (!lines) {
         return tl::unexpected(lines.error());
     }
+    if (lines->bad_line != 0) {
+        return make_broker_error(BrokerErrc::KeyFile, "allowed-keys file '" + path.string() + "' line " +
+                                                          std::to_string(lines->bad_line) +
+                                                          " is not a 40-character Z85 public key");
+    }
     std::vector<std::string> raw_keys;
-    raw_keys.reserve(lines->size());
-    for (const std::string& z85 : *lines) {
+    raw_keys.reserve(lines->keys.size());
+    for (const std::string& z85 : lines->keys) {
         std::string raw(kRawKeyBytes, '\0');
         if (zmq_z85_decode(reinterpret_cast<std::uint8_t*>(raw.data()), z85.c_str()) == nullptr) {
             return make_broker_error(BrokerErrc::KeyFile,
-                                     "allowed keys file '" + path.string() + "' holds an undecodable key");
+                                     "allowed-keys file '" + path.string() + "' holds an undecodable key");
         }
         raw_keys.push_back(std::move(raw));
     }
