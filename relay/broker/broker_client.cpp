@@ -75,6 +75,25 @@ std::string name_text(std::string_view name)
     return "'" + std::string(name.substr(0, protocol::kMaxNameBytes)) + "'";
 }
 
+/// What the broker would refuse in a registration, found before anything is sent (or a thread is started).
+BrokerResult<void> check_registration(std::string_view name, std::string_view address, milliseconds ttl,
+                                      const nlohmann::json& info)
+{
+    if (auto problem = protocol::check_name(name)) {
+        return make_broker_error(BrokerErrc::InvalidArgument, "stream name: " + *problem);
+    }
+    if (auto problem = protocol::check_address(address)) {
+        return make_broker_error(BrokerErrc::InvalidArgument, "stream address: " + *problem);
+    }
+    if (auto problem = protocol::check_ttl(ttl)) {
+        return make_broker_error(BrokerErrc::InvalidArgument, "registration " + *problem);
+    }
+    if (!info.is_object()) {
+        return make_broker_error(BrokerErrc::InvalidArgument, "stream info must be a JSON object");
+    }
+    return {};
+}
+
 } // namespace
 
 BrokerResult<CurveClientKeys> load_curve_client_keys(const std::string& server_public_key_file,
@@ -260,17 +279,8 @@ BrokerResult<nlohmann::json> BrokerClient::checked_request(const nlohmann::json&
 BrokerResult<RegisterReply> BrokerClient::register_stream(std::string_view name, std::string_view address,
                                                           const nlohmann::json& info, milliseconds ttl)
 {
-    if (auto problem = protocol::check_name(name)) {
-        return make_broker_error(BrokerErrc::InvalidArgument, "stream name: " + *problem);
-    }
-    if (auto problem = protocol::check_address(address)) {
-        return make_broker_error(BrokerErrc::InvalidArgument, "stream address: " + *problem);
-    }
-    if (auto problem = protocol::check_ttl(ttl)) {
-        return make_broker_error(BrokerErrc::InvalidArgument, "registration " + *problem);
-    }
-    if (!info.is_object()) {
-        return make_broker_error(BrokerErrc::InvalidArgument, "stream info must be a JSON object");
+    if (auto valid = check_registration(name, address, ttl, info); !valid) {
+        return tl::unexpected(valid.error());
     }
     const nlohmann::json body = {{"type", protocol::kReg},
                                  {"name", name},
@@ -441,17 +451,8 @@ void Registration::State::run()
 BrokerResult<Registration> Registration::start(BrokerClientOptions options, std::string name, std::string address,
                                                nlohmann::json info, milliseconds ttl, LogFunction log)
 {
-    if (auto problem = protocol::check_name(name)) {
-        return make_broker_error(BrokerErrc::InvalidArgument, "stream name: " + *problem);
-    }
-    if (auto problem = protocol::check_address(address)) {
-        return make_broker_error(BrokerErrc::InvalidArgument, "stream address: " + *problem);
-    }
-    if (auto problem = protocol::check_ttl(ttl)) {
-        return make_broker_error(BrokerErrc::InvalidArgument, "registration " + *problem);
-    }
-    if (!info.is_object()) {
-        return make_broker_error(BrokerErrc::InvalidArgument, "stream info must be a JSON object");
+    if (auto valid = check_registration(name, address, ttl, info); !valid) {
+        return tl::unexpected(valid.error());
     }
     if (auto probe = BrokerClient::connect(options); !probe) {
         return tl::unexpected(probe.error());
