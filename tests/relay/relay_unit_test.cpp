@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: MIT
 // Unit tests of zb-relay's wire decoding (random and mutated bytes never crash it, every field is checked) and
-// of its endpoint and route validation.
+// of its endpoint and route validation, and of its allowed-keys rule on top of the broker's key-file reader.
 #include <array>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <zmq.h>
 
 #include "config.h"
+#include "keys.h"
 #include "wire.h"
 
 namespace {
@@ -185,6 +191,50 @@ TEST(RelayConfig, Sizes)
     EXPECT_FALSE(parse_size("12Q", "x"));
     EXPECT_FALSE(parse_size("2048G", "x"));
     EXPECT_FALSE(parse_size("-1", "x"));
+}
+
+/// A mkdtemp directory, removed with its files.
+struct ScratchDir {
+    ScratchDir()
+    {
+        std::string pattern = (std::filesystem::temp_directory_path() / "zb-relay-unit-XXXXXX").string();
+        if (mkdtemp(pattern.data()) != nullptr)
+            path = pattern;
+    }
+    ScratchDir(const ScratchDir&) = delete;
+    ScratchDir& operator=(const ScratchDir&) = delete;
+    ~ScratchDir()
+    {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+    }
+    std::filesystem::path path;
+};
+
+TEST(RelayKeys, AllowedKeysFileMustListAKeyAndKeyFileErrorsAreSecurityErrors)
+{
+    ScratchDir dir;
+    ASSERT_FALSE(dir.path.empty()) << "mkdtemp failed";
+    std::array<char, 41> public_key{};
+    std::array<char, 41> secret_key{};
+    ASSERT_EQ(zmq_curve_keypair(public_key.data(), secret_key.data()), 0);
+
+    std::ofstream(dir.path / "clients.txt") << "# receivers\n" << public_key.data() << "\n";
+    auto allowed = read_allowed_keys((dir.path / "clients.txt").string());
+    ASSERT_TRUE(allowed) << allowed.error().message;
+    EXPECT_EQ(allowed->size(), 1U);
+
+    std::ofstream(dir.path / "empty.txt") << "# nobody yet\n";
+    auto empty = read_allowed_keys((dir.path / "empty.txt").string());
+    ASSERT_FALSE(empty);
+    EXPECT_EQ(empty.error().code, RelayErrc::Security);
+    EXPECT_NE(empty.error().message.find("empty.txt' lists no key: add the clients' .pub lines"), std::string::npos)
+        << empty.error().message;
+
+    auto missing = read_allowed_keys((dir.path / "missing.txt").string());
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, RelayErrc::Security);
+    EXPECT_NE(missing.error().message.find("missing.txt'"), std::string::npos) << missing.error().message;
 }
 
 } // namespace
