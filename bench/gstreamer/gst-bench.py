@@ -154,17 +154,18 @@ class Bench:
             self.stop_all()
             self.ring_cleanup(ring)
 
-    def shm(self, source, caps, frames, frame_bytes, copy=False, stamp=False, ring_frames=8, attempts=3):
+    def shm(self, source, caps, frames, frame_bytes, copy=False, stamp=False, ring_frames=8, attempts=2,
+            expected_s=0.0):
         """shmsink -> shmsrc. When shmsink renders into its own allocator and the area fills, the pair sometimes
         stalls for good (seen at 1080p: the writer waits for room, the reader for data). A stalled run is tried
         again; after `attempts` stalls the last one's figures (up to the stall) are returned, marked."""
         for attempt in range(attempts):
-            w, r = self.shm_once(source, caps, frames, frame_bytes, copy, stamp, ring_frames)
+            w, r = self.shm_once(source, caps, frames, frame_bytes, copy, stamp, ring_frames, expected_s)
             if not r["stalled"] or attempt == attempts - 1:
                 return w, r
         return w, r
 
-    def shm_once(self, source, caps, frames, frame_bytes, copy, stamp, ring_frames):
+    def shm_once(self, source, caps, frames, frame_bytes, copy, stamp, ring_frames, expected_s):
         socket = os.path.join(self.tmp, self.unique("shm"))
         load = OtherLoad()
         try:
@@ -181,7 +182,7 @@ class Bench:
                 time.sleep(0.01)
             # shmsrc needs the caps typed after it, and never sees end of stream: it stops after `frames`.
             # A stall shows as no buffer for a long time: the reader times out (3) or loses its socket (1).
-            stall_timeout = 20 + frames // 30
+            stall_timeout = int(6 + 1.5 * expected_s)
             reader = self.start("reader", ["--warmup", str(warmup_for(frames)), "--frames", str(frames)] +
                                 (["--latency"] if stamp else []) +
                                 ["shmsrc", "name=probe", f"socket-path={socket}", "is-live=true", "!",
@@ -241,7 +242,7 @@ def run_throughput(bench, quick, rounds, results):
               f"{'(b)/(a)':>8} {'(b)/(c)':>8}  {'cpu a':>6} {'cpu zb w/r':>11} {'cpu shm w/r':>11} {'other':>6}")
     print(header)
     for name, fmt, width, height in FORMATS:
-        frames = (80 if width == 1920 else 40) if quick else (600 if width == 1920 else 200)
+        frames = (80 if width == 1920 else 40) if quick else (400 if width == 1920 else 150)
         caps = f"video/x-raw,format={fmt},width={width},height={height},framerate=30/1"
         source = "videotestsrc pattern=black"
         size = frame_bytes(fmt, width, height)
@@ -295,7 +296,8 @@ def run_latency(bench, quick, latencies):
         if transport == "zb":
             _, reader = bench.zerobuffer(source, caps, frames, copy=copy, stamp=True)
         else:
-            _, reader = bench.shm(source, caps, frames, size, copy=copy, stamp=True)
+            _, reader = bench.shm(source, caps, frames, size, copy=copy, stamp=True,
+                                  expected_s=frames / 60 if paced else 0.0)
         p50, p99, p999, pmax = reader.get("latency", (float("nan"),) * 4)
         latencies[label] = (p50, p99, p999, pmax)
         print(f"{label:<34} {p50:>9.1f} {p99:>9.1f} {p999:>9.1f} {pmax:>9.1f} {reader['frames']:>7} "
@@ -346,7 +348,7 @@ def main():
 
     if bench.shm_runs:
         print(f"\nshmsink -> shmsrc stalled for good in {bench.shm_stalls} of {bench.shm_runs} runs (each stall is "
-              "retried up to twice; a figure marked 's' comes from a run that still stalled, counted up to the stall)")
+              "retried once; a figure marked 's' comes from a run that still stalled, counted up to the stall)")
     print("\n== Targets")
     for row in results:
         what = f"{row['name']} {row['path']}"

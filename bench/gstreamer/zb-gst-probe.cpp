@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <sys/resource.h>
@@ -272,6 +273,7 @@ struct Probe {
     GMainLoop* loop = nullptr;      // owned by main()
     int exit_code = kExitOk;
     bool eos_sent = false;
+    bool forced_stop = false; // second signal or timeout: the pipeline may be stuck, do not tear it down
 
     // Written by the streaming thread only; read by the main loop after the pipeline stopped, or approximately
     // (a torn read of a counter costs nothing) in the periodic report.
@@ -574,20 +576,25 @@ gboolean on_timeout(gpointer user_data)
                  " buffers seen) - is the other process running?\n",
                  probe.options.timeout_s, probe.buffers);
     probe.exit_code = kExitTimeout;
+    probe.forced_stop = true;
     g_main_loop_quit(probe.loop);
     return G_SOURCE_REMOVE;
 }
 
-// First signal: end of stream, so that a writer writes its EOS frame; second: stop at once.
+// First signal: end of stream, so that a writer writes its EOS frame; second: stop at once. The EOS is sent from
+// its own thread: sending it can block while a streaming thread is stuck, and the main loop must stay free to
+// see the second signal.
 gboolean on_signal(gpointer user_data)
 {
     auto& probe = *static_cast<Probe*>(user_data);
     if (!probe.eos_sent) {
         probe.eos_sent = true;
-        gst_element_send_event(probe.pipeline, gst_event_new_eos());
+        std::thread([pipeline = probe.pipeline] { gst_element_send_event(pipeline, gst_event_new_eos()); })
+            .detach();
         return G_SOURCE_CONTINUE;
     }
     probe.exit_code = kExitInterrupted;
+    probe.forced_stop = true;
     g_main_loop_quit(probe.loop);
     return G_SOURCE_CONTINUE;
 }
@@ -713,6 +720,12 @@ int main(int argc, char** argv)
         probe.exit_code = kExitPipelineError;
     } else {
         g_main_loop_run(probe.loop);
+    }
+    if (probe.forced_stop) {
+        // A stuck streaming thread would block the state change to NULL forever: report and leave.
+        print_summary(probe, start_ns, start_faults);
+        std::fflush(stderr);
+        std::_Exit(probe.exit_code);
     }
     gst_element_set_state(probe.pipeline, GST_STATE_NULL);
 
