@@ -231,8 +231,13 @@ def frame_bytes(fmt, width, height):
 
 
 def median(values):
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2]
+    """Median of the values that are numbers (a run that stalled before its warm-up ended has none)."""
+    ordered = sorted(v for v in values if v == v)
+    return ordered[len(ordered) // 2] if ordered else float("nan")
+
+
+def ratio(num, den):
+    return num / den if den > 0 else float("nan")
 
 
 def run_throughput(bench, quick, rounds, results):
@@ -254,9 +259,9 @@ def run_throughput(bench, quick, rounds, results):
                 bw, br = bench.zerobuffer(source, caps, frames, copy=copy, ring_frames=ring_frames)
                 cw, cr = bench.shm(source, caps, frames, size, copy=copy, ring_frames=ring_frames)
                 b_fps = min(bw["fps"], br["fps"])
-                c_fps = min(cw["fps"], cr["fps"])
+                c_fps = min(cw["fps"], cr["fps"]) or float("nan")
                 samples[path].append({
-                    "a": a["fps"], "b": b_fps, "c": c_fps, "ba": b_fps / a["fps"], "bc": b_fps / c_fps,
+                    "a": a["fps"], "b": b_fps, "c": c_fps, "ba": ratio(b_fps, a["fps"]), "bc": ratio(b_fps, c_fps),
                     "cpu_a": a["cpu_ms_per_frame"], "cpu_bw": bw["cpu_ms_per_frame"],
                     "cpu_br": br["cpu_ms_per_frame"], "cpu_cw": cw["cpu_ms_per_frame"],
                     "cpu_cr": cr["cpu_ms_per_frame"], "stalled": 1.0 if cr["stalled"] else 0.0,
