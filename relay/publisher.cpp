@@ -263,6 +263,8 @@ void Publisher::set_stream_metadata(const std::string& json, std::uint32_t gener
     encoded_ = encoded;
     if (json == metadata_json_)
         return;
+    gop_valid_ = false; // Cached frames of another format must not reach a subscriber after this document.
+    gop_frames_ = 0;
     metadata_json_ = json;
     metadata_generation_ = generation;
     for (auto& [id, peer] : peers_)
@@ -359,7 +361,129 @@ bool Publisher::send_frame(const std::string& id, Peer& peer, LentFrame& lent, c
     }
     ++peer.sent;
     ++peer.delivered;
+    peer.sent_any = true;
+    peer.last_sequence = frame.sequence();
     return true;
+}
+
+void Publisher::cache_frame(const Frame& frame, const FrameInfo& info)
+{
+    const bool keyframe = (info.flags & kFrameKeyframe) != 0;
+    const bool header = (info.flags & kFrameHeader) != 0;
+    if (!encoded_ || (info.flags & kFrameEndOfStream) != 0) {
+        gop_valid_ = false; // Raw streams need no cache; after end-of-stream the next stream starts afresh.
+        gop_frames_ = 0;
+        return;
+    }
+    const bool follows = gop_valid_ && gop_frames_ > 0 && frame.sequence() == gop_[gop_frames_ - 1].sequence + 1 &&
+                         (info.flags & kFrameDiscontinuity) == 0;
+    if (keyframe || header) {
+        // Header frames and the keyframe right after them form the start of one GOP.
+        if (!(follows && !gop_has_picture_)) {
+            gop_frames_ = 0;
+            gop_bytes_ = 0;
+            gop_valid_ = true;
+            gop_has_picture_ = false;
+        }
+        gop_has_picture_ = gop_has_picture_ || keyframe;
+    } else if (!follows || !gop_has_picture_) {
+        gop_valid_ = false; // A gap or no keyframe yet: nothing decodable to cache until the next keyframe.
+        gop_frames_ = 0;
+        return;
+    }
+    const std::size_t size = frame.metadata().size() + frame.payload().size();
+    if (gop_frames_ >= kGopCacheFrames || gop_bytes_ + size > kGopCacheBytes) {
+        if (!gop_overflow_logged_)
+            log_route(route_name_, "a GOP is over the cache bound (" + std::to_string(kGopCacheFrames) +
+                                       " frames, " + std::to_string(kGopCacheBytes >> 20) +
+                                       " MiB): subscribers that join during it wait for the next keyframe");
+        gop_overflow_logged_ = true;
+        gop_valid_ = false;
+        gop_frames_ = 0;
+        return;
+    }
+    if (gop_.size() == gop_frames_)
+        gop_.emplace_back(); // Grows to the longest GOP seen (at most kGopCacheFrames), then reused.
+    CachedFrame& slot = gop_[gop_frames_++];
+    slot.sequence = frame.sequence();
+    slot.format_generation = frame.format_generation();
+    slot.info = info;
+    slot.metadata_size = frame.metadata().size();
+    slot.bytes.resize(size); // Keeps its capacity: no allocation once the slot has seen a frame this big.
+    if (!frame.metadata().empty())
+        std::memcpy(slot.bytes.data(), frame.metadata().data(), frame.metadata().size());
+    if (!frame.payload().empty())
+        std::memcpy(slot.bytes.data() + slot.metadata_size, frame.payload().data(), frame.payload().size());
+    gop_bytes_ += size;
+}
+
+bool Publisher::can_replay(const Peer& peer, std::uint64_t live_sequence) const
+{
+    // The cache must end with the live frame (so cache + live has no gap) and be entirely new to the peer (no
+    // duplicates): true for a new session, and for a latest subscriber that missed the newest keyframe.
+    return gop_valid_ && gop_has_picture_ && gop_frames_ >= 2 && gop_[gop_frames_ - 1].sequence == live_sequence &&
+           (!peer.sent_any || gop_[0].sequence > peer.last_sequence);
+}
+
+bool Publisher::replay(const std::string& id, Peer& peer)
+{
+    const std::size_t count = gop_frames_ - 1; // The newest cached frame is the live one, sent next.
+    const std::uint64_t sent_before = peer.sent;
+    std::uint64_t undropped = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        const CachedFrame& cached = gop_[i];
+        if (zmq_send(router_.get(), id.data(), id.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+            if (zmq_errno() == EHOSTUNREACH) {
+                peer.gone = true;
+                log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " disconnected");
+            }
+            break; // Queue full: the live frame then shows the gap and the peer waits for the next keyframe.
+        }
+        wire::FrameHeader header;
+        header.kind = wire::Kind::Frame;
+        header.session = peer.session;
+        header.sequence = cached.sequence;
+        header.format_generation = cached.format_generation;
+        header.info = cached.info;
+        if (i == 0)
+            header.info.flags |= kFrameDiscontinuity; // The peer joined or skipped: frames are missing before it.
+        header.payload_size = cached.bytes.size() - cached.metadata_size;
+        header.metadata_size = static_cast<std::uint32_t>(cached.metadata_size);
+        const std::size_t header_size = wire::kFrameHeaderSize + cached.metadata_size;
+        if (header_buffer_.size() < header_size)
+            header_buffer_.resize(header_size);
+        wire::encode(header,
+                     std::span<std::byte, wire::kFrameHeaderSize>(header_buffer_.data(), wire::kFrameHeaderSize));
+        if (cached.metadata_size > 0)
+            std::memcpy(header_buffer_.data() + wire::kFrameHeaderSize, cached.bytes.data(), cached.metadata_size);
+        zmq_send(router_.get(), header_buffer_.data(), header_size, ZMQ_SNDMORE);
+        // A copy (libzmq owns it): the cache slot is reused by the next GOP while the message may still queue.
+        zmq_send(router_.get(), cached.bytes.data() + cached.metadata_size, header.payload_size, 0);
+        ++peer.sent;
+        ++peer.delivered;
+        peer.sent_any = true;
+        peer.last_sequence = cached.sequence;
+        if (peer.considered_any && cached.sequence >= peer.first_considered)
+            ++undropped; // Counted as dropped for this peer when it went by: delivered after all.
+    }
+    const std::uint64_t sent = peer.sent - sent_before;
+    peer.burst = (peer.acked < peer.burst_end ? peer.burst : 0) + sent;
+    peer.burst_end = peer.sent;
+    peer.dropped -= undropped;
+    dropped_total_ -= undropped;
+    stats_.drops.fetch_sub(undropped, std::memory_order_relaxed);
+    if (++peer.replays == 1 || peer.replays % 1000 == 0)
+        log_route(route_name_, "subscriber #" + std::to_string(peer.number) + ": resumed from the newest keyframe (" +
+                                   "sequence " + std::to_string(gop_[0].sequence) + ", " + std::to_string(count) +
+                                   " cached frame(s)), " + std::to_string(peer.replays) + " resumption(s) so far");
+    return sent == count;
+}
+
+bool Publisher::has_credit(const Peer& peer) const noexcept
+{
+    // Frames replayed from the GOP cache do not use up the window until the receiver has acknowledged them.
+    const std::uint64_t allowance = peer.acked < peer.burst_end ? peer.burst : 0;
+    return peer.sent - peer.acked < peer.window + allowance;
 }
 
 LentFrame* Publisher::take_lent_frame(const std::atomic<bool>& stop)
@@ -376,6 +500,7 @@ LentFrame* Publisher::take_lent_frame(const std::atomic<bool>& stop)
 void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
 {
     erase_gone_peers();
+    cache_frame(frame, info);
     if (peers_.empty()) {
         // Nobody subscribed: the frame is released unsent; counted and logged, not charged to any subscriber.
         if (unsent_++ == 0 || unsent_ % 1000 == 0)
@@ -396,13 +521,25 @@ void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
             continue;
         if (peer.need_metadata)
             send_metadata(id, peer);
+        if (!peer.considered_any) {
+            peer.considered_any = true;
+            peer.first_considered = lent->frame.sequence();
+        }
         if (encoded_ && peer.need_keyframe && !starts_decoding && !must_deliver) {
-            drop(peer, "waiting for a keyframe");
-            continue;
+            if (!can_replay(peer, lent->frame.sequence())) {
+                drop(peer, "waiting for a keyframe");
+                continue;
+            }
+            // The cached GOP first, then this frame live: no gap, no duplicate.
+            if (!replay(id, peer)) {
+                if (!peer.gone)
+                    drop(peer, "socket queue full while resuming from the keyframe");
+                continue;
+            }
         }
         bool deliver = true;
         auto last_ping = std::chrono::steady_clock::now();
-        while (!peer.gone && peer.sent - peer.acked >= peer.window) {
+        while (!peer.gone && !has_credit(peer)) {
             if (peer.policy == FlowPolicy::Latest && !must_deliver) {
                 drop(peer, "subscriber has no credit, policy latest");
                 deliver = false;

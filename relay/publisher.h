@@ -63,6 +63,15 @@ private:
         std::uint64_t delivered = 0;
         std::uint64_t dropped = 0;
         std::uint32_t number = 0;
+        std::uint64_t last_sequence = 0; ///< Source sequence of the last frame sent in this session.
+        bool sent_any = false;
+        /// Frames sent from the GOP cache beyond the credit window, and `sent` once they are all sent: live
+        /// frames may go on without waiting for the receiver to acknowledge that burst.
+        std::uint64_t burst = 0;
+        std::uint64_t burst_end = 0;
+        std::uint64_t first_considered = 0; ///< Sequence of the first frame sent or dropped in this session.
+        bool considered_any = false;
+        std::uint64_t replays = 0;
         bool need_metadata = true;
         bool need_keyframe = false;
         bool gone = false;
@@ -78,6 +87,14 @@ private:
     void ping(const std::string& id, Peer& peer);
     bool send_frame(const std::string& id, Peer& peer, LentFrame& lent, const FrameInfo& info);
     void erase_gone_peers();
+    /// Keeps a copy of an encoded frame when it belongs to the GOP being cached (see gop_).
+    void cache_frame(const Frame& frame, const FrameInfo& info);
+    /// True when `peer`, waiting for a keyframe, can instead get the cached GOP (all of it new to the peer).
+    [[nodiscard]] bool can_replay(const Peer& peer, std::uint64_t live_sequence) const;
+    /// Sends the cached GOP except its newest frame (the live one, sent next), outside the credit window.
+    /// False when not all of it could be sent (the live frame must then not follow).
+    bool replay(const std::string& id, Peer& peer);
+    [[nodiscard]] bool has_credit(const Peer& peer) const noexcept;
     LentFrame* take_lent_frame(const std::atomic<bool>& stop);
     void reject(const std::string& why);
 
@@ -100,6 +117,27 @@ private:
     std::uint32_t metadata_generation_ = 0;
     bool encoded_ = false;
     std::vector<std::byte> header_buffer_; ///< Reused: header + per-frame metadata blob.
+
+    /// A copy of one frame of the GOP cache. Its buffer keeps its capacity from GOP to GOP (no allocation per
+    /// frame once every slot has grown to the sizes the stream uses).
+    struct CachedFrame {
+        std::uint64_t sequence = 0;
+        std::uint32_t format_generation = 0;
+        FrameInfo info;
+        std::size_t metadata_size = 0;
+        std::vector<std::byte> bytes; ///< The metadata blob, then the payload.
+    };
+    /// Encoded streams: the frames from the newest keyframe (or the header frames before it) up to the newest
+    /// frame read, so that a subscriber that joins or skips starts decoding at once instead of a GOP later.
+    /// Bounded; when a GOP outgrows it, caching stops until the next keyframe (subscribers then wait for it).
+    std::vector<CachedFrame> gop_;
+    std::size_t gop_frames_ = 0; ///< Entries of gop_ in use.
+    std::size_t gop_bytes_ = 0;
+    bool gop_valid_ = false;       ///< gop_ holds a decodable, gap-free run ending at the newest frame read.
+    bool gop_has_picture_ = false; ///< A keyframe is in gop_ (not only header frames).
+    bool gop_overflow_logged_ = false;
+    static constexpr std::size_t kGopCacheFrames = 300;
+    static constexpr std::size_t kGopCacheBytes = std::size_t{16} << 20;
     std::uint64_t rejected_ = 0;
     std::uint64_t dropped_total_ = 0;
     std::uint64_t unsent_ = 0; ///< Frames read while no subscriber was connected.

@@ -430,6 +430,69 @@ slow-lossless | slow-latest | slow-latest-h264)
     check_shm_clean
     ;;
 
+resume-h264)
+    # Encoded streams resume from the NEWEST keyframe: a receiver that joins, or restarts, in the middle of a GOP
+    # first gets the keyframe the sender already sent before it connected (from the sender's GOP cache), then
+    # every following frame live, with no gap and no duplicate. Keyframes are frames 0, 10, 20, ...; the writer
+    # pauses before frames 25 and 47 so that receivers (re)connect at known points in mid-GOP.
+    port=$(free_port)
+    frames=60
+    geometry=(--width 320 --height 240 --encoded)
+    start sender "$relay" --from "ring:$tag-src" --to "tcp://127.0.0.1:$port" --insecure
+    sender=$last_pid
+    start writer "$peer" write "$tag-src" --frames $frames "${geometry[@]}" --fps 100 --wait-readers 1 \
+        --pause-at 25 --pause-at 47 --pause-ms 4000
+    writer=$last_pid
+    wait_for writer.out "^paused at 25$"
+    # A: joins before frame 25 and stays to the end.
+    start reader_a "$peer" read "$tag-a" --frames $frames "${geometry[@]}" --allow-gaps
+    reader_a=$last_pid
+    start receiver_a "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-a?wait-readers=1" --insecure
+    receiver_a=$last_pid
+    # B: joins before frame 25, is killed (-9) before frame 47 and restarted on the same ring.
+    start reader_b1 "$peer" read "$tag-b" --frames $frames "${geometry[@]}" --allow-gaps
+    reader_b1=$last_pid
+    start receiver_b1 "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-b?wait-readers=1" --insecure
+    receiver_b1=$last_pid
+    wait_for receiver_a.err "connected to" 3
+    wait_for receiver_b1.err "connected to" 3
+    wait_for writer.out "^paused at 47$" 10
+    sleep 0.5 # Frames 25..46 reach B's ring at 100 fps before the pause; then B dies mid-GOP.
+    kill -KILL "$receiver_b1" "$reader_b1"
+    wait "$receiver_b1" "$reader_b1" 2>/dev/null
+    start receiver_b2 "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-b?wait-readers=1" --insecure
+    receiver_b2=$last_pid
+    start reader_b2 "$peer" read "$tag-b" --frames $frames "${geometry[@]}" --allow-gaps --reattach
+    reader_b2=$last_pid
+    wait_for receiver_b2.err "connected to" 3
+    finish "$writer" writer
+    finish "$reader_a" "reader A"
+    finish "$reader_b2" "reader B (after the restart)"
+    for r in reader_a reader_b2; do
+        has $r.out "^mismatches: 0$"
+        has $r.out "^eos: yes$"
+        has $r.out "^discontinuities: 1$" # Only the first frame: nothing missing after it.
+        has $r.out "^last: $((frames - 1))$"
+    done
+    # A's first frame is keyframe 20 (sent before A connected, before the pause at 25), then 21..59 in order.
+    has reader_a.out "^first: 20$"
+    has reader_a.out "^frames: $((frames - 20))$"
+    has reader_a.out "^missing: 20$"
+    # B restarted before frame 47: its first frame is keyframe 40, then 41..59.
+    has reader_b2.out "^first: 40$"
+    has reader_b2.out "^frames: $((frames - 40))$"
+    has reader_b2.out "^missing: 40$"
+    has sender.err "resumed from the newest keyframe \(sequence 20, 5 cached frame\(s\)\)"
+    has sender.err "resumed from the newest keyframe \(sequence 40, 7 cached frame\(s\)\)"
+    stop "$receiver_a" "receiver A"
+    stop "$receiver_b2" "receiver B"
+    stop "$sender" sender
+    # Counts include the end-of-stream frame; the cached frames count as sent, none as dropped.
+    has sender.err "subscriber #[0-9] \(lossless\): sent 41, dropped 0$"
+    has sender.err "subscriber #[0-9] \(lossless\): sent 21, dropped 0$"
+    check_shm_clean
+    ;;
+
 broker-discovery)
     # Receive by name through the broker; kill -9 the broker (the stream goes on), then kill -9 the sender and
     # start it on another port: the receiver asks the broker again and follows it.

@@ -3,7 +3,8 @@
 // and plays hostile network peers. Used by relay-test.sh.
 //
 //   zb-relay-peer write RING [--frames N] [--width W] [--height H] [--encoded] [--fps F] [--wait-readers K]
-//                            [--ring-size BYTES] [--format-change-at K] [--no-eos]
+//                            [--ring-size BYTES] [--format-change-at K] [--no-eos] [--pause-at K ...]
+//                            [--pause-ms MS]
 //   zb-relay-peer read RING [--frames N] [--width W] [--height H] [--encoded] [--format-change-at K]
 //                           [--allow-gaps] [--reattach] [--slow-ms MS] [--timeout-s S]
 //   zb-relay-peer hostile-sender tcp://127.0.0.1:PORT     bind, wait for a receiving relay, send garbage,
@@ -17,6 +18,7 @@
 
 #include <array>
 #include <chrono>
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -53,6 +55,8 @@ struct Options {
     std::size_t ring_size = std::size_t{64} << 20;
     std::uint64_t format_change_at = UINT64_MAX;
     bool no_eos = false;
+    std::vector<std::uint64_t> pause_at; ///< Before writing these frames, print "paused at K" and wait pause_ms.
+    int pause_ms = 3000;
     bool allow_gaps = false;
     bool reattach = false;
     int slow_ms = 0;
@@ -170,8 +174,15 @@ int run_writer(const Options& options)
         if (auto ok = writer->wait_for_readers(options.wait_readers, std::chrono::seconds(30)); !ok)
             return fail("no reader came: " + ok.error().message);
     }
-    const auto start = Clock::now();
+    auto start = Clock::now();
     for (std::uint64_t index = 0; index < options.frames; ++index) {
+        if (std::find(options.pause_at.begin(), options.pause_at.end(), index) != options.pause_at.end()) {
+            // A known point in the stream (e.g. mid-GOP) at which a test starts or restarts a receiver.
+            std::printf("paused at %llu\n", static_cast<unsigned long long>(index));
+            std::fflush(stdout);
+            std::this_thread::sleep_for(std::chrono::milliseconds(options.pause_ms));
+            start += std::chrono::milliseconds(options.pause_ms);
+        }
         if (index == options.format_change_at) {
             if (auto set = writer->set_stream_metadata(to_json(format_for(options, index))); !set)
                 return fail(set.error().message);
@@ -550,6 +561,10 @@ int main(int argc, char** argv)
             options.ring_size = std::stoull(next());
         else if (flag == "--format-change-at")
             options.format_change_at = std::stoull(next());
+        else if (flag == "--pause-at")
+            options.pause_at.push_back(std::stoull(next()));
+        else if (flag == "--pause-ms")
+            options.pause_ms = std::stoi(next());
         else if (flag == "--no-eos")
             options.no_eos = true;
         else if (flag == "--allow-gaps")
