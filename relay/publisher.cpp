@@ -40,6 +40,7 @@ Publisher::Publisher(const RouteConfig& route, const Endpoint& endpoint, RouteSt
       stats_(stats), lent_(std::make_unique<LentFrame[]>(kLentFrames))
 {
     header_buffer_.resize(wire::kFrameHeaderSize + 4096);
+    gop_.reserve(kGopCacheFrames); // Slots never move; each keeps its buffer's capacity from GOP to GOP.
 }
 
 RelayResult<std::unique_ptr<Publisher>> Publisher::start(const RouteConfig& route, const Endpoint& endpoint,
