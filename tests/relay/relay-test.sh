@@ -493,6 +493,39 @@ resume-h264)
     check_shm_clean
     ;;
 
+resume-long-gop)
+    # A GOP longer than the sender's cache bound (300 frames): caching stops at its 301st frame, and a receiver
+    # that joins after that falls back to waiting for the next keyframe (frame 400), which it gets first.
+    port=$(free_port)
+    frames=450
+    geometry=(--width 320 --height 240 --encoded --gop 400)
+    start sender "$relay" --from "ring:$tag-src" --to "tcp://127.0.0.1:$port" --insecure
+    sender=$last_pid
+    start writer "$peer" write "$tag-src" --frames $frames "${geometry[@]}" --fps 400 --wait-readers 1 \
+        --pause-at 350 --pause-ms 3000
+    writer=$last_pid
+    wait_for writer.out "^paused at 350$"
+    start reader "$peer" read "$tag-dst" --frames $frames "${geometry[@]}" --allow-gaps
+    reader=$last_pid
+    start receiver "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-dst?wait-readers=1" --insecure
+    receiver=$last_pid
+    wait_for receiver.err "connected to" 3
+    finish "$writer" writer
+    finish "$reader" reader
+    has reader.out "^mismatches: 0$"
+    has reader.out "^eos: yes$"
+    has reader.out "^first: 400$"
+    has reader.out "^frames: 50$"
+    has reader.out "^discontinuities: 1$"
+    has sender.err "a GOP is over the cache bound \(300 frames, 16 MiB\)"
+    lacks sender.err "resumed from the newest keyframe"
+    stop "$receiver" receiver
+    stop "$sender" sender
+    # Frames 350..399 went by while the subscriber waited for the keyframe: counted as dropped.
+    has sender.err "subscriber #1 \(lossless\): sent 51, dropped 50$"
+    check_shm_clean
+    ;;
+
 broker-discovery)
     # Receive by name through the broker; kill -9 the broker (the stream goes on), then kill -9 the sender and
     # start it on another port: the receiver asks the broker again and follows it.

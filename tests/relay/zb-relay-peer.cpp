@@ -4,9 +4,9 @@
 //
 //   zb-relay-peer write RING [--frames N] [--width W] [--height H] [--encoded] [--fps F] [--wait-readers K]
 //                            [--ring-size BYTES] [--format-change-at K] [--no-eos] [--pause-at K ...]
-//                            [--pause-ms MS]
+//                            [--pause-ms MS] [--gop N]
 //   zb-relay-peer read RING [--frames N] [--width W] [--height H] [--encoded] [--format-change-at K]
-//                           [--allow-gaps] [--reattach] [--slow-ms MS] [--timeout-s S]
+//                           [--allow-gaps] [--reattach] [--slow-ms MS] [--timeout-s S] [--gop N]
 //   zb-relay-peer hostile-sender tcp://127.0.0.1:PORT     bind, wait for a receiving relay, send garbage,
 //                                                         then 5 good 64x48 frames and end-of-stream
 //   zb-relay-peer hostile-client tcp://127.0.0.1:PORT     connect to a sending relay and send garbage
@@ -57,6 +57,7 @@ struct Options {
     bool no_eos = false;
     std::vector<std::uint64_t> pause_at; ///< Before writing these frames, print "paused at K" and wait pause_ms.
     int pause_ms = 3000;
+    std::uint64_t gop = 10; ///< Encoded streams: a keyframe every `gop` frames.
     bool allow_gaps = false;
     bool reattach = false;
     int slow_ms = 0;
@@ -90,13 +91,18 @@ StreamFormat format_for(const Options& options, std::uint64_t index)
     return format;
 }
 
+bool is_keyframe(const Options& options, std::uint64_t index)
+{
+    return index % options.gop == 0;
+}
+
 std::size_t payload_size_for(const Options& options, std::uint64_t index)
 {
     const StreamFormat format = format_for(options, index);
     if (!options.encoded)
         return static_cast<std::size_t>(*format.frame_size);
     // Keyframes are big, the others vary, as in a real H.264 stream.
-    return index % 10 == 0 ? 120'000 + index % 7 * 1000 : 8'000 + (index * 7919) % 20'000;
+    return is_keyframe(options, index) ? 120'000 + index % 7 * 1000 : 8'000 + (index * 7919) % 20'000;
 }
 
 FrameInfo info_for(const Options& options, std::uint64_t index)
@@ -108,7 +114,7 @@ FrameInfo info_for(const Options& options, std::uint64_t index)
     info.offset = index;
     info.offset_end = index + 1;
     if (options.encoded)
-        info.flags = index % 10 == 0 ? kFrameKeyframe : (index % 2 == 1 ? kFrameDroppable : kFrameNone);
+        info.flags = is_keyframe(options, index) ? kFrameKeyframe : (index % 2 == 1 ? kFrameDroppable : kFrameNone);
     else
         info.flags = kFrameKeyframe;
     info.flags |= static_cast<std::uint32_t>(index & 0xff) << kFrameUserShift;
@@ -130,7 +136,7 @@ std::uint64_t word_for(std::uint64_t index, std::size_t position)
     return (index + 1) * 0x9E3779B97F4A7C15ULL + position;
 }
 
-void fill_payload(std::span<std::byte> payload, std::uint64_t index, bool encoded)
+void fill_payload(std::span<std::byte> payload, std::uint64_t index, bool encoded, bool keyframe)
 {
     const std::size_t words = payload.size() / 8;
     for (std::size_t i = 0; i < words; ++i) {
@@ -142,16 +148,16 @@ void fill_payload(std::span<std::byte> payload, std::uint64_t index, bool encode
     if (encoded && payload.size() >= 5) {
         // An Annex-B start code and NAL type (5 = IDR slice, 1 = other slice) as a real access unit has.
         const std::array<std::byte, 5> start{std::byte{0}, std::byte{0}, std::byte{0}, std::byte{1},
-                                             index % 10 == 0 ? std::byte{0x65} : std::byte{0x41}};
+                                             keyframe ? std::byte{0x65} : std::byte{0x41}};
         std::memcpy(payload.data(), start.data(), start.size());
     }
 }
 
-bool payload_matches(std::span<const std::byte> payload, std::uint64_t index, bool encoded)
+bool payload_matches(const Options& options, std::span<const std::byte> payload, std::uint64_t index)
 {
     thread_local std::vector<std::byte> expected;
     expected.resize(payload.size());
-    fill_payload(expected, index, encoded);
+    fill_payload(expected, index, options.encoded, is_keyframe(options, index));
     return std::memcmp(expected.data(), payload.data(), payload.size()) == 0;
 }
 
@@ -200,7 +206,7 @@ int run_writer(const Options& options)
         }
         if (!reservation)
             return fail("reserve frame " + std::to_string(index) + ": " + reservation.error().message);
-        fill_payload(reservation->payload(), index, options.encoded);
+        fill_payload(reservation->payload(), index, options.encoded, is_keyframe(options, index));
         std::memcpy(reservation->metadata().data(), blob.data(), blob.size());
         if (auto ok = writer->commit(*reservation, info_for(options, index)); !ok)
             return fail(ok.error().message);
@@ -283,7 +289,7 @@ void check_frame(const Options& options, const Frame& frame, const Reader& reade
     if (frame.payload().size() != payload_size_for(options, index))
         mismatch(report, at + "payload of " + std::to_string(frame.payload().size()) + " bytes, expected " +
                              std::to_string(payload_size_for(options, index)));
-    else if (!payload_matches(frame.payload(), index, options.encoded))
+    else if (!payload_matches(options, frame.payload(), index))
         mismatch(report, at + "payload bytes differ");
     if (check_format) {
         auto format = parse_stream_format(reader.stream_metadata());
@@ -451,7 +457,7 @@ int run_hostile_sender(const Options& options)
                 json});
     for (std::uint64_t index = 0; index < small.frames; ++index) {
         std::string bytes(payload_size_for(small, index), '\0');
-        fill_payload(std::span<std::byte>(reinterpret_cast<std::byte*>(bytes.data()), bytes.size()), index, false);
+        fill_payload(std::span<std::byte>(reinterpret_cast<std::byte*>(bytes.data()), bytes.size()), index, false, true);
         const std::string blob = blob_for(index);
         wire::FrameHeader header = good;
         header.sequence = index;
@@ -563,6 +569,8 @@ int main(int argc, char** argv)
             options.format_change_at = std::stoull(next());
         else if (flag == "--pause-at")
             options.pause_at.push_back(std::stoull(next()));
+        else if (flag == "--gop")
+            options.gop = std::max<std::uint64_t>(1, std::stoull(next()));
         else if (flag == "--pause-ms")
             options.pause_ms = std::stoi(next());
         else if (flag == "--no-eos")
