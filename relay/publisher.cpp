@@ -470,6 +470,7 @@ bool Publisher::replay(const std::string& id, Peer& peer)
     const std::uint64_t sent = peer.sent - sent_before;
     peer.burst = (peer.acked < peer.burst_end ? peer.burst : 0) + sent;
     peer.burst_end = peer.sent;
+    undropped = std::min(undropped, peer.dropped);
     peer.dropped -= undropped;
     dropped_total_ -= undropped;
     stats_.drops.fetch_sub(undropped, std::memory_order_relaxed);
@@ -522,12 +523,17 @@ void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
             continue;
         if (peer.need_metadata)
             send_metadata(id, peer);
-        if (!peer.considered_any) {
+        const std::uint64_t sequence = lent->frame.sequence();
+        if (!peer.considered_any || sequence <= peer.last_considered) {
+            // First frame for this peer, or the source ring restarted (its sequence numbers start again): what
+            // the peer got before says nothing about the frames of this incarnation.
             peer.considered_any = true;
-            peer.first_considered = lent->frame.sequence();
+            peer.first_considered = sequence;
+            peer.sent_any = false;
         }
+        peer.last_considered = sequence;
         if (encoded_ && peer.need_keyframe && !starts_decoding && !must_deliver) {
-            if (!can_replay(peer, lent->frame.sequence())) {
+            if (!can_replay(peer, sequence)) {
                 drop(peer, "waiting for a keyframe");
                 continue;
             }

@@ -69,7 +69,9 @@ private:
         /// frames may go on without waiting for the receiver to acknowledge that burst.
         std::uint64_t burst = 0;
         std::uint64_t burst_end = 0;
-        std::uint64_t first_considered = 0; ///< Sequence of the first frame sent or dropped in this session.
+        /// Sequence of the first frame sent or dropped for this peer (in this session and source incarnation).
+        std::uint64_t first_considered = 0;
+        std::uint64_t last_considered = 0;
         bool considered_any = false;
         std::uint64_t replays = 0;
         bool need_metadata = true;
