@@ -120,6 +120,17 @@ class Bench:
             proc.wait()
         self.children.clear()
 
+    @staticmethod
+    def remove_shm_segments(pid):
+        """shmsink's segments (/dev/shm/shmpipe.PID.N) outlive a writer that was stopped without teardown."""
+        for name in os.listdir("/dev/shm"):
+            parts = name.split(".")
+            if len(parts) == 3 and parts[0] == "shmpipe" and parts[1].strip() == str(pid):
+                try:
+                    os.unlink(os.path.join("/dev/shm", name))
+                except OSError:
+                    pass
+
     def ring_cleanup(self, ring):
         if self.zbctl:
             subprocess.run([self.zbctl, "gc", ring], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -168,6 +179,7 @@ class Bench:
     def shm_once(self, source, caps, frames, frame_bytes, copy, stamp, ring_frames, expected_s):
         socket = os.path.join(self.tmp, self.unique("shm"))
         load = OtherLoad()
+        writer = None
         try:
             # Room for as many frames as the zerobuffer ring (8 by default); shmsink blocks when its area is full.
             writer = self.start("writer", ["--warmup", str(warmup_for(frames))] + (["--stamp"] if stamp else []) +
@@ -201,6 +213,8 @@ class Bench:
             return w, r
         finally:
             self.stop_all()
+            if writer is not None:
+                self.remove_shm_segments(writer.pid)
 
 
 def parse_summary(text, label):
