@@ -28,6 +28,10 @@ namespace {
 
 constexpr auto kLivenessSlice = std::chrono::milliseconds(50);
 constexpr std::size_t kHeaderSize = sizeof(FrameHeader);
+/// Rewind to the ring start only from this far into a lap, so that small frames do not pay a padding record each.
+constexpr std::uint64_t kRewindMinOffset = std::uint64_t{1} << 20;
+/// After a rewind was not possible, how much further to write before trying again (a try scans every pin).
+constexpr std::uint64_t kRewindRetryDistance = std::uint64_t{256} << 10;
 
 /// Bytes before the payload in a record: header plus per-frame metadata capacity, cache-line aligned.
 constexpr std::uint64_t payload_offset_for(std::uint64_t metadata_capacity)
@@ -104,8 +108,19 @@ public:
                                   std::to_string(capacity_) + ": create the ring with a larger ring_size");
         LazyDeadline deadline(timeout);
         std::uint64_t start = next_reserve_;
-        std::uint64_t padding = start % capacity_ + need > capacity_ ? capacity_ - start % capacity_ : 0;
-        if (padding != 0 && count_ == 0) {
+        const std::uint64_t lap_offset = start % capacity_;
+        std::uint64_t padding = lap_offset + need > capacity_ ? capacity_ - lap_offset : 0;
+        if (padding == 0 && start >= next_rewind_try_ && lap_offset >= std::max(need, kRewindMinOffset)) {
+            // Rewind: when no reader pins and no open reservation holds the first `need` bytes of this lap, start
+            // the frame at the next lap instead of further on. While readers keep up, the writer then cycles
+            // through the first few frames of the ring, which stay in the CPU caches, instead of walking through
+            // all of it (docs/protocol.md, Rewind). The pin scan is only a hint (wait_for_space() below decides);
+            // after a miss it is retried a little further on, so that small frames do not scan every time.
+            if (fits(start - lap_offset + capacity_ + need, scan_pins()))
+                padding = capacity_ - lap_offset;
+            else
+                next_rewind_try_ = start + kRewindRetryDistance;
+        } else if (padding != 0 && count_ == 0) {
             // Publish the wrap padding on its own first: a reader that has read everything can then step past it,
             // so a frame as large as the whole ring fits even when it does not fit before the ring end.
             if (auto waited = wait_for_space(start + padding, deadline); !waited)
@@ -491,6 +506,7 @@ private:
     std::uint32_t first_ = 0;
     std::uint32_t count_ = 0;
     std::uint64_t next_reserve_ = 0;       ///< Where the next reservation starts.
+    std::uint64_t next_rewind_try_ = 0;    ///< No rewind is tried before this position (after a failed try).
     std::uint64_t head_ = 0;               ///< Mirror of control_.head.
     std::uint64_t next_sequence_ = 0;
     std::uint64_t cached_min_pin_ = kNoPosition; ///< Lower bound of all pins as of cached_pin_epoch_.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <deque>
 #include <thread>
+#include <vector>
 
 #include "support.h"
 
@@ -287,3 +288,47 @@ TEST_F(Wrap, MixedSizesManyLapsWithHeldFramesReleasedOutOfOrder)
 }
 
 } // namespace
+
+namespace {
+
+/// Where a frame's payload lies in the ring, as an offset from the first frame's payload.
+std::ptrdiff_t offset_from(const Frame& frame, const std::byte* first) { return frame.payload().data() - first; }
+
+} // namespace
+
+TEST_F(Wrap, WriterRewindsToTheRingStartWhileReadersKeepUp)
+{
+    // Design: when every reader has read and released everything and the write position is at least a frame
+    // (and 1 MiB) into its lap, the next frame starts at the next lap: the ring's memory in use stays small.
+    constexpr std::size_t kBigRing = std::size_t{8} << 20;
+    constexpr std::size_t kFrame = std::size_t{3} << 19; // 1.5 MiB: five fit in one lap without rewinds
+    const auto name = ring_name();
+    auto writer = Writer::create(name, small_ring(kBigRing));
+    ASSERT_TRUE(is_ok(writer));
+    auto reader = Reader::attach(name);
+    ASSERT_TRUE(is_ok(reader));
+    const std::vector<std::byte> payload(kFrame, std::byte{0x5a});
+
+    const std::byte* first = nullptr;
+    for (int i = 0; i < 6; ++i) {
+        ASSERT_TRUE(is_ok(writer->write(payload)));
+        auto frame = reader->acquire(bound(1000ms));
+        ASSERT_TRUE(is_ok(frame));
+        if (first == nullptr)
+            first = frame->payload().data();
+        // Frame 0 at the lap start; frame 1 is 1.5 MiB in, so every later frame rewinds to the same place.
+        EXPECT_EQ(offset_from(*frame, first), 0) << "frame " << i;
+        EXPECT_EQ(frame->sequence(), static_cast<std::uint64_t>(i));
+    }
+    EXPECT_EQ(writer->counters().wraps, 5u);
+
+    // A held frame keeps the writer from rewinding: the next frame goes after it, and nothing is overwritten.
+    ASSERT_TRUE(is_ok(writer->write(payload)));
+    auto held = reader->acquire(bound(1000ms));
+    ASSERT_TRUE(is_ok(held));
+    ASSERT_TRUE(is_ok(writer->write(payload)));
+    auto next = reader->acquire(bound(1000ms));
+    ASSERT_TRUE(is_ok(next));
+    EXPECT_GT(offset_from(*next, held->payload().data()), 0);
+    EXPECT_TRUE(std::all_of(held->payload().begin(), held->payload().end(), [](std::byte b) { return b == std::byte{0x5a}; }));
+}
