@@ -109,16 +109,6 @@ struct IngestOptions {
 };
 
 /// A failure with the exit code it leads to.
-struct Failure {
-    int exit_code;
-    std::string message;
-};
-
-Failure usage(std::string message)
-{
-    return Failure{kExitUsage, std::move(message)};
-}
-
 AVPixelFormat parse_pixel_format(std::string_view name)
 {
     const AVPixelFormat from_gst = pixel_format_from_gst(name);

@@ -105,16 +105,6 @@ struct RecordOptions {
     bool verbose = false;
 };
 
-struct Failure {
-    int exit_code;
-    std::string message;
-};
-
-Failure usage(std::string message)
-{
-    return Failure{kExitUsage, std::move(message)};
-}
-
 std::optional<Failure> parse_arguments(int argc, char** argv, RecordOptions& options)
 {
     std::vector<std::string_view> positional;

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
-// Command-line plumbing shared by zb-ingest and zb-record: number parsing, stop signals, progress line.
+// Command-line plumbing shared by zb-ingest and zb-record: failures, number parsing, stop signals, progress line.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+
+#include "error.h"
 
 namespace zbffmpeg {
 
@@ -22,6 +25,18 @@ void install_stop_handlers() noexcept;
 [[nodiscard]] bool stop_requested() noexcept;
 /// The signal that asked us to stop (0 if none).
 [[nodiscard]] int stop_signal() noexcept;
+
+/// Why a program stops early: the exit code (error.h) and the message for stderr.
+struct Failure {
+    int exit_code;
+    std::string message;
+};
+
+/// A bad command line: exit code kExitUsage with a message that names the argument.
+[[nodiscard]] inline Failure usage(std::string message)
+{
+    return Failure{kExitUsage, std::move(message)};
+}
 
 /// Nanoseconds of CLOCK_MONOTONIC.
 [[nodiscard]] std::int64_t monotonic_ns() noexcept;
