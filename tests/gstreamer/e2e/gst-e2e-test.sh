@@ -55,7 +55,12 @@ has() { grep -Eq -- "$2" "$tmp/$1" || fail "$1 lacks /$2/"; }
 # Buffer lines (of output NAME or NAME.out) without their index: it counts buffers of a process, not of the stream.
 out_file() { if [[ "$1" == *.* ]]; then echo "$tmp/$1"; else echo "$tmp/$1.out"; fi; }
 buffers() { sed -n 's/^buffer [0-9]* //p' "$(out_file "$1")"; }
-buffer_count() { grep -c '^buffer ' "$(out_file "$1")"; }
+# A process that has not opened its output yet has sent no buffers (an empty count would end a wait at once).
+buffer_count() {
+    local file
+    file="$(out_file "$1")"
+    if [ -f "$file" ]; then grep -c '^buffer ' "$file"; else echo 0; fi
+}
 
 # wait_for_buffers FILE N SECONDS: until FILE has N buffer lines; fails after SECONDS.
 wait_for_buffers() {
