@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "descriptor.h"
 #include "futex.h"
 #include "layout.h"
 #include "segment.h"
@@ -62,27 +63,19 @@ Result<bool> remove_if_unheld(const std::string& path)
     return true;
 }
 
-std::uint64_t count_frames_between(const Segment& segment, std::uint64_t from, std::uint64_t head)
+/// Payload bytes of the frames [from, to) as far as their descriptors still describe them (bounded walk).
+std::uint64_t payload_bytes_between(const Segment& segment, std::uint64_t from, std::uint64_t to)
 {
-    // Walks committed records without trusting them: every step is bounds-checked and the walk is capped.
-    const std::uint64_t capacity = segment.geometry().payload_capacity;
-    if (from > head || head - from > capacity)
+    if (from >= to)
         return 0;
-    std::uint64_t frames = 0;
-    for (int steps = 0; from < head && steps < 1'000'000; ++steps) {
-        const std::uint64_t offset = from % capacity;
-        if (offset % kRecordAlign != 0)
-            break;
-        FrameHeader header{};
-        std::memcpy(&header, segment.payload() + offset, 16);
-        if (header.record_size < kRecordAlign || header.record_size % kRecordAlign != 0 ||
-            header.record_size > capacity - offset)
-            break;
-        if (header.kind == static_cast<std::uint32_t>(RecordKind::Frame))
-            ++frames;
-        from += header.record_size;
+    from = std::max(from, to - std::min<std::uint64_t>(to, segment.geometry().frame_slots));
+    std::uint64_t bytes = 0;
+    for (std::uint64_t sequence = from; sequence < to; ++sequence) {
+        DescriptorFields fields;
+        if (load_descriptor(segment.descriptor(sequence), sequence, fields))
+            bytes += std::min<std::uint64_t>(fields.payload_size, segment.geometry().payload_capacity);
     }
-    return frames;
+    return bytes;
 }
 
 } // namespace
@@ -134,8 +127,21 @@ Result<RingSnapshot> inspect_ring(std::string_view name)
     snapshot.writer_alive = segment.locked_by_other(kWriterLockByte);
     snapshot.writer_closed = control.writer_state.load(std::memory_order_acquire) == static_cast<std::uint32_t>(WriterState::Closed);
     snapshot.created_realtime_ns = control.created_realtime_ns;
-    snapshot.head = control.head.load(std::memory_order_acquire);
-    snapshot.next_sequence = control.next_sequence.load(kRelaxed);
+    snapshot.frame_slots = g.frame_slots;
+    snapshot.holds_per_reader = g.holds_per_reader;
+    snapshot.descriptors_offset = g.descriptors_offset;
+    snapshot.next_sequence = control.committed.load(std::memory_order_acquire);
+    snapshot.reclaim_floor = control.reclaim_floor.load(kRelaxed);
+    snapshot.bytes_in_use = control.bytes_in_use.load(kRelaxed);
+    snapshot.frames_in_use = control.frames_in_use.load(kRelaxed);
+    const std::int64_t now = monotonic_ns();
+    if (const std::int64_t last = control.last_commit_ns.load(kRelaxed); last != 0 && snapshot.next_sequence != 0)
+        snapshot.since_last_frame_ns = std::max<std::int64_t>(0, now - last);
+    const auto reason = static_cast<WaitReason>(control.wait_reason.load(kRelaxed));
+    snapshot.writer_waiting = reason != WaitReason::None;
+    snapshot.wait_reason = reason == WaitReason::Room ? "room" : reason == WaitReason::FrameSlots ? "frame slots" : "";
+    if (const std::int64_t since = control.wait_since_ns.load(kRelaxed); snapshot.writer_waiting && since != 0)
+        snapshot.waiting_for_ns = std::max<std::int64_t>(0, now - since);
     snapshot.format_generation = control.format_generation.load(std::memory_order_acquire);
     (void)segment.copy_metadata(snapshot.format_generation, snapshot.stream_metadata); // Best effort for display.
     snapshot.writer = detail::snapshot(control.counters);
@@ -145,14 +151,29 @@ Result<RingSnapshot> inspect_ring(std::string_view name)
             continue;
         ReaderSnapshot reader;
         reader.slot = i;
-        reader.pid = slot.pid;
+        reader.pid = slot.pid.load(kRelaxed);
         reader.alive = segment.locked_by_other(reader_lock_byte(i));
-        reader.policy = slot.policy == 1 ? ReaderPolicy::Latest : ReaderPolicy::Lossless;
-        const std::uint64_t read_pos = slot.read_pos.load(kRelaxed);
-        const std::uint64_t pin = slot.pin.load(kRelaxed);
-        reader.lag_bytes = snapshot.head > read_pos ? snapshot.head - read_pos : 0;
-        reader.lag_frames = count_frames_between(segment, read_pos, snapshot.head);
-        reader.held_bytes = pin != kNoPosition && read_pos > pin ? read_pos - pin : 0;
+        reader.policy = slot.policy.load(kRelaxed) == 1 ? ReaderPolicy::Latest : ReaderPolicy::Lossless;
+        reader.reads_in_order = (slot.flags.load(kRelaxed) & kSlotReadsInOrder) != 0;
+        reader.cursor = slot.cursor.load(kRelaxed);
+        reader.lag_frames = snapshot.next_sequence > reader.cursor ? snapshot.next_sequence - reader.cursor : 0;
+        reader.lag_bytes = payload_bytes_between(segment, reader.cursor, snapshot.next_sequence);
+        const std::uint32_t high = std::min(slot.hold_high.load(kRelaxed), g.holds_per_reader);
+        const HoldRecord* records = segment.hold_records(i);
+        std::int64_t oldest = 0;
+        for (std::uint32_t j = 0; j < high; ++j) {
+            if (records[j].sequence.load(kRelaxed) == kNoSequence)
+                continue;
+            ++reader.held_frames;
+            reader.held_bytes += std::min<std::uint64_t>(records[j].bytes.load(kRelaxed), g.payload_capacity);
+            const std::int64_t acquired = records[j].acquired_ns.load(kRelaxed);
+            if (acquired > 0 && (oldest == 0 || acquired < oldest))
+                oldest = acquired;
+        }
+        if (reader.held_frames != 0 && oldest != 0)
+            reader.oldest_hold_age_ns = std::max<std::int64_t>(0, now - oldest);
+        if (const std::int64_t last = slot.last_acquire_ns.load(kRelaxed); last != 0)
+            reader.idle_ns = std::max<std::int64_t>(0, now - last);
         reader.counters = detail::snapshot(slot.counters);
         snapshot.readers.push_back(reader);
     }

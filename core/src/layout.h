@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The on-memory layout of a ring segment (protocol version 1). docs/protocol.md is its prose twin:
+// The on-memory layout of a ring segment (protocol version 2). docs/protocol.md is its prose twin:
 // change one, change the other, and bump kProtocolVersion for any incompatible change.
 #pragma once
 
@@ -15,15 +15,19 @@
 
 namespace zerobuffer::detail {
 
-inline constexpr std::uint64_t kMagic = 0x31425a4f52455a5aULL; // "ZZEROZB1" little-endian
+inline constexpr std::uint64_t kMagic = 0x31425a4f52455a5aULL; // "ZZEROZB1" little-endian; the version tells v1 from v2
 inline constexpr std::size_t kCacheLine = 64;
-inline constexpr std::size_t kRecordAlign = 64;      ///< Every record starts on a cache line.
+inline constexpr std::size_t kExtentAlign = 64;      ///< Every frame's memory starts on a cache line.
 inline constexpr std::size_t kPageSize = 4096;
 inline constexpr std::uint64_t kNoPosition = std::numeric_limits<std::uint64_t>::max();
+inline constexpr std::uint64_t kNoSequence = std::numeric_limits<std::uint64_t>::max();
 inline constexpr std::uint32_t kMetadataSlots = 8;   ///< Stream-metadata generations kept at once.
 inline constexpr std::uint32_t kMaxReaders = 64;
 inline constexpr std::size_t kMinRingSize = 4096;
 inline constexpr std::size_t kMaxMetadataCapacity = std::size_t{16} << 20;
+inline constexpr std::uint32_t kMinFrameSlots = 16;
+inline constexpr std::uint32_t kMaxFrameSlots = std::uint32_t{1} << 20;
+inline constexpr std::uint32_t kMaxHoldsPerReader = 4096;
 
 /// Byte offsets in the shm file that processes lock (OFD locks) to show they are alive.
 inline constexpr std::int64_t kWriterLockByte = 0;
@@ -35,6 +39,13 @@ constexpr std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment)
 }
 
 enum class WriterState : std::uint32_t { Active = 1, Closed = 2 };
+
+/// Why a writer waits (ControlBlock::wait_reason), for tools that explain a blocked writer.
+enum class WaitReason : std::uint32_t {
+    None = 0,
+    Room = 1,         ///< No free extent large enough: unread frames of lossless readers, held or retained frames.
+    FrameSlots = 2,   ///< A lossless reader is frame_slots frames behind: no descriptor may be reused yet.
+};
 
 /// Reader slot ownership word: (epoch << 8) | SlotState. CAS on the whole word so a writer reclaiming a
 /// dead reader's slot cannot clobber a new reader that claimed it meanwhile.
@@ -51,31 +62,59 @@ inline void bump(Counter& counter, std::uint64_t by = 1) noexcept
     counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
 }
 
+/// 32 words: the named counters, then room for later ones without a layout change of the neighbours.
 struct SharedWriterCounters {
     Counter frames_written, bytes_written, frames_in_place, frames_copied, frames_aborted, waits, timeouts, wraps,
-        readers_reclaimed, format_changes;
+        readers_reclaimed, format_changes, frames_retained, reclaim_scans, frames_passed, rewinds, keyframe_requests_seen,
+        wait_ns;
+    Counter reserved[16];
 };
 
+/// 24 words, like SharedWriterCounters.
 struct SharedReaderCounters {
-    Counter frames_read, bytes_read, frames_skipped, sequence_gaps, waits, timeouts, checksum_failures;
+    Counter frames_read, bytes_read, frames_skipped, sequence_gaps, waits, timeouts, checksum_failures, overruns,
+        wait_ns;
+    Counter reserved[15];
 };
 
 /// Public copies of the shared counters, for Writer/Reader::counters() and inspect_ring().
 inline WriterCounters snapshot(const SharedWriterCounters& c) noexcept
 {
     constexpr auto kRelaxed = std::memory_order_relaxed;
-    return {c.frames_written.load(kRelaxed), c.bytes_written.load(kRelaxed), c.frames_in_place.load(kRelaxed),
-            c.frames_copied.load(kRelaxed),  c.frames_aborted.load(kRelaxed), c.waits.load(kRelaxed),
-            c.timeouts.load(kRelaxed),       c.wraps.load(kRelaxed),          c.readers_reclaimed.load(kRelaxed),
-            c.format_changes.load(kRelaxed)};
+    WriterCounters out;
+    out.frames_written = c.frames_written.load(kRelaxed);
+    out.bytes_written = c.bytes_written.load(kRelaxed);
+    out.frames_in_place = c.frames_in_place.load(kRelaxed);
+    out.frames_copied = c.frames_copied.load(kRelaxed);
+    out.frames_aborted = c.frames_aborted.load(kRelaxed);
+    out.waits = c.waits.load(kRelaxed);
+    out.timeouts = c.timeouts.load(kRelaxed);
+    out.wraps = c.wraps.load(kRelaxed);
+    out.readers_reclaimed = c.readers_reclaimed.load(kRelaxed);
+    out.format_changes = c.format_changes.load(kRelaxed);
+    out.frames_retained = c.frames_retained.load(kRelaxed);
+    out.reclaim_scans = c.reclaim_scans.load(kRelaxed);
+    out.frames_passed = c.frames_passed.load(kRelaxed);
+    out.rewinds = c.rewinds.load(kRelaxed);
+    out.keyframe_requests_seen = c.keyframe_requests_seen.load(kRelaxed);
+    out.wait_ns = c.wait_ns.load(kRelaxed);
+    return out;
 }
 
 inline ReaderCounters snapshot(const SharedReaderCounters& c) noexcept
 {
     constexpr auto kRelaxed = std::memory_order_relaxed;
-    return {c.frames_read.load(kRelaxed),   c.bytes_read.load(kRelaxed), c.frames_skipped.load(kRelaxed),
-            c.sequence_gaps.load(kRelaxed), c.waits.load(kRelaxed),      c.timeouts.load(kRelaxed),
-            c.checksum_failures.load(kRelaxed)};
+    ReaderCounters out;
+    out.frames_read = c.frames_read.load(kRelaxed);
+    out.bytes_read = c.bytes_read.load(kRelaxed);
+    out.frames_skipped = c.frames_skipped.load(kRelaxed);
+    out.sequence_gaps = c.sequence_gaps.load(kRelaxed);
+    out.waits = c.waits.load(kRelaxed);
+    out.timeouts = c.timeouts.load(kRelaxed);
+    out.checksum_failures = c.checksum_failures.load(kRelaxed);
+    out.overruns = c.overruns.load(kRelaxed);
+    out.wait_ns = c.wait_ns.load(kRelaxed);
+    return out;
 }
 
 /// At offset 0 of the segment. Identity fields are written once before the segment is published under its
@@ -85,17 +124,20 @@ struct ControlBlock {
     std::atomic<std::uint64_t> magic;  ///< kMagic; stored last (release) at creation.
     std::uint32_t protocol_version;
     std::uint32_t control_block_size;  ///< sizeof(ControlBlock)
-    std::uint32_t reader_slot_size;    ///< sizeof(ReaderSlot)
-    std::uint32_t frame_header_size;   ///< sizeof(FrameHeader)
+    std::uint32_t reader_slot_size;    ///< Bytes of one reader slot: sizeof(ReaderSlot) + holds table.
+    std::uint32_t descriptor_size;     ///< sizeof(FrameDescriptor)
     std::uint32_t metadata_slot_header_size; ///< sizeof(MetadataSlotHeader)
     std::uint32_t max_readers;
     std::uint64_t segment_size;
     std::uint64_t readers_offset;
+    std::uint64_t descriptors_offset;
     std::uint64_t metadata_offset;
     std::uint64_t metadata_capacity;   ///< Bytes of JSON one metadata slot holds.
     std::uint64_t metadata_slot_stride;
     std::uint64_t payload_offset;
-    std::uint64_t payload_capacity;    ///< Ring bytes; a multiple of kRecordAlign.
+    std::uint64_t payload_capacity;    ///< Bytes of frame memory; a multiple of kPageSize.
+    std::uint32_t frame_slots;         ///< Descriptors; a power of two. Frame `s` is described by descriptor s % frame_slots.
+    std::uint32_t holds_per_reader;    ///< Hold records in each reader slot.
     std::uint32_t metadata_slots;      ///< kMetadataSlots
     std::uint32_t integrity;           ///< zerobuffer::Integrity
     std::int32_t writer_pid;
@@ -106,51 +148,64 @@ struct ControlBlock {
     std::uint8_t key_check[32];        ///< ... and keyed BLAKE2b of it, so readers detect a wrong secret at attach.
 
     // --- written by the writer on every commit ---
-    alignas(kCacheLine) std::atomic<std::uint64_t> head; ///< End of the committed records (release).
-    std::atomic<std::uint64_t> last_frame_pos;           ///< Start of the newest committed frame, or kNoPosition.
-    std::atomic<std::uint64_t> next_sequence;            ///< Sequence number the next published frame gets.
-    /// Start of the newest wrap padding published on its own (kNoPosition: none). Readers step from there to the
-    /// lap end without reading it, so the writer may move a pin sitting there and overwrite the padding.
-    std::atomic<std::uint64_t> last_wrap_start;
-    /// Odd while the writer updates head, next_sequence and last_frame_pos, so an attaching reader can read
-    /// them as one consistent triple.
-    std::atomic<std::uint32_t> publish_seqlock;
+    alignas(kCacheLine) std::atomic<std::uint64_t> committed; ///< Frames committed = sequence of the next one (release).
+    std::atomic<std::int64_t> last_commit_ns;                 ///< CLOCK_MONOTONIC of the newest commit (tools).
+    std::atomic<std::uint64_t> bytes_in_use;                  ///< Frame memory not free at the last reclaim scan (tools).
+    std::atomic<std::uint64_t> frames_in_use;                 ///< Frames whose memory is not free, same time (tools).
+    /// Readers may newly take frames from this sequence on; the writer raises it before taking memory back
+    /// (holds.h explains the handshake).
+    std::atomic<std::uint64_t> reclaim_floor;
 
-    // --- written by the writer on every reserve ---
-    alignas(kCacheLine) std::atomic<std::uint64_t> reserve_end; ///< The writer may write below reserve_end.
-
-    // --- bumped by readers when they set a pin that may be below the writer's cached minimum ---
-    alignas(kCacheLine) std::atomic<std::uint32_t> pin_epoch;
-
-    // --- reader wake-ups: futex word and sleeper count ---
+    // --- reader wake-ups: futex word and sleepers ---
     alignas(kCacheLine) std::atomic<std::uint32_t> data_futex;
     std::uint32_t reserved1;
     /// Bit i set while the reader of slot i sleeps. A bitmask, not a count, so the writer can clear the bit of
     /// a reader that died asleep instead of paying a futex wake on every commit forever.
     std::atomic<std::uint64_t> sleeping_readers;
 
-    // --- writer wake-ups ---
+    // --- writer wake-ups, and why the writer waits (tools) ---
     alignas(kCacheLine) std::atomic<std::uint32_t> space_futex;
     std::atomic<std::uint32_t> writer_waiting;
+    std::atomic<std::uint32_t> wait_reason;   ///< WaitReason while waiting, else None.
+    std::atomic<std::int32_t> wait_blocker;   ///< Reader slot most to blame, or -1.
+    std::atomic<std::int64_t> wait_since_ns;  ///< CLOCK_MONOTONIC start of the current wait, or 0.
 
     // --- rarely changing state ---
     alignas(kCacheLine) std::atomic<std::uint32_t> writer_state;     ///< WriterState
     std::atomic<std::uint32_t> format_generation;                    ///< Newest stream-metadata generation.
     std::atomic<std::uint32_t> reader_join_futex;                    ///< Bumped when a reader attaches.
+    std::atomic<std::uint32_t> keyframe_requests;                    ///< Bumped by readers that ask for a keyframe.
 
     alignas(kCacheLine) SharedWriterCounters counters;
+    std::uint8_t reserved_tail[64];
 };
 
-/// One per possible reader, each on its own cache lines.
+/// Header of a reader slot; `holds_per_reader` HoldRecords follow it. Only the owning reader writes it (the
+/// writer frees the slot of a dead reader).
 struct ReaderSlot {
     std::atomic<std::uint64_t> owner;         ///< make_owner(epoch, SlotState)
-    /// The writer must not write at or beyond pin + capacity. kNoPosition: no constraint.
-    std::atomic<std::uint64_t> pin;
-    std::atomic<std::uint64_t> read_pos;      ///< Next record this reader will look at (statistics).
-    std::atomic<std::uint64_t> next_sequence; ///< Sequence it expects next (statistics).
-    std::int32_t pid;
-    std::uint32_t policy;                     ///< zerobuffer::ReaderPolicy
+    /// Sequence of the next frame this reader reads. For a lossless reader it protects every frame from it on;
+    /// for a latest reader it is only the frame it expects next (statistics).
+    std::atomic<std::uint64_t> cursor;
+    std::atomic<std::uint32_t> hold_high;     ///< Hold records [0, hold_high) may be in use.
+    std::atomic<std::uint32_t> policy;        ///< zerobuffer::ReaderPolicy
+    std::atomic<std::int32_t> pid;
+    std::atomic<std::uint32_t> flags;         ///< kSlotReadsInOrder
+    std::atomic<std::int64_t> last_acquire_ns; ///< CLOCK_MONOTONIC of the newest acquire (tools).
+    std::uint8_t reserved1[24];
     alignas(kCacheLine) SharedReaderCounters counters;
+};
+
+/// ReaderSlot::flags: a latest reader that reads in order while at most max_lag_frames behind. The writer takes
+/// frames it has not read back only when it needs their room (its cursor is a preference, not a protection).
+inline constexpr std::uint32_t kSlotReadsInOrder = 1;
+
+/// One frame a reader holds. `sequence` is what the writer checks; the rest is for tools.
+struct HoldRecord {
+    std::atomic<std::uint64_t> sequence;      ///< kNoSequence: unused.
+    std::atomic<std::int64_t> acquired_ns;    ///< CLOCK_MONOTONIC when the reader acquired it.
+    std::atomic<std::uint64_t> bytes;         ///< Frame memory the hold keeps (its extent).
+    std::uint64_t reserved;
 };
 
 /// Header of one stream-metadata slot; the JSON text follows. Written under a seqlock.
@@ -161,49 +216,61 @@ struct MetadataSlotHeader {
     std::uint8_t reserved[48];
 };
 
-enum class RecordKind : std::uint32_t {
-    Frame = 0x314d5246,   ///< "FRM1"
-    Padding = 0x31444150, ///< "PAD1": skip record_size bytes (wrap to ring start, aborted reservation, slack)
-};
+/// Descriptor tag: 0 unused or being rewritten, `sequence + 1` while the frame may be read, with kTagReclaimed
+/// set while (or once) the writer takes the frame's memory back.
+inline constexpr std::uint64_t kTagReclaimed = std::uint64_t{1} << 63;
+constexpr std::uint64_t tag_of(std::uint64_t sequence) { return sequence + 1; }
 
-/// Header of every record in the payload ring. A padding record uses only kind and record_size.
-struct FrameHeader {
-    std::uint32_t kind;            ///< RecordKind
-    std::uint32_t flags;           ///< FrameFlags
-    std::uint64_t record_size;     ///< Whole record, a multiple of kRecordAlign.
-    std::uint64_t sequence;
-    std::uint64_t payload_size;
-    std::uint32_t payload_offset;  ///< From the record start; a multiple of kRecordAlign.
-    std::uint32_t metadata_size;   ///< Per-frame metadata bytes, right after this header.
-    std::uint32_t format_generation;
-    std::uint32_t reserved0;
-    std::int64_t pts;
-    std::int64_t dts;
-    std::int64_t duration;
-    std::uint64_t offset;
-    std::uint64_t offset_end;
-    std::int64_t commit_time_ns;   ///< CLOCK_MONOTONIC at commit.
-    std::uint8_t digest[32];       ///< BLAKE2b-256 (keyed with Integrity::Mac) of bytes [0, 96), metadata, payload.
+/// Describes committed frame `sequence` in descriptor sequence % frame_slots. Written only by the writer, at commit;
+/// every field is atomic because a latest reader may copy a descriptor while the writer rewrites it (it then
+/// sees the tag change and discards the copy).
+struct FrameDescriptor {
+    std::atomic<std::uint64_t> tag;
+    std::atomic<std::uint64_t> extent_offset;   ///< From the payload area start; multiple of kExtentAlign.
+    std::atomic<std::uint64_t> extent_size;     ///< Bytes of the frame's memory: metadata area + payload.
+    std::atomic<std::uint32_t> payload_offset;  ///< From the extent start; multiple of kExtentAlign.
+    std::atomic<std::uint32_t> metadata_size;   ///< Per-frame metadata bytes at the extent start.
+    std::atomic<std::uint64_t> payload_size;
+    std::atomic<std::uint32_t> flags;           ///< FrameFlags
+    std::atomic<std::uint32_t> format_generation;
+    std::atomic<std::int64_t> pts;
+    std::atomic<std::int64_t> dts;
+    std::atomic<std::int64_t> duration;
+    std::atomic<std::uint64_t> offset;
+    std::atomic<std::uint64_t> offset_end;
+    std::atomic<std::int64_t> commit_time_ns;   ///< CLOCK_MONOTONIC at commit.
+    std::atomic<std::uint64_t> digest[4];       ///< BLAKE2b-256 (keyed for Integrity::Mac); see integrity.h.
 };
-inline constexpr std::size_t kDigestedHeaderBytes = 96;
 
 // The layout is the protocol: pin every size and offset so a change cannot go unnoticed.
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(sizeof(std::atomic<std::uint64_t>) == 8 && sizeof(std::atomic<std::uint32_t>) == 4);
-static_assert(sizeof(FrameHeader) == 128);
-static_assert(offsetof(FrameHeader, record_size) == 8);
-static_assert(offsetof(FrameHeader, pts) == 48);
-static_assert(offsetof(FrameHeader, digest) == kDigestedHeaderBytes);
+static_assert(sizeof(SharedWriterCounters) == 256 && sizeof(SharedReaderCounters) == 192);
+static_assert(sizeof(FrameDescriptor) == 128);
+static_assert(offsetof(FrameDescriptor, payload_offset) == 24);
+static_assert(offsetof(FrameDescriptor, pts) == 48);
+static_assert(offsetof(FrameDescriptor, commit_time_ns) == 88);
+static_assert(offsetof(FrameDescriptor, digest) == 96);
+static_assert(sizeof(HoldRecord) == 32);
 static_assert(sizeof(MetadataSlotHeader) == 64);
-static_assert(sizeof(ReaderSlot) == 128);
+static_assert(sizeof(ReaderSlot) == 256);
+static_assert(offsetof(ReaderSlot, last_acquire_ns) == 32);
 static_assert(offsetof(ReaderSlot, counters) == 64);
-static_assert(offsetof(ControlBlock, head) == 192);
-static_assert(offsetof(ControlBlock, reserve_end) == 256);
-static_assert(offsetof(ControlBlock, pin_epoch) == 320);
-static_assert(offsetof(ControlBlock, data_futex) == 384);
-static_assert(offsetof(ControlBlock, space_futex) == 448);
-static_assert(offsetof(ControlBlock, writer_state) == 512);
-static_assert(offsetof(ControlBlock, counters) == 576);
-static_assert(sizeof(ControlBlock) == 704);
+static_assert(offsetof(ControlBlock, frame_slots) == 96);
+static_assert(offsetof(ControlBlock, key_check) == 160);
+static_assert(offsetof(ControlBlock, committed) == 192);
+static_assert(offsetof(ControlBlock, reclaim_floor) == 224);
+static_assert(offsetof(ControlBlock, data_futex) == 256);
+static_assert(offsetof(ControlBlock, space_futex) == 320);
+static_assert(offsetof(ControlBlock, wait_since_ns) == 336);
+static_assert(offsetof(ControlBlock, writer_state) == 384);
+static_assert(offsetof(ControlBlock, counters) == 448);
+static_assert(sizeof(ControlBlock) == 768);
+
+/// Bytes of one reader slot with its hold records, rounded to whole cache lines.
+constexpr std::uint64_t reader_slot_stride(std::uint32_t holds_per_reader)
+{
+    return align_up(sizeof(ReaderSlot) + std::uint64_t{holds_per_reader} * sizeof(HoldRecord), kCacheLine);
+}
 
 } // namespace zerobuffer::detail

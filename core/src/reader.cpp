@@ -5,12 +5,13 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <unistd.h>
 #include <utility>
-#include <vector>
 
+#include "descriptor.h"
 #include "futex.h"
-#include "held_frames.h"
+#include "holds.h"
 #include "integrity.h"
 #include "layout.h"
 #include "segment.h"
@@ -18,18 +19,13 @@
 namespace zerobuffer {
 namespace detail {
 
-namespace {
-constexpr std::size_t kHeaderSize = sizeof(FrameHeader);
-constexpr int kSeqlockTries = 10000;
-} // namespace
-
 /// Everything a Reader owns. Lives on the heap so Frames can point at it across Reader moves.
 class ReaderCore {
 public:
     ReaderCore(Segment segment, std::string name, const ReaderOptions& options, FrameDigester digester)
-        : segment_(std::move(segment)), control_(segment_.control()), ring_(segment_.payload()),
-          capacity_(segment_.geometry().payload_capacity), name_(std::move(name)), options_(options),
-          digester_(digester), held_(options.max_held)
+        : segment_(std::move(segment)), control_(segment_.control()), area_(segment_.payload()),
+          capacity_(segment_.geometry().payload_capacity), frame_slots_(segment_.geometry().frame_slots),
+          name_(std::move(name)), options_(options), digester_(digester)
     {
     }
 
@@ -40,10 +36,10 @@ public:
     {
         if (slot_ == nullptr)
             return;
-        slot_->pin.store(kNoPosition, std::memory_order_seq_cst);
+        // Once the slot is free the writer ignores its cursor and records: everything we kept is free then.
         std::uint64_t owner = slot_->owner.load(std::memory_order_acquire);
         if (owner_epoch(owner) == epoch_)
-            slot_->owner.compare_exchange_strong(owner, make_owner(epoch_, SlotState::Free), std::memory_order_acq_rel);
+            slot_->owner.compare_exchange_strong(owner, make_owner(epoch_, SlotState::Free), std::memory_order_seq_cst);
         wake_writer_if_waiting();
         segment_.unlock_byte(reader_lock_byte(slot_index_));
     }
@@ -52,6 +48,12 @@ public:
     Result<void> claim_slot()
     {
         const std::uint32_t max_readers = segment_.geometry().max_readers;
+        const std::uint32_t capacity = segment_.geometry().holds_per_reader;
+        max_held_ = options_.max_held == 0 ? capacity : options_.max_held;
+        if (max_held_ > capacity)
+            return make_error(Errc::InvalidArgument, "max_held is " + std::to_string(options_.max_held) + " but ring '" +
+                                                         name_ + "' lets a reader hold at most " + std::to_string(capacity) +
+                                                         " frames (its writer's max_holds_per_reader): ask for fewer");
         for (std::uint32_t i = 0; i < max_readers; ++i) {
             auto locked = segment_.try_lock_byte(reader_lock_byte(i));
             if (!locked)
@@ -65,44 +67,44 @@ public:
                                                      std::memory_order_acq_rel)) {
             }
             epoch_ = owner_epoch(owner) + 1;
-            slot.pin.store(kNoPosition, std::memory_order_seq_cst);
-            slot.pid = getpid();
-            slot.policy = static_cast<std::uint32_t>(options_.policy);
+            // Cursor 0 keeps every frame until start() knows where this reader begins (see start()).
+            slot.cursor.store(0, std::memory_order_relaxed);
+            slot.policy.store(static_cast<std::uint32_t>(options_.policy), std::memory_order_relaxed);
+            slot.flags.store(options_.policy == ReaderPolicy::Latest && options_.max_lag_frames != 0 ? kSlotReadsInOrder : 0,
+                             std::memory_order_relaxed);
+            slot.pid.store(getpid(), std::memory_order_relaxed);
+            slot.last_acquire_ns.store(0, std::memory_order_relaxed);
             SharedReaderCounters& c = slot.counters;
             for (Counter* counter : {&c.frames_read, &c.bytes_read, &c.frames_skipped, &c.sequence_gaps, &c.waits,
-                                     &c.timeouts, &c.checksum_failures})
+                                     &c.timeouts, &c.checksum_failures, &c.overruns, &c.wait_ns})
                 counter->store(0, std::memory_order_relaxed);
             slot_ = &slot;
             slot_index_ = i;
+            holds_.emplace(slot, segment_.hold_records(i), capacity);
+            holds_->reset();
             return {};
         }
         std::string pids;
         for (std::uint32_t i = 0; i < max_readers; ++i)
-            pids += (i == 0 ? "" : ", ") + std::to_string(segment_.reader_slot(i).pid);
+            pids += (i == 0 ? "" : ", ") + std::to_string(segment_.reader_slot(i).pid.load(std::memory_order_relaxed));
         return make_error(Errc::Busy, "ring '" + name_ + "' has all " + std::to_string(max_readers) +
                                           " reader slots taken (pids " + pids +
                                           "): detach a reader or create the ring with a larger max_readers");
     }
 
-    /// Chooses where to start reading and, for lossless readers, pins it before going active.
+    /// Chooses the first frame. The slot's cursor (0 since the claim) protected every frame until now: a writer
+    /// scanning after our fence sees it, and one that scanned before it committed nothing we can see as the
+    /// first frame without also seeing the floor it raised (holds.h).
     void start()
     {
-        Publication now = read_publication();
-        std::uint64_t position = now.head;
-        expected_sequence_ = now.next_sequence; // So drops before the first frame count too.
-        if (options_.start_at == StartAt::NewestFrame && now.last_frame != kNoPosition && now.next_sequence != 0) {
-            position = now.last_frame;
-            expected_sequence_ = now.next_sequence - 1;
-        }
-        if (options_.policy == ReaderPolicy::Lossless) {
-            while (!try_pin(position)) { // The newest frame was being overwritten: start at the head.
-                now = read_publication();
-                position = now.head;
-                expected_sequence_ = now.next_sequence;
-            }
-        }
-        read_position_ = position;
-        slot_->read_pos.store(position, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        const std::uint64_t committed = control_.committed.load(std::memory_order_acquire);
+        const std::uint64_t floor = control_.reclaim_floor.load(std::memory_order_relaxed);
+        cursor_ = committed;
+        if (options_.start_at == StartAt::NewestFrame && committed != 0 && committed - 1 >= floor)
+            cursor_ = committed - 1;
+        expected_ = cursor_; // So frames a latest reader misses before its first one count as skipped too.
+        slot_->cursor.store(cursor_, std::memory_order_release);
         load_metadata(control_.format_generation.load(std::memory_order_acquire));
         slot_->owner.store(make_owner(epoch_, SlotState::Active), std::memory_order_release);
         control_.reader_join_futex.fetch_add(1, std::memory_order_seq_cst);
@@ -111,11 +113,10 @@ public:
 
     Result<void> check_key() const
     {
-        const ControlBlock& control = control_;
-        if (control.integrity != static_cast<std::uint32_t>(Integrity::Mac))
+        if (control_.integrity != static_cast<std::uint32_t>(Integrity::Mac))
             return {};
-        const Digest check = digester_.key_check(control.key_salt);
-        if (!FrameDigester::equal(check, control.key_check))
+        const Digest check = digester_.key_check(control_.key_salt);
+        if (!FrameDigester::equal(check, control_.key_check))
             return make_error(Errc::AuthenticationFailed,
                               "wrong secret for ring '" + name_ + "': use the secret its writer was created with");
         return {};
@@ -123,92 +124,59 @@ public:
 
     Result<Frame> acquire(std::chrono::nanoseconds timeout)
     {
-        std::int64_t deadline = 0; // Computed only if we have to wait.
+        LazyDeadline deadline(timeout);
+        std::int64_t wait_started = 0;
         while (true) {
-            const std::uint64_t head = control_.head.load(std::memory_order_acquire);
-            if (read_position_ < head) {
+            const std::uint64_t committed = control_.committed.load(std::memory_order_acquire);
+            if (committed > cursor_) {
                 Frame frame;
-                auto taken = take(head, frame);
+                Result<bool> taken = options_.policy == ReaderPolicy::Lossless ? take_lossless(committed, frame)
+                                                                               : take_latest(committed, frame);
                 if (!taken)
                     return tl::unexpected(std::move(taken.error()));
-                if (*taken)
+                if (*taken) {
+                    if (wait_started != 0)
+                        bump(slot_->counters.wait_ns, static_cast<std::uint64_t>(monotonic_ns() - wait_started));
                     return frame;
-                continue; // Padding skipped or jumped ahead.
+                }
+                continue; // Taken back before we got it: look again.
             }
-            if (deadline == 0)
-                deadline = deadline_after(timeout);
-            if (auto waited = wait_for_data(deadline); !waited)
+            if (wait_started == 0)
+                wait_started = monotonic_ns();
+            if (auto waited = wait_for_data(deadline.get()); !waited) {
+                bump(slot_->counters.wait_ns, static_cast<std::uint64_t>(monotonic_ns() - wait_started));
                 return tl::unexpected(std::move(waited.error()));
+            }
         }
     }
 
-    void release(std::uint64_t hold_id) noexcept
+    void release(std::uint32_t hold) noexcept
     {
-        std::lock_guard lock(held_mutex_);
-        const std::uint64_t old_pin = current_pin();
-        if (!held_.release(hold_id))
-            return;
-        const std::uint64_t pin = current_pin();
-        if (pin != old_pin) {
-            slot_->pin.store(pin, std::memory_order_seq_cst);
-            wake_writer_if_waiting();
+        {
+            std::lock_guard lock(holds_mutex_);
+            if (!holds_->in_use(hold))
+                return;
+            holds_->clear(hold);
         }
+        wake_writer_if_waiting();
     }
 
+    void request_keyframe() noexcept { control_.keyframe_requests.fetch_add(1, std::memory_order_relaxed); }
     bool writer_alive() const { return segment_.locked_by_other(kWriterLockByte); }
     const std::string& stream_metadata() const noexcept { return metadata_; }
     std::uint32_t metadata_generation() const noexcept { return metadata_generation_; }
     const std::string& name() const noexcept { return name_; }
     std::uint32_t slot_index() const noexcept { return slot_index_; }
-
+    std::uint32_t max_held() const noexcept { return max_held_; }
+    std::uint32_t held() noexcept
+    {
+        std::lock_guard lock(holds_mutex_);
+        return holds_->count();
+    }
+    std::size_t ring_size() const noexcept { return static_cast<std::size_t>(capacity_); }
     ReaderCounters counters() const noexcept { return snapshot(slot_->counters); }
 
 private:
-    /// The position the writer must not overwrite: the oldest held frame; with nothing held, the next frame
-    /// for a lossless reader, nothing for a latest reader. Called with held_mutex_ held.
-    std::uint64_t current_pin() const noexcept
-    {
-        if (!held_.empty())
-            return held_.oldest_position();
-        return options_.policy == ReaderPolicy::Lossless ? read_position_ : kNoPosition;
-    }
-
-    struct Publication {
-        std::uint64_t head;
-        std::uint64_t next_sequence;
-        std::uint64_t last_frame;
-    };
-
-    /// Reads head, next_sequence and last_frame_pos as one consistent triple (seqlock). If the writer died
-    /// mid-update the values no longer change, so after enough tries we take them as they are.
-    Publication read_publication() const noexcept
-    {
-        Publication now{};
-        for (int attempt = 0; attempt < kSeqlockTries; ++attempt) {
-            const std::uint32_t before = control_.publish_seqlock.load(std::memory_order_acquire);
-            now = {control_.head.load(std::memory_order_acquire), control_.next_sequence.load(std::memory_order_relaxed),
-                   control_.last_frame_pos.load(std::memory_order_relaxed)};
-            std::atomic_thread_fence(std::memory_order_acquire);
-            if (before % 2 == 0 && control_.publish_seqlock.load(std::memory_order_relaxed) == before)
-                break;
-            cpu_relax();
-        }
-        return now;
-    }
-
-    /// Pins `position` and checks the writer has not already reserved over it. Dekker with the writer's
-    /// reserve (store reserve_end, load pin_epoch): one of the two sides always sees the other.
-    bool try_pin(std::uint64_t position) noexcept
-    {
-        slot_->pin.store(position, std::memory_order_seq_cst);
-        control_.pin_epoch.fetch_add(1, std::memory_order_seq_cst);
-        const std::uint64_t reserved = control_.reserve_end.load(std::memory_order_seq_cst);
-        if (reserved <= position + capacity_)
-            return true;
-        slot_->pin.store(kNoPosition, std::memory_order_seq_cst);
-        return false;
-    }
-
     void wake_writer_if_waiting() noexcept
     {
         if (control_.writer_waiting.load(std::memory_order_seq_cst) != 0) {
@@ -217,181 +185,168 @@ private:
         }
     }
 
-    Error corrupt(const std::string& what) const
+    Error corrupt(const std::string& what, std::uint64_t sequence) const
     {
-        return {Errc::CorruptSegment, "corrupt ring '" + name_ + "': " + what + " at position " +
-                                          std::to_string(read_position_) +
-                                          "; the writer is broken or the segment was overwritten: restart the writer",
+        return {Errc::CorruptSegment, "corrupt ring '" + name_ + "': " + what + " (frame " + std::to_string(sequence) +
+                                          "); the writer is broken or the segment was overwritten: restart the writer",
                 0};
     }
 
-    /// Latest policy: moves to the newest committed frame. Returns false if there is nothing newer.
-    void jump_to_newest(std::uint64_t head) noexcept
+    Result<bool> too_many_held() const
     {
-        const std::uint64_t newest = control_.last_frame_pos.load(std::memory_order_acquire);
-        if (newest == kNoPosition || newest % kRecordAlign != 0 || newest < read_position_ || newest >= head) {
-            read_position_ = head; // Nothing readable: wait for the next frame.
-            return;
-        }
-        read_position_ = newest;
+        return make_error(Errc::InvalidState, "reader of ring '" + name_ + "' already holds " +
+                                                  std::to_string(holds_->count()) +
+                                                  " frames (max_held): release some before acquiring more");
     }
 
-    /// Takes the record at read_position_. Returns true with `frame` filled, false if it skipped a padding record
-    /// or jumped (the caller loops), or an error.
-    Result<bool> take(std::uint64_t head, Frame& frame)
+    /// The next frame in order; nothing can take it back (our cursor protects it), so every surprise is corruption.
+    Result<bool> take_lossless(std::uint64_t committed, Frame& frame)
     {
-        if (head % kRecordAlign != 0)
-            return tl::unexpected(corrupt("head " + std::to_string(head) + " is not aligned"));
-        std::unique_lock lock(held_mutex_);
-        if (held_.unreleased() >= options_.max_held)
-            return make_error(Errc::InvalidState, "reader of ring '" + name_ + "' already holds " +
-                                                      std::to_string(held_.unreleased()) +
-                                                      " frames (max_held): release some before acquiring more");
-        if (options_.policy == ReaderPolicy::Latest) {
-            if (options_.max_lag_frames != 0 && expected_sequence_ != kNoPosition) {
-                const std::uint64_t next = control_.next_sequence.load(std::memory_order_relaxed);
-                if (next > expected_sequence_ && next - expected_sequence_ > options_.max_lag_frames + 1) {
-                    jump_to_newest(head);
-                    if (held_.empty() && read_position_ == head)
-                        return false;
-                }
-            }
-            if (held_.empty() && !try_pin(read_position_)) {
-                jump_to_newest(head); // Overrun: the writer already reuses our next frame.
-                if (read_position_ != head && !try_pin(read_position_))
-                    read_position_ = head;
-                if (read_position_ == head)
-                    return false;
-            }
-        }
-        // A wrap padding the writer published on its own: step to the lap end without reading it (the writer
-        // may already have moved our pin there and be overwriting it).
-        if (read_position_ == control_.last_wrap_start.load(std::memory_order_acquire)) {
-            advance(capacity_ - read_position_ % capacity_);
-            return false;
-        }
-        // Or it did so and has already published a newer wrap: then it moved our pin first (load order matters:
-        // last_wrap_start with acquire above, our pin after it).
-        if (held_.empty()) {
-            const std::uint64_t pin = slot_->pin.load(std::memory_order_acquire);
-            if (pin != kNoPosition && pin > read_position_) {
-                read_position_ = pin;
-                slot_->read_pos.store(read_position_, std::memory_order_relaxed);
-                return false;
-            }
-        }
-        // Pinned now (or lossless), so the writer cannot be more than a ring ahead of us.
-        if (head - read_position_ > capacity_)
-            return tl::unexpected(corrupt("head " + std::to_string(head) + " is more than a ring ahead"));
-        // Copy the header first and validate the copy: shared memory may change under us if it is hostile.
-        FrameHeader header;
-        const std::uint64_t offset = read_position_ % capacity_;
-        if (capacity_ - offset >= kHeaderSize) {
-            std::memcpy(&header, ring_ + offset, kHeaderSize);
-        } else { // Only a padding record fits here; read just its kind and size.
-            header = FrameHeader{};
-            std::memcpy(&header, ring_ + offset, 16);
-        }
-        const std::uint64_t available = head - read_position_;
-        if (header.record_size < kRecordAlign || header.record_size % kRecordAlign != 0 ||
-            header.record_size > capacity_ - offset || header.record_size > available)
-            return tl::unexpected(corrupt("record size " + std::to_string(header.record_size) + " is out of bounds"));
-
-        if (header.kind == static_cast<std::uint32_t>(RecordKind::Padding)) {
-            advance(header.record_size);
-            return false;
-        }
-        if (header.kind != static_cast<std::uint32_t>(RecordKind::Frame))
-            return tl::unexpected(corrupt("unknown record kind " + std::to_string(header.kind)));
-        if (header.record_size < kHeaderSize || header.payload_offset < kHeaderSize ||
-            header.payload_offset % kRecordAlign != 0 || header.payload_offset > header.record_size ||
-            header.metadata_size > header.payload_offset - kHeaderSize ||
-            header.payload_size > header.record_size - header.payload_offset)
-            return tl::unexpected(corrupt("frame layout (payload " + std::to_string(header.payload_size) + " at " +
-                                          std::to_string(header.payload_offset) + ", metadata " +
-                                          std::to_string(header.metadata_size) + ") does not fit its record"));
-
-        const std::byte* record = ring_ + offset;
-        const std::span<const std::byte> metadata{record + kHeaderSize, header.metadata_size};
-        const std::span<const std::byte> payload{record + header.payload_offset, header.payload_size};
-        const std::uint64_t position = read_position_;
-
-        if (digester_.mode() != Integrity::None && options_.verify) {
-            const Digest digest = digester_.digest({reinterpret_cast<const std::byte*>(&header), kDigestedHeaderBytes},
-                                                   metadata, payload);
-            if (!FrameDigester::equal(digest, header.digest)) {
-                bump(slot_->counters.checksum_failures);
-                expected_sequence_ = header.sequence + 1;
-                advance(header.record_size);
-                const bool mac = digester_.mode() == Integrity::Mac;
-                return make_error(mac ? Errc::AuthenticationFailed : Errc::ChecksumMismatch,
-                                  std::string(mac ? "MAC" : "checksum") + " mismatch on frame " +
-                                      std::to_string(header.sequence) + " of ring '" + name_ +
-                                      "': the frame was dropped; its content was altered in shared memory");
-            }
+        const std::uint64_t sequence = cursor_;
+        if (committed - sequence > frame_slots_)
+            return tl::unexpected(corrupt("the writer committed " + std::to_string(committed) +
+                                              " frames, more than the ring's " + std::to_string(frame_slots_) +
+                                              " descriptors ahead of this lossless reader",
+                                          sequence));
+        std::unique_lock lock(holds_mutex_);
+        if (holds_->count() >= max_held_)
+            return too_many_held();
+        DescriptorFields fields;
+        if (!load_descriptor(segment_.descriptor(sequence), sequence, fields))
+            return tl::unexpected(corrupt("its descriptor describes another frame", sequence));
+        if (auto problem = check_descriptor(fields, capacity_); !problem.empty())
+            return tl::unexpected(corrupt(problem, sequence));
+        if (auto checked = verify(fields); !checked) {
+            cursor_ = expected_ = sequence + 1;
+            slot_->cursor.store(cursor_, std::memory_order_release);
+            return tl::unexpected(std::move(checked.error()));
         }
         bool format_changed = false;
-        if (header.format_generation != metadata_generation_) {
-            if (auto loaded = load_metadata(header.format_generation); !loaded)
-                return tl::unexpected(std::move(loaded.error()));
-            format_changed = true;
-        }
-        std::uint64_t skipped = 0;
-        if (expected_sequence_ != kNoPosition && header.sequence != expected_sequence_) {
-            skipped = header.sequence > expected_sequence_ ? header.sequence - expected_sequence_ : 0;
-            if (options_.policy == ReaderPolicy::Latest && header.sequence > expected_sequence_)
-                bump(slot_->counters.frames_skipped, skipped);
-            else
-                bump(slot_->counters.sequence_gaps);
-        }
-        expected_sequence_ = header.sequence + 1;
-
-        const std::uint64_t hold_id = held_.push(position);
-        // Lossless readers already pin read_position_; latest readers pinned it in try_pin above, or hold older.
-        read_position_ += header.record_size;
+        if (auto loaded = switch_format(fields, format_changed); !loaded)
+            return tl::unexpected(std::move(loaded.error()));
+        const std::int64_t now = monotonic_ns();
+        const std::uint32_t hold = holds_->publish(sequence, fields.extent_size, now);
+        cursor_ = expected_ = sequence + 1;
+        slot_->cursor.store(cursor_, std::memory_order_release); // After the hold record (holds.h).
         lock.unlock();
-
-        slot_->read_pos.store(read_position_, std::memory_order_relaxed);
-        slot_->next_sequence.store(expected_sequence_, std::memory_order_relaxed);
-        bump(slot_->counters.frames_read);
-        bump(slot_->counters.bytes_read, header.payload_size);
-
-        frame.core_ = this;
-        frame.hold_id_ = hold_id;
-        frame.payload_ = payload;
-        frame.metadata_ = metadata;
-        frame.info_ = {header.pts, header.dts, header.duration, header.offset, header.offset_end, header.flags};
-        frame.sequence_ = header.sequence;
-        frame.frames_skipped_ = skipped;
-        frame.commit_time_ns_ = header.commit_time_ns;
-        frame.format_generation_ = header.format_generation;
-        frame.format_changed_ = format_changed;
+        // A writer waiting for a descriptor waits for this cursor (relaxed: a miss costs it one sleep slice).
+        if (control_.writer_waiting.load(std::memory_order_relaxed) != 0)
+            wake_writer_if_waiting();
+        hand_out(fields, hold, 0, format_changed, now, frame);
         return true;
     }
 
-    /// Moves past a record without holding it. Called with held_mutex_ held.
-    void advance(std::uint64_t size) noexcept
+    /// The newest frame, or with max_lag_frames the next one in order while close enough. False when the writer
+    /// took it back before we held it (the caller looks again).
+    Result<bool> take_latest(std::uint64_t committed, Frame& frame)
     {
-        const std::uint64_t old_pin = current_pin();
-        read_position_ += size;
-        const std::uint64_t pin = current_pin();
-        if (options_.policy == ReaderPolicy::Latest && held_.empty()) {
-            slot_->pin.store(kNoPosition, std::memory_order_seq_cst);
-        } else if (pin != old_pin) {
-            slot_->pin.store(pin, std::memory_order_seq_cst);
-            wake_writer_if_waiting();
+        const std::uint64_t newest = committed - 1;
+        std::uint64_t sequence = newest;
+        if (options_.max_lag_frames != 0 && newest - cursor_ <= options_.max_lag_frames)
+            sequence = cursor_;
+        std::unique_lock lock(holds_mutex_);
+        if (holds_->count() >= max_held_)
+            return too_many_held();
+        DescriptorFields fields;
+        const bool described = load_descriptor(segment_.descriptor(sequence), sequence, fields);
+        if (described) {
+            if (auto problem = check_descriptor(fields, capacity_); !problem.empty())
+                return tl::unexpected(corrupt(problem, sequence));
         }
-        slot_->read_pos.store(read_position_, std::memory_order_relaxed);
+        const std::int64_t now = monotonic_ns();
+        std::uint32_t hold = 0;
+        bool kept = false;
+        if (described) {
+            // holds.h: publish the hold, fence, then the floor decides whether the frame is still there.
+            hold = holds_->publish(sequence, fields.extent_size, now);
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+            kept = sequence >= control_.reclaim_floor.load(std::memory_order_relaxed);
+            if (!kept)
+                holds_->clear(hold);
+        }
+        if (!kept) {
+            bump(slot_->counters.overruns);
+            // In order, overrun: jump to the newest. The newest itself gone (a tiny ring): wait for the next.
+            cursor_ = sequence == newest ? newest + 1 : newest;
+            return false;
+        }
+        if (auto checked = verify(fields); !checked) {
+            holds_->clear(hold);
+            cursor_ = expected_ = sequence + 1;
+            return tl::unexpected(std::move(checked.error()));
+        }
+        bool format_changed = false;
+        if (auto loaded = switch_format(fields, format_changed); !loaded) {
+            holds_->clear(hold);
+            return tl::unexpected(std::move(loaded.error()));
+        }
+        const std::uint64_t skipped = sequence > expected_ ? sequence - expected_ : 0;
+        cursor_ = expected_ = sequence + 1;
+        slot_->cursor.store(cursor_, std::memory_order_relaxed); // For tools, and a preference of in-order readers.
+        lock.unlock();
+        if (skipped != 0)
+            bump(slot_->counters.frames_skipped, skipped);
+        hand_out(fields, hold, skipped, format_changed, now, frame);
+        return true;
     }
 
-    /// Sleeps until the head moves past read_position_, the deadline passes, or the writer is gone.
+    /// Checks the frame's digest when the ring carries one. The payload is read in place (held, so stable).
+    Result<void> verify(const DescriptorFields& fields)
+    {
+        if (digester_.mode() == Integrity::None || !options_.verify)
+            return {};
+        const std::byte* memory = area_ + fields.extent_offset;
+        const Digest digest = digester_.digest({reinterpret_cast<const std::byte*>(&fields), kDigestedFieldBytes},
+                                               {memory, fields.metadata_size},
+                                               {memory + fields.payload_offset, fields.payload_size});
+        if (FrameDigester::equal(digest, reinterpret_cast<const std::uint8_t*>(fields.digest)))
+            return {};
+        bump(slot_->counters.checksum_failures);
+        const bool mac = digester_.mode() == Integrity::Mac;
+        return make_error(mac ? Errc::AuthenticationFailed : Errc::ChecksumMismatch,
+                          std::string(mac ? "MAC" : "checksum") + " mismatch on frame " +
+                              std::to_string(fields.sequence) + " of ring '" + name_ +
+                              "': the frame was dropped; its content was altered in shared memory");
+    }
+
+    Result<void> switch_format(const DescriptorFields& fields, bool& changed)
+    {
+        changed = false;
+        if (fields.format_generation == metadata_generation_)
+            return {};
+        if (auto loaded = load_metadata(fields.format_generation); !loaded)
+            return loaded;
+        changed = true;
+        return {};
+    }
+
+    void hand_out(const DescriptorFields& fields, std::uint32_t hold, std::uint64_t skipped, bool format_changed,
+                  std::int64_t now, Frame& frame) noexcept
+    {
+        slot_->last_acquire_ns.store(now, std::memory_order_relaxed);
+        bump(slot_->counters.frames_read);
+        bump(slot_->counters.bytes_read, fields.payload_size);
+        const std::byte* memory = area_ + fields.extent_offset;
+        frame.core_ = this;
+        frame.hold_ = hold;
+        frame.metadata_ = {memory, fields.metadata_size};
+        frame.payload_ = {memory + fields.payload_offset, fields.payload_size};
+        frame.info_ = {fields.pts, fields.dts, fields.duration, fields.offset, fields.offset_end, fields.flags};
+        frame.sequence_ = fields.sequence;
+        frame.frames_skipped_ = skipped;
+        frame.commit_time_ns_ = fields.commit_time_ns;
+        frame.format_generation_ = fields.format_generation;
+        frame.format_changed_ = format_changed;
+    }
+
+    /// Sleeps until the writer commits past cursor_, the deadline passes, or the writer is gone.
     Result<void> wait_for_data(std::int64_t deadline)
     {
         if (options_.spin.count() > 0) {
-            // Poll the head; ask the clock only every 64 polls, it costs more than a poll.
+            // Poll; ask the clock only every 64 polls, it costs more than a poll.
             const std::int64_t spin_until = monotonic_ns() + options_.spin.count();
             for (unsigned polls = 1;; ++polls) {
-                if (control_.head.load(std::memory_order_acquire) > read_position_)
+                if (control_.committed.load(std::memory_order_acquire) > cursor_)
                     return {};
                 if (polls % 64 == 0 && monotonic_ns() >= spin_until)
                     break;
@@ -411,18 +366,20 @@ private:
                 bump(slot_->counters.waits);
                 counted = true;
             }
-            // Dekker with the writer's commit (store head, fence, load sleeping_readers).
+            // Dekker with the writer's commit (store committed, fence, load sleeping_readers).
             const std::uint64_t my_bit = std::uint64_t{1} << slot_index_;
             control_.sleeping_readers.fetch_or(my_bit, std::memory_order_seq_cst);
             const std::uint32_t seen = control_.data_futex.load(std::memory_order_seq_cst);
-            const bool ready = control_.head.load(std::memory_order_acquire) > read_position_ ||
-                               control_.writer_state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(WriterState::Active);
+            const bool ready = control_.committed.load(std::memory_order_acquire) > cursor_ ||
+                               control_.writer_state.load(std::memory_order_acquire) !=
+                                   static_cast<std::uint32_t>(WriterState::Active);
             if (!ready) {
-                const std::int64_t slice = std::min<std::int64_t>(deadline - now, std::chrono::nanoseconds(options_.liveness_interval).count());
+                const std::int64_t slice =
+                    std::min<std::int64_t>(deadline - now, std::chrono::nanoseconds(options_.liveness_interval).count());
                 futex_wait(control_.data_futex, seen, std::chrono::nanoseconds(slice));
             }
             control_.sleeping_readers.fetch_and(~my_bit, std::memory_order_seq_cst);
-            if (control_.head.load(std::memory_order_acquire) > read_position_)
+            if (control_.committed.load(std::memory_order_acquire) > cursor_)
                 return {};
         }
     }
@@ -430,7 +387,8 @@ private:
     /// WriterGone once every frame is read and the writer closed, or died (checked at most once per interval).
     Result<void> check_writer()
     {
-        const bool closed = control_.writer_state.load(std::memory_order_acquire) != static_cast<std::uint32_t>(WriterState::Active);
+        const bool closed = control_.writer_state.load(std::memory_order_acquire) !=
+                            static_cast<std::uint32_t>(WriterState::Active);
         bool dead = false;
         if (!closed) {
             const std::int64_t now = monotonic_ns();
@@ -441,8 +399,8 @@ private:
         }
         if (!closed && !dead)
             return {};
-        // The head is final now; frames committed before the end are still ours to read.
-        if (control_.head.load(std::memory_order_acquire) > read_position_)
+        // The count is final now; frames committed before the end are still ours to read.
+        if (control_.committed.load(std::memory_order_acquire) > cursor_)
             return {};
         return make_error(Errc::WriterGone, closed ? "the writer of ring '" + name_ + "' closed the ring"
                                                    : "the writer of ring '" + name_ + "' (pid " +
@@ -458,41 +416,43 @@ private:
             return {};
         case Segment::MetadataCopy::Recycled:
             if (generation > control_.format_generation.load(std::memory_order_acquire))
-                return tl::unexpected(corrupt("frame uses stream metadata generation " + std::to_string(generation) +
-                                              " that was never published"));
+                return tl::unexpected(corrupt("the frame uses stream metadata generation " + std::to_string(generation) +
+                                                  " that was never published",
+                                              cursor_));
             return make_error(Errc::InvalidState,
                               "stream metadata generation " + std::to_string(generation) + " of ring '" + name_ +
                                   "' was replaced before this reader got to its frames (the format changed more than " +
                                   std::to_string(kMetadataSlots) + " times while it lagged)");
         case Segment::MetadataCopy::Oversized:
-            return tl::unexpected(corrupt("stream metadata size exceeds its slot"));
+            return tl::unexpected(corrupt("stream metadata size exceeds its slot", cursor_));
         case Segment::MetadataCopy::Unstable:
             break;
         }
-        return tl::unexpected(corrupt("stream metadata slot never became stable"));
+        return tl::unexpected(corrupt("stream metadata slot never became stable", cursor_));
     }
 
     Segment segment_;
     ControlBlock& control_;
-    std::byte* ring_;
+    const std::byte* area_;
     std::uint64_t capacity_;
+    std::uint64_t frame_slots_;
     std::string name_;
     ReaderOptions options_;
     FrameDigester digester_;
     ReaderSlot* slot_ = nullptr;
     std::uint32_t slot_index_ = 0;
     std::uint64_t epoch_ = 0;
+    std::uint32_t max_held_ = 0;
 
-    std::uint64_t read_position_ = 0;               ///< Next record to look at (guarded by held_mutex_ when changed).
-    std::uint64_t expected_sequence_ = kNoPosition; ///< Unknown until the first frame.
+    std::uint64_t cursor_ = 0;   ///< Next sequence to look at.
+    std::uint64_t expected_ = 0; ///< Sequence after the last frame handed out (skips are counted from it).
     std::int64_t last_liveness_check_ns_ = 0;
     std::string metadata_;
     std::uint32_t metadata_generation_ = 0;
 
-    /// Frames handed out and not yet released, oldest first. Grows only when out-of-order releases pile up.
-    /// Guarded by held_mutex_ because Frames may be released from other threads.
-    SpinLock held_mutex_;
-    HeldFrames held_;
+    /// Frames may be released from other threads: the hold bookkeeping is guarded.
+    SpinLock holds_mutex_;
+    std::optional<ReaderHolds> holds_;
 };
 
 } // namespace detail
@@ -500,7 +460,7 @@ private:
 using detail::ReaderCore;
 
 Frame::Frame(Frame&& other) noexcept
-    : core_(std::exchange(other.core_, nullptr)), hold_id_(other.hold_id_), payload_(other.payload_),
+    : core_(std::exchange(other.core_, nullptr)), hold_(other.hold_), payload_(other.payload_),
       metadata_(other.metadata_), info_(other.info_), sequence_(other.sequence_), frames_skipped_(other.frames_skipped_),
       commit_time_ns_(other.commit_time_ns_), format_generation_(other.format_generation_),
       format_changed_(other.format_changed_)
@@ -512,7 +472,7 @@ Frame& Frame::operator=(Frame&& other) noexcept
     if (this != &other) {
         release();
         core_ = std::exchange(other.core_, nullptr);
-        hold_id_ = other.hold_id_;
+        hold_ = other.hold_;
         payload_ = other.payload_;
         metadata_ = other.metadata_;
         info_ = other.info_;
@@ -530,7 +490,7 @@ Frame::~Frame() { release(); }
 void Frame::release() noexcept
 {
     if (core_ != nullptr) {
-        std::exchange(core_, nullptr)->release(hold_id_);
+        std::exchange(core_, nullptr)->release(hold_);
         payload_ = {};
         metadata_ = {};
     }
@@ -540,8 +500,6 @@ Result<Reader> Reader::attach(std::string_view name, const ReaderOptions& option
 {
     if (auto valid = detail::validate_ring_name(name); !valid)
         return tl::unexpected(std::move(valid.error()));
-    if (options.max_held < 1 || options.max_held > 65536)
-        return make_error(Errc::InvalidArgument, "max_held is " + std::to_string(options.max_held) + "; it must be 1 to 65536");
     if (options.liveness_interval.count() <= 0)
         return make_error(Errc::InvalidArgument, "liveness_interval must be positive");
     if (options.policy != ReaderPolicy::Lossless && options.policy != ReaderPolicy::Latest)
@@ -594,6 +552,10 @@ Result<std::size_t> Reader::read_into(std::span<std::byte> buffer, std::chrono::
 const std::string& Reader::stream_metadata() const noexcept { return core_->stream_metadata(); }
 std::uint32_t Reader::stream_metadata_generation() const noexcept { return core_->metadata_generation(); }
 bool Reader::writer_alive() const { return core_->writer_alive(); }
+void Reader::request_keyframe() noexcept { core_->request_keyframe(); }
+std::uint32_t Reader::max_held() const noexcept { return core_->max_held(); }
+std::uint32_t Reader::held() const noexcept { return core_->held(); }
+std::size_t Reader::ring_size() const noexcept { return core_->ring_size(); }
 ReaderCounters Reader::counters() const noexcept { return core_->counters(); }
 std::uint32_t Reader::slot_index() const noexcept { return core_->slot_index(); }
 const std::string& Reader::name() const noexcept { return core_->name(); }

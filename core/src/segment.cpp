@@ -2,6 +2,7 @@
 // Mapping, locking and validation of ring segments in /dev/shm.
 #include "segment.h"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -80,7 +81,27 @@ std::string ring_path(std::string_view name)
     return path;
 }
 
-Result<Geometry> compute_geometry(std::size_t ring_size, std::uint32_t max_readers, std::size_t metadata_capacity)
+namespace {
+
+/// Descriptors for a ring of `ring_size` bytes when the writer left max_frames at 0: one per 16 KiB.
+std::uint32_t default_frame_slots(std::size_t ring_size)
+{
+    const std::uint64_t wanted = std::clamp<std::uint64_t>(ring_size / (std::uint64_t{16} << 10), 64, 65536);
+    return static_cast<std::uint32_t>(wanted);
+}
+
+std::uint32_t next_power_of_two(std::uint32_t value)
+{
+    std::uint32_t power = 1;
+    while (power < value)
+        power <<= 1;
+    return power;
+}
+
+} // namespace
+
+Result<Geometry> compute_geometry(std::size_t ring_size, std::uint32_t max_readers, std::size_t metadata_capacity,
+                                  std::uint32_t max_frames, std::uint32_t holds_per_reader)
 {
     if (max_readers < 1 || max_readers > kMaxReaders)
         return make_error(Errc::InvalidArgument,
@@ -93,10 +114,20 @@ Result<Geometry> compute_geometry(std::size_t ring_size, std::uint32_t max_reade
     if (metadata_capacity > kMaxMetadataCapacity)
         return make_error(Errc::InvalidArgument, "metadata_capacity is " + std::to_string(metadata_capacity) +
                                                      " bytes; at most 16 MiB");
+    if (max_frames != 0 && (max_frames < kMinFrameSlots || max_frames > kMaxFrameSlots))
+        return make_error(Errc::InvalidArgument, "max_frames is " + std::to_string(max_frames) + "; it must be 0 (derive it) or " +
+                                                     std::to_string(kMinFrameSlots) + " to " + std::to_string(kMaxFrameSlots));
+    if (holds_per_reader < 1 || holds_per_reader > kMaxHoldsPerReader)
+        return make_error(Errc::InvalidArgument, "max_holds_per_reader is " + std::to_string(holds_per_reader) +
+                                                     "; it must be 1 to " + std::to_string(kMaxHoldsPerReader));
     Geometry geometry;
     geometry.max_readers = max_readers;
+    geometry.frame_slots = next_power_of_two(max_frames != 0 ? max_frames : default_frame_slots(ring_size));
+    geometry.holds_per_reader = holds_per_reader;
     geometry.readers_offset = align_up(sizeof(ControlBlock), kCacheLine);
-    geometry.metadata_offset = align_up(geometry.readers_offset + std::uint64_t{max_readers} * sizeof(ReaderSlot), kCacheLine);
+    geometry.reader_slot_stride = reader_slot_stride(holds_per_reader);
+    geometry.descriptors_offset = align_up(geometry.readers_offset + std::uint64_t{max_readers} * geometry.reader_slot_stride, kCacheLine);
+    geometry.metadata_offset = geometry.descriptors_offset + std::uint64_t{geometry.frame_slots} * sizeof(FrameDescriptor);
     geometry.metadata_capacity = metadata_capacity;
     geometry.metadata_slot_stride = sizeof(MetadataSlotHeader) + align_up(metadata_capacity, kCacheLine);
     geometry.payload_offset = align_up(geometry.metadata_offset + kMetadataSlots * geometry.metadata_slot_stride, kPageSize);
@@ -122,56 +153,70 @@ Result<Geometry> validate_control_block(const ControlBlock& control, std::uint64
         return make_error(Errc::VersionMismatch,
                           "ring uses protocol version " + std::to_string(control.protocol_version) +
                               " but this library speaks version " + std::to_string(kProtocolVersion) +
-                              ": use the same ZeroBuffer version on both sides");
-    if (control.control_block_size != sizeof(ControlBlock) || control.reader_slot_size != sizeof(ReaderSlot) ||
-        control.frame_header_size != sizeof(FrameHeader) ||
-        control.metadata_slot_header_size != sizeof(MetadataSlotHeader))
+                              ": writer and reader were built from different ZeroBuffer releases; use the same "
+                              "release on both sides (restart the writer with this one)");
+    const std::uint64_t slot_stride = reader_slot_stride(control.holds_per_reader);
+    if (control.control_block_size != sizeof(ControlBlock) || control.descriptor_size != sizeof(FrameDescriptor) ||
+        control.metadata_slot_header_size != sizeof(MetadataSlotHeader) ||
+        control.holds_per_reader < 1 || control.holds_per_reader > kMaxHoldsPerReader ||
+        control.reader_slot_size != slot_stride)
         return make_error(Errc::VersionMismatch,
                           "ring layout sizes differ from this library's (control block " +
                               std::to_string(control.control_block_size) + " vs " + std::to_string(sizeof(ControlBlock)) +
                               ", reader slot " + std::to_string(control.reader_slot_size) + " vs " +
-                              std::to_string(sizeof(ReaderSlot)) + ", frame header " +
-                              std::to_string(control.frame_header_size) + " vs " + std::to_string(sizeof(FrameHeader)) +
+                              std::to_string(slot_stride) + ", descriptor " + std::to_string(control.descriptor_size) +
+                              " vs " + std::to_string(sizeof(FrameDescriptor)) +
                               "): writer and reader were built from different ZeroBuffer versions");
 
     Geometry g;
     g.segment_size = control.segment_size;
     g.readers_offset = control.readers_offset;
+    g.reader_slot_stride = slot_stride;
+    g.descriptors_offset = control.descriptors_offset;
     g.metadata_offset = control.metadata_offset;
     g.metadata_capacity = control.metadata_capacity;
     g.metadata_slot_stride = control.metadata_slot_stride;
     g.payload_offset = control.payload_offset;
     g.payload_capacity = control.payload_capacity;
     g.max_readers = control.max_readers;
+    g.frame_slots = control.frame_slots;
+    g.holds_per_reader = control.holds_per_reader;
 
     if (g.segment_size != file_size)
         return corrupt("segment size field " + std::to_string(g.segment_size) + " differs from the file size " +
                        std::to_string(file_size));
     if (g.max_readers < 1 || g.max_readers > kMaxReaders)
         return corrupt("max_readers is " + std::to_string(g.max_readers));
+    if (g.frame_slots < kMinFrameSlots || g.frame_slots > kMaxFrameSlots || (g.frame_slots & (g.frame_slots - 1)) != 0)
+        return corrupt("frame_slots is " + std::to_string(g.frame_slots) + " (must be a power of two, " +
+                       std::to_string(kMinFrameSlots) + " to " + std::to_string(kMaxFrameSlots) + ")");
     if (control.metadata_slots != kMetadataSlots)
         return corrupt("metadata slot count is " + std::to_string(control.metadata_slots));
     if (control.integrity > 2)
         return corrupt("unknown integrity mode " + std::to_string(control.integrity));
     // Each region must start after the previous one ends and stay inside the file; compute in a way that
-    // cannot overflow (all values are first bounded by the file size).
+    // cannot overflow (every value is first bounded by the file size).
     if (g.readers_offset < sizeof(ControlBlock) || g.readers_offset % kCacheLine != 0 || g.readers_offset > file_size ||
-        std::uint64_t{g.max_readers} * sizeof(ReaderSlot) > file_size - g.readers_offset)
+        std::uint64_t{g.max_readers} * g.reader_slot_stride > file_size - g.readers_offset)
         return corrupt("reader table at offset " + std::to_string(g.readers_offset) + " does not fit");
-    const std::uint64_t readers_end = g.readers_offset + std::uint64_t{g.max_readers} * sizeof(ReaderSlot);
+    const std::uint64_t readers_end = g.readers_offset + std::uint64_t{g.max_readers} * g.reader_slot_stride;
+    if (g.descriptors_offset < readers_end || g.descriptors_offset % kCacheLine != 0 || g.descriptors_offset > file_size ||
+        std::uint64_t{g.frame_slots} * sizeof(FrameDescriptor) > file_size - g.descriptors_offset)
+        return corrupt("frame descriptors at offset " + std::to_string(g.descriptors_offset) + " do not fit");
+    const std::uint64_t descriptors_end = g.descriptors_offset + std::uint64_t{g.frame_slots} * sizeof(FrameDescriptor);
     if (g.metadata_capacity > kMaxMetadataCapacity ||
         g.metadata_slot_stride != sizeof(MetadataSlotHeader) + align_up(g.metadata_capacity, kCacheLine))
         return corrupt("metadata capacity " + std::to_string(g.metadata_capacity) + " / stride " +
                        std::to_string(g.metadata_slot_stride) + " are inconsistent");
-    if (g.metadata_offset < readers_end || g.metadata_offset % kCacheLine != 0 || g.metadata_offset > file_size ||
+    if (g.metadata_offset < descriptors_end || g.metadata_offset % kCacheLine != 0 || g.metadata_offset > file_size ||
         kMetadataSlots * g.metadata_slot_stride > file_size - g.metadata_offset)
         return corrupt("metadata area at offset " + std::to_string(g.metadata_offset) + " does not fit");
     const std::uint64_t metadata_end = g.metadata_offset + kMetadataSlots * g.metadata_slot_stride;
     if (g.payload_offset < metadata_end || g.payload_offset % kPageSize != 0 || g.payload_offset > file_size)
-        return corrupt("payload ring offset " + std::to_string(g.payload_offset) + " is out of place");
+        return corrupt("frame area offset " + std::to_string(g.payload_offset) + " is out of place");
     if (g.payload_capacity < kMinRingSize || g.payload_capacity % kPageSize != 0 ||
         g.payload_capacity != file_size - g.payload_offset)
-        return corrupt("payload ring capacity " + std::to_string(g.payload_capacity) + " does not match the file");
+        return corrupt("frame area capacity " + std::to_string(g.payload_capacity) + " does not match the file");
     return g;
 }
 
@@ -227,7 +272,18 @@ void Segment::reset() noexcept
 
 ReaderSlot& Segment::reader_slot(std::uint32_t index) const noexcept
 {
-    return *reinterpret_cast<ReaderSlot*>(bytes() + geometry_.readers_offset + std::uint64_t{index} * sizeof(ReaderSlot));
+    return *reinterpret_cast<ReaderSlot*>(bytes() + geometry_.readers_offset + std::uint64_t{index} * geometry_.reader_slot_stride);
+}
+
+HoldRecord* Segment::hold_records(std::uint32_t index) const noexcept
+{
+    return reinterpret_cast<HoldRecord*>(reinterpret_cast<std::byte*>(&reader_slot(index)) + sizeof(ReaderSlot));
+}
+
+FrameDescriptor& Segment::descriptor(std::uint64_t sequence) const noexcept
+{
+    const std::uint64_t index = sequence & (std::uint64_t{geometry_.frame_slots} - 1);
+    return *reinterpret_cast<FrameDescriptor*>(bytes() + geometry_.descriptors_offset + index * sizeof(FrameDescriptor));
 }
 
 MetadataSlotHeader& Segment::metadata_slot(std::uint32_t index) const noexcept

@@ -46,16 +46,22 @@ private:
 struct Geometry {
     std::uint64_t segment_size = 0;
     std::uint64_t readers_offset = 0;
+    std::uint64_t reader_slot_stride = 0;
+    std::uint64_t descriptors_offset = 0;
     std::uint64_t metadata_offset = 0;
     std::uint64_t metadata_capacity = 0;
     std::uint64_t metadata_slot_stride = 0;
     std::uint64_t payload_offset = 0;
     std::uint64_t payload_capacity = 0;
     std::uint32_t max_readers = 0;
+    std::uint32_t frame_slots = 0;      ///< A power of two.
+    std::uint32_t holds_per_reader = 0;
 };
 
+/// Sizes every region of a new segment. max_frames 0 derives the descriptor count from ring_size.
 [[nodiscard]] Result<Geometry> compute_geometry(std::size_t ring_size, std::uint32_t max_readers,
-                                                std::size_t metadata_capacity);
+                                                std::size_t metadata_capacity, std::uint32_t max_frames,
+                                                std::uint32_t holds_per_reader);
 
 /// A mapped segment. Move-only; unmaps and closes on destruction (which also drops the OFD locks).
 class Segment {
@@ -74,6 +80,10 @@ public:
 
     [[nodiscard]] ControlBlock& control() const noexcept { return *static_cast<ControlBlock*>(base_); }
     [[nodiscard]] ReaderSlot& reader_slot(std::uint32_t index) const noexcept;
+    /// The hold records of reader slot `index` (holds_per_reader of them).
+    [[nodiscard]] HoldRecord* hold_records(std::uint32_t index) const noexcept;
+    /// The descriptor of frame `sequence`.
+    [[nodiscard]] FrameDescriptor& descriptor(std::uint64_t sequence) const noexcept;
     [[nodiscard]] MetadataSlotHeader& metadata_slot(std::uint32_t index) const noexcept;
     [[nodiscard]] std::byte* metadata_data(std::uint32_t index) const noexcept;
     [[nodiscard]] std::byte* payload() const noexcept { return bytes() + geometry_.payload_offset; }

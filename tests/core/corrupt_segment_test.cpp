@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// White-box tests: damaged control blocks, record headers and files in /dev/shm give errors, never crashes.
+// White-box tests: damaged control blocks, frame descriptors and files in /dev/shm give errors, never crashes.
 // Uses the private layout (core/src/layout.h) read-only to aim at each field.
 #include <fcntl.h>
 #include <unistd.h>
@@ -108,10 +108,13 @@ private:
     std::vector<std::byte> original_;
 };
 
-/// Position of the first record's header in the file (the ring's first frame is written at ring offset 0).
-std::size_t first_record_offset(DamagedRing& ring)
+/// The descriptor of frame `sequence` in the file.
+detail::FrameDescriptor& descriptor_of(DamagedRing& ring, std::uint64_t sequence)
 {
-    return static_cast<std::size_t>(ring.control().payload_offset);
+    const auto& control = ring.control();
+    const std::uint64_t index = sequence % control.frame_slots;
+    return *reinterpret_cast<detail::FrameDescriptor*>(ring.bytes().data() + control.descriptors_offset +
+                                                       index * sizeof(detail::FrameDescriptor));
 }
 
 TEST_F(CorruptSegment, EveryDamagedControlBlockFieldIsRefused)
@@ -134,12 +137,23 @@ TEST_F(CorruptSegment, EveryDamagedControlBlockFieldIsRefused)
     const std::vector<Damage> damages = {
         {"magic zero", [](auto& c) { c.magic.store(0); }, corrupt},
         {"magic off by one bit", [](auto& c) { c.magic.store(detail::kMagic ^ 1); }, corrupt},
-        {"protocol version 2", [](auto& c) { c.protocol_version = zerobuffer::kProtocolVersion + 1; }, version},
+        {"protocol version +1", [](auto& c) { c.protocol_version = zerobuffer::kProtocolVersion + 1; }, version},
+        {"protocol version 1 (a v1 segment)", [](auto& c) { c.protocol_version = 1; }, version},
         {"protocol version 0", [](auto& c) { c.protocol_version = 0; }, version},
         {"protocol version max", [](auto& c) { c.protocol_version = 0xffffffffu; }, version},
         {"control block size", [](auto& c) { c.control_block_size += 64; }, version},
         {"reader slot size", [](auto& c) { c.reader_slot_size = 64; }, version},
-        {"frame header size", [](auto& c) { c.frame_header_size = 256; }, version},
+        {"descriptor size", [](auto& c) { c.descriptor_size = 256; }, version},
+        {"holds per reader zero", [](auto& c) { c.holds_per_reader = 0; }, version},
+        {"holds per reader huge", [](auto& c) { c.holds_per_reader = 0xffffffffu; }, version},
+        {"holds per reader without slot size", [](auto& c) { c.holds_per_reader += 2; }, version},
+        {"frame slots zero", [](auto& c) { c.frame_slots = 0; }, corrupt},
+        {"frame slots not a power of two", [](auto& c) { c.frame_slots = 100; }, corrupt},
+        {"frame slots huge", [](auto& c) { c.frame_slots = 0x80000000u; }, corrupt},
+        {"frame slots larger than their room", [](auto& c) { c.frame_slots *= 2; }, corrupt},
+        {"descriptors offset zero", [](auto& c) { c.descriptors_offset = 0; }, corrupt},
+        {"descriptors offset unaligned", [](auto& c) { c.descriptors_offset += 8; }, corrupt},
+        {"descriptors offset huge", [huge](auto& c) { c.descriptors_offset = huge; }, corrupt},
         {"metadata slot header size", [](auto& c) { c.metadata_slot_header_size = 0; }, version},
         {"segment size zero", [](auto& c) { c.segment_size = 0; }, corrupt},
         {"segment size huge", [huge](auto& c) { c.segment_size = huge; }, corrupt},
@@ -209,99 +223,119 @@ TEST_F(CorruptSegment, MessagesNameTheProblem)
     ring.restore();
 }
 
-TEST_F(CorruptSegment, DamagedRecordHeadersGiveCorruptSegmentFromAcquire)
+TEST_F(CorruptSegment, DamagedDescriptorsGiveCorruptSegmentFromAcquire)
 {
     struct Damage {
         std::string what;
-        std::function<void(detail::FrameHeader&)> apply;
+        std::function<void(detail::FrameDescriptor&)> apply;
     };
+    const std::uint64_t huge = std::uint64_t{1} << 62;
     const std::vector<Damage> damages = {
-        {"record size zero", [](auto& h) { h.record_size = 0; }},
-        {"record size unaligned", [](auto& h) { h.record_size = 100; }},
-        {"record size beyond the ring", [](auto& h) { h.record_size = std::uint64_t{1} << 40; }},
-        {"record size beyond the head", [](auto& h) { h.record_size += 4096; }},
-        {"unknown record kind", [](auto& h) { h.kind = 0x12345678; }},
-        {"payload size beyond the record", [](auto& h) { h.payload_size = h.record_size; }},
-        {"payload size huge", [](auto& h) { h.payload_size = ~std::uint64_t{0}; }},
-        {"payload offset inside the header", [](auto& h) { h.payload_offset = 64; }},
-        {"payload offset unaligned", [](auto& h) { h.payload_offset = 129; }},
-        {"payload offset beyond the record", [](auto& h) { h.payload_offset = 0x7fffffc0; }},
-        {"metadata size beyond its room", [](auto& h) { h.metadata_size = 0xffffffffu; }},
+        {"frame memory beyond the area", [huge](auto& d) { d.extent_offset.store(huge); }},
+        {"frame memory unaligned", [](auto& d) { d.extent_offset.store(d.extent_offset.load() + 8); }},
+        {"frame memory size beyond the area", [](auto& d) { d.extent_size.store(std::uint64_t{1} << 40); }},
+        {"frame memory runs past the end", [](auto& d) { d.extent_offset.store(64 * 1024 - 64); }},
+        {"payload size beyond the memory", [](auto& d) { d.payload_size.store(d.extent_size.load()); }},
+        {"payload size huge", [](auto& d) { d.payload_size.store(~std::uint64_t{0}); }},
+        {"payload offset unaligned", [](auto& d) { d.payload_offset.store(65); }},
+        {"payload offset beyond the memory", [](auto& d) { d.payload_offset.store(0x7fffffc0); }},
+        {"metadata size beyond its room", [](auto& d) { d.metadata_size.store(0xffffffffu); }},
+        {"descriptor of another frame", [](auto& d) { d.tag.store(detail::tag_of(7)); }},
+        {"descriptor being rewritten", [](auto& d) { d.tag.store(0); }},
     };
-    for (const auto& damage : damages) {
-        SCOPED_TRACE(damage.what);
-        const auto name = ring_name();
-        auto writer = Writer::create(name, small_ring(64 * 1024));
-        ASSERT_TRUE(is_ok(writer));
-        auto reader = Reader::attach(name);
-        ASSERT_TRUE(is_ok(reader));
-        std::vector<std::byte> data(1000);
-        fill_pattern(data, 5);
-        const std::byte meta[10] = {};
-        ASSERT_TRUE(is_ok(writer->write(data, {}, meta)));
-        DamagedRing ring(name);
-        ASSERT_TRUE(ring.ok());
-        auto& header = *reinterpret_cast<detail::FrameHeader*>(ring.bytes().data() + first_record_offset(ring));
-        ASSERT_EQ(header.kind, static_cast<std::uint32_t>(detail::RecordKind::Frame)) << "layout assumption";
-        damage.apply(header);
-        auto frame = reader->acquire(200ms);
-        EXPECT_TRUE(is_error(frame, Errc::CorruptSegment));
+    for (const auto policy : {zerobuffer::ReaderPolicy::Lossless, zerobuffer::ReaderPolicy::Latest}) {
+        for (const auto& damage : damages) {
+            SCOPED_TRACE(damage.what + (policy == zerobuffer::ReaderPolicy::Latest ? " (latest)" : " (lossless)"));
+            const auto name = ring_name();
+            auto writer = Writer::create(name, small_ring(64 * 1024));
+            ASSERT_TRUE(is_ok(writer));
+            ReaderOptions options;
+            options.policy = policy;
+            auto reader = Reader::attach(name, options);
+            ASSERT_TRUE(is_ok(reader));
+            std::vector<std::byte> data(1000);
+            fill_pattern(data, 5);
+            const std::byte meta[10] = {};
+            ASSERT_TRUE(is_ok(writer->write(data, {}, meta)));
+            DamagedRing ring(name);
+            ASSERT_TRUE(ring.ok());
+            auto& descriptor = descriptor_of(ring, 0);
+            ASSERT_EQ(descriptor.tag.load(), detail::tag_of(0)) << "layout assumption";
+            ASSERT_EQ(descriptor.payload_size.load(), 1000u) << "layout assumption";
+            damage.apply(descriptor);
+            auto frame = reader->acquire(200ms);
+            const bool tag_damage = damage.what.starts_with("descriptor");
+            if (tag_damage && policy == zerobuffer::ReaderPolicy::Latest)
+                EXPECT_TRUE(is_error(frame, Errc::Timeout)) << "a latest reader takes it as a frame taken back";
+            else
+                EXPECT_TRUE(is_error(frame, Errc::CorruptSegment));
+        }
     }
 }
 
-TEST_F(CorruptSegment, SequenceJumpsAreCountedAsGapsByALosslessReader)
-{
-    // Without integrity a damaged sequence number is still a well-formed frame: the reader must report the
-    // jump (frames_skipped on the frame, sequence_gaps in its counters) instead of hiding it.
-    const auto name = ring_name();
-    auto writer = Writer::create(name, small_ring(64 * 1024));
-    ASSERT_TRUE(is_ok(writer));
-    auto reader = Reader::attach(name);
-    ASSERT_TRUE(is_ok(reader));
-    const std::byte data[100] = {};
-    for (int i = 0; i < 3; ++i) {
-        zerobuffer::FrameInfo info;
-        info.pts = i;
-        ASSERT_TRUE(is_ok(writer->write(data, info)));
-    }
-    DamagedRing ring(name);
-    ASSERT_TRUE(ring.ok());
-    const std::size_t first = first_record_offset(ring);
-    const auto& a = *reinterpret_cast<detail::FrameHeader*>(ring.bytes().data() + first);
-    auto& b = *reinterpret_cast<detail::FrameHeader*>(ring.bytes().data() + first + a.record_size);
-    ASSERT_EQ(b.pts, 1) << "layout assumption";
-    b.sequence += 5;
-
-    auto fa = reader->acquire(1s);
-    ASSERT_TRUE(is_ok(fa));
-    EXPECT_EQ(fa->frames_skipped(), 0u);
-    EXPECT_EQ(reader->counters().sequence_gaps, 0u);
-    auto fb = reader->acquire(1s);
-    ASSERT_TRUE(is_ok(fb));
-    EXPECT_EQ(fb->info().pts, 1);
-    EXPECT_EQ(fb->frames_skipped(), 5u) << "five sequence numbers are missing before this frame";
-    EXPECT_EQ(reader->counters().sequence_gaps, 1u);
-    auto fc = reader->acquire(1s);
-    ASSERT_TRUE(is_ok(fc));
-    EXPECT_EQ(fc->info().pts, 2);
-    EXPECT_EQ(reader->counters().sequence_gaps, 2u) << "going back is an unexpected jump too";
-    EXPECT_EQ(reader->counters().frames_skipped, 0u) << "frames_skipped counts drops of latest readers only";
-}
-
-TEST_F(CorruptSegment, HeadFarAheadGivesCorruptSegment)
+TEST_F(CorruptSegment, CommittedCountFarAheadGivesCorruptSegment)
 {
     const auto name = ring_name();
     auto writer = Writer::create(name, small_ring(64 * 1024));
     ASSERT_TRUE(is_ok(writer));
     auto reader = Reader::attach(name);
     ASSERT_TRUE(is_ok(reader));
+    ASSERT_TRUE(is_ok(writer->write({})));
     DamagedRing ring(name);
     ASSERT_TRUE(ring.ok());
-    ring.control().head.store(std::uint64_t{1} << 50);
+    ring.control().committed.store(std::uint64_t{1} << 50);
+    EXPECT_TRUE(is_error(reader->acquire(200ms), Errc::CorruptSegment)) << "beyond the descriptors of a lossless reader";
+    ring.control().committed.store(ring.control().frame_slots + 1u);
     EXPECT_TRUE(is_error(reader->acquire(200ms), Errc::CorruptSegment));
-    ring.control().head.store(100); // not aligned to a record
+    ring.control().committed.store(2); // One frame more than written: its descriptor says so.
+    EXPECT_TRUE(is_ok(reader->acquire(200ms)));
     EXPECT_TRUE(is_error(reader->acquire(200ms), Errc::CorruptSegment));
-    ring.control().head.store(0);
+    ring.control().committed.store(0); // Going back: nothing new to read.
+    EXPECT_TRUE(is_error(reader->acquire(50ms), Errc::Timeout));
+    ring.control().committed.store(1);
+}
+
+TEST_F(CorruptSegment, DamagedHoldRecordsAndFloorNeverCrashTheWriterOrTools)
+{
+    // A hostile reader slot: garbage hold records, hold_high, cursor and policy. The writer must keep going (it
+    // may keep too much memory, never too little for honest readers), and inspect_ring must stay in bounds.
+    const auto name = ring_name();
+    auto writer = Writer::create(name, small_ring(64 * 1024));
+    ASSERT_TRUE(is_ok(writer));
+    auto honest = Reader::attach(name);
+    ASSERT_TRUE(is_ok(honest));
+    ReaderOptions latest;
+    latest.policy = zerobuffer::ReaderPolicy::Latest;
+    auto victim = Reader::attach(name, latest);
+    ASSERT_TRUE(is_ok(victim));
+    DamagedRing ring(name);
+    ASSERT_TRUE(ring.ok());
+    const auto& control = ring.control();
+    auto& slot = *reinterpret_cast<detail::ReaderSlot*>(ring.bytes().data() + control.readers_offset +
+                                                        std::uint64_t{victim->slot_index()} * control.reader_slot_size);
+    auto* records = reinterpret_cast<detail::HoldRecord*>(reinterpret_cast<std::byte*>(&slot) + sizeof(detail::ReaderSlot));
+    slot.hold_high.store(0xffffffffu);
+    for (std::uint32_t i = 0; i < control.holds_per_reader; ++i) {
+        records[i].sequence.store(i % 2 == 0 ? i : ~std::uint64_t{0} - 1);
+        records[i].bytes.store(~std::uint64_t{0});
+        records[i].acquired_ns.store(-5);
+    }
+    slot.policy.store(77);
+    StreamModel stream(3, 2000, 16);
+    for (int i = 0; i < 300; ++i) {
+        ASSERT_TRUE(is_ok(stream.write(*writer, bound(2000ms)))) << "frame " << i;
+        auto frame = honest->acquire(1s);
+        ASSERT_TRUE(is_ok(frame));
+        ASSERT_EQ(stream.check(*frame), "");
+    }
+    auto snapshot = zerobuffer::inspect_ring(name);
+    ASSERT_TRUE(is_ok(snapshot));
+    for (const auto& r : snapshot->readers)
+        EXPECT_LE(r.held_bytes, std::uint64_t{control.holds_per_reader} * control.payload_capacity);
+    // The floor raised to the end by a hostile process: latest readers see frames as taken back, never garbage.
+    ring.control().reclaim_floor.store(~std::uint64_t{0});
+    ASSERT_TRUE(is_ok(writer->write({})));
+    EXPECT_TRUE(is_error(victim->acquire(100ms), Errc::Timeout));
 }
 
 TEST_F(CorruptSegment, DamagedStreamMetadataSizeGivesCorruptSegment)

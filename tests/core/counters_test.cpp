@@ -109,10 +109,10 @@ TEST_F(Counters, WrapsAreCountedOncePerLap)
     const auto name = ring_name();
     auto writer = Writer::create(name, small_ring(kRing));
     ASSERT_TRUE(is_ok(writer));
-    // Records of 3072 bytes: five per lap (15360 bytes), then the sixth must wrap. The write position never
+    // Frames of 3072 bytes: five per lap (15360 bytes), then the sixth must wrap. The write position never
     // lands exactly on the ring end, so every lap has exactly one wrap.
-    const std::size_t payload = 3072 - kFrameHeaderSize;
-    ASSERT_EQ(record_size(payload), 3072u);
+    const std::size_t payload = 3072;
+    ASSERT_EQ(extent_size(payload), 3072u);
     const std::vector<std::byte> data(payload);
     for (int laps = 0; laps < 10; ++laps) {
         for (int i = 0; i < 5; ++i) {
@@ -131,7 +131,7 @@ TEST_F(Counters, WriterWaitsAndTimeoutsAreCountedOncePerCall)
     ASSERT_TRUE(is_ok(writer));
     auto reader = Reader::attach(name);
     ASSERT_TRUE(is_ok(reader));
-    const std::vector<std::byte> quarter(kRing / 4 - kFrameHeaderSize);
+    const std::vector<std::byte> quarter(kRing / 4);
     for (int i = 0; i < 4; ++i) {
         ASSERT_TRUE(is_ok(writer->write(quarter)));
     }

@@ -247,7 +247,7 @@ TEST_F(ReaderCrash, KilledReaderIsReclaimedAndTheWriterGoesOn)
             ASSERT_TRUE(is_ok(written)) << "frame " << index
                                         << ": the writer must never stall on a dead reader (reader_timeout is long)";
             if (was_fired) {
-                bytes_since_kill += size + kFrameHeaderSize;
+                bytes_since_kill += extent_size(size);
             }
         }
         killer.join();

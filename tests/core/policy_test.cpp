@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Unit tests of reader policies: lossless readers make the writer wait, latest readers never do and count drops.
+// Unit tests of reader policies: lossless readers make the writer wait, latest readers never do (whatever they
+// hold), get the newest frame and count what they skip.
 #include <thread>
 
 #include "support.h"
@@ -16,7 +17,7 @@ using zerobuffer::ReaderPolicy;
 using zerobuffer::Writer;
 
 constexpr std::size_t kRing = 16384;
-constexpr std::size_t kQuarter = kRing / 4 - kFrameHeaderSize; // payload of a quarter-ring record
+constexpr std::size_t kQuarter = kRing / 4; // payload of a frame taking exactly a quarter of the ring
 
 class Policy : public RingTest {};
 
@@ -70,7 +71,8 @@ TEST_F(Policy, LosslessReaderMakesTheWriterWaitUpToReaderTimeout)
         ASSERT_TRUE(is_ok(frame));
     }
     EXPECT_TRUE(is_ok(writer->write(data)));
-    EXPECT_TRUE(is_error(writer->reserve(0, 0, 0ns), Errc::Timeout));
+    EXPECT_TRUE(is_error(writer->reserve(1, 0, 0ns), Errc::Timeout));
+    EXPECT_TRUE(is_ok(writer->reserve(0, 0, 0ns))) << "a frame without payload or metadata needs no memory";
 
     // A writer blocked in reserve() wakes when the reader releases.
     std::thread consumer([&] {
@@ -125,38 +127,45 @@ TEST_F(Policy, LatestReaderNeverBlocksTheWriterAndCountsExactlyWhatItMissed)
     }
     auto newest = reader->acquire(1s);
     ASSERT_TRUE(is_ok(newest));
-    EXPECT_EQ(newest->info().pts, 40) << "an overrun latest reader jumps to the newest frame";
+    EXPECT_EQ(newest->info().pts, 40) << "a latest reader gets the newest frame";
     EXPECT_EQ(newest->frames_skipped(), 39u) << "frames 1..39 were missed";
     EXPECT_EQ(newest->sequence(), base_sequence + 40);
     EXPECT_FALSE(pattern_mismatch(newest->payload(), 40));
     EXPECT_EQ(reader->counters().frames_skipped, 39u);
     newest->release();
 
-    // Two frames, not overrun: read in order with no skips.
+    // Two frames, read at once: only the newest, the other one is skipped.
     for (int i = 0; i < 2; ++i, ++pts) {
         ASSERT_TRUE(is_ok(write_pts(*writer, pts, kQuarter, 0ns)));
     }
-    for (std::int64_t want = 41; want < 43; ++want) {
+    {
         auto frame = reader->acquire(1s);
         ASSERT_TRUE(is_ok(frame));
-        EXPECT_EQ(frame->info().pts, want);
-        EXPECT_EQ(frame->frames_skipped(), 0u);
-        EXPECT_EQ(frame->sequence(), base_sequence + static_cast<std::uint64_t>(want));
+        EXPECT_EQ(frame->info().pts, 42);
+        EXPECT_EQ(frame->frames_skipped(), 1u);
+        EXPECT_EQ(frame->sequence(), base_sequence + 42);
     }
+    // One frame at a time: each one, no skips.
+    for (int i = 0; i < 3; ++i, ++pts) {
+        ASSERT_TRUE(is_ok(write_pts(*writer, pts, kQuarter, 0ns)));
+        auto frame = reader->acquire(1s);
+        ASSERT_TRUE(is_ok(frame));
+        EXPECT_EQ(frame->info().pts, pts);
+        EXPECT_EQ(frame->frames_skipped(), 0u);
+    }
+    EXPECT_TRUE(is_error(reader->acquire(0ns), Errc::Timeout)) << "nothing newer than what it got";
 
-    // Overrun again by a known amount.
+    // Behind by a known amount again.
     for (int i = 0; i < 13; ++i, ++pts) {
         ASSERT_TRUE(is_ok(write_pts(*writer, pts, kQuarter, 0ns)));
     }
     auto jumped = reader->acquire(1s);
     ASSERT_TRUE(is_ok(jumped));
-    EXPECT_EQ(jumped->info().pts, 55);
+    EXPECT_EQ(jumped->info().pts, pts - 1);
     EXPECT_EQ(jumped->frames_skipped(), 12u);
-    EXPECT_EQ(jumped->sequence(), base_sequence + 55);
-    EXPECT_EQ(reader->counters().frames_skipped, 39u + 12u);
-    EXPECT_EQ(reader->counters().frames_read, 5u);
+    EXPECT_EQ(reader->counters().frames_skipped, 39u + 1u + 12u);
+    EXPECT_EQ(reader->counters().frames_read, 7u);
     EXPECT_EQ(reader->counters().sequence_gaps, 0u) << "drops of a latest reader are skips, not gaps";
-    EXPECT_TRUE(is_error(reader->acquire(0ns), Errc::Timeout));
     EXPECT_EQ(writer->counters().waits, 0u) << "a latest reader must never make the writer wait";
     EXPECT_EQ(writer->counters().timeouts, 0u);
 }
@@ -180,7 +189,7 @@ TEST_F(Policy, LatestReaderCountsFramesMissedBeforeItsFirstFrame)
     EXPECT_EQ(reader->counters().frames_skipped, 39u);
 }
 
-TEST_F(Policy, FramesHeldByALatestReaderStillPinTheirSpace)
+TEST_F(Policy, FramesHeldByALatestReaderNeverStopTheWriter)
 {
     const auto name = ring_name();
     auto writer = Writer::create(name, small_ring(kRing));
@@ -190,18 +199,64 @@ TEST_F(Policy, FramesHeldByALatestReaderStillPinTheirSpace)
     ASSERT_TRUE(is_ok(write_pts(*writer, 0, kQuarter, 0ns)));
     auto held = reader->acquire(1s);
     ASSERT_TRUE(is_ok(held));
-    int written = 1;
-    while (write_pts(*writer, written, kQuarter, 20ms).has_value()) {
-        ASSERT_LT(++written, 100) << "the writer overwrote a held frame";
+    // Three more quarters beside the held frame: the writer goes around it for as long as it likes.
+    for (std::int64_t pts = 1; pts <= 100; ++pts) {
+        ASSERT_TRUE(is_ok(write_pts(*writer, pts, kQuarter, 0ns))) << "frame " << pts;
+        EXPECT_FALSE(pattern_mismatch(held->payload(), 0)) << "the held frame was overwritten at frame " << pts;
     }
-    EXPECT_EQ(written, 4) << "three more quarters fit beside the held frame";
-    EXPECT_FALSE(pattern_mismatch(held->payload(), 0)) << "the held frame was not overwritten";
+    // A second hold: two quarters stay free for the writer, still no wait.
+    auto second = reader->acquire(1s);
+    ASSERT_TRUE(is_ok(second));
+    EXPECT_EQ(second->info().pts, 100);
+    for (std::int64_t pts = 101; pts <= 200; ++pts) {
+        ASSERT_TRUE(is_ok(write_pts(*writer, pts, kQuarter, 0ns))) << "frame " << pts;
+    }
+    EXPECT_FALSE(pattern_mismatch(held->payload(), 0));
+    EXPECT_FALSE(pattern_mismatch(second->payload(), 100));
     EXPECT_EQ(held->info().pts, 0);
+    EXPECT_EQ(writer->counters().waits, 0u);
+    EXPECT_GT(writer->counters().frames_passed, 0u) << "the writer went around the held frames";
+    // Four quarters, three held (a third hold) and one reservation open: nothing else fits, the writer waits.
+    auto third = reader->acquire(1s);
+    ASSERT_TRUE(is_ok(third));
+    auto open = writer->reserve(kQuarter, 0, 0ns);
+    ASSERT_TRUE(is_ok(open)) << "held frames plus one fit";
+    EXPECT_TRUE(is_error(writer->reserve(kQuarter, 0, 20ms), Errc::Timeout)) << "held frames plus two do not";
     held->release();
-    EXPECT_TRUE(is_ok(write_pts(*writer, written, kQuarter, 0ns)));
+    EXPECT_TRUE(is_ok(writer->reserve(kQuarter, 0, 0ns))) << "a released frame's memory is free at once";
 }
 
-TEST_F(Policy, MaxLagFramesMakesALatestReaderJumpBeforeBeingOverrun)
+TEST_F(Policy, LatestReaderGetsTheNewestFrameEvenWhileItHoldsOthers)
+{
+    const auto name = ring_name();
+    auto writer = Writer::create(name, small_ring(kRing));
+    ASSERT_TRUE(is_ok(writer));
+    auto reader = Reader::attach(name, latest_options());
+    ASSERT_TRUE(is_ok(reader));
+    std::vector<Frame> held;
+    for (std::int64_t pts = 0; pts < 30; ++pts) {
+        ASSERT_TRUE(is_ok(write_pts(*writer, pts, 1000, 0ns)));
+        if (pts % 10 == 9) {
+            auto frame = reader->acquire(1s);
+            ASSERT_TRUE(is_ok(frame));
+            EXPECT_EQ(frame->info().pts, pts);
+            EXPECT_FALSE(pattern_mismatch(frame->payload(), static_cast<std::uint64_t>(pts)));
+            held.push_back(std::move(*frame));
+        }
+    }
+    for (const Frame& frame : held) {
+        EXPECT_FALSE(pattern_mismatch(frame.payload(), static_cast<std::uint64_t>(frame.info().pts)));
+    }
+    auto ring = zerobuffer::inspect_ring(name);
+    ASSERT_TRUE(is_ok(ring));
+    ASSERT_EQ(ring->readers.size(), 1u);
+    EXPECT_EQ(ring->readers[0].held_frames, 3u);
+    EXPECT_EQ(ring->readers[0].held_bytes, 3 * extent_size(1000));
+    EXPECT_GE(ring->readers[0].oldest_hold_age_ns, 0);
+    EXPECT_EQ(writer->counters().waits, 0u);
+}
+
+TEST_F(Policy, MaxLagFramesReadsInOrderWhileCloseAndJumpsWhenFarBehind)
 {
     const auto name = ring_name();
     auto writer = Writer::create(name, small_ring(256 * 1024));
@@ -227,8 +282,8 @@ TEST_F(Policy, MaxLagFramesMakesALatestReaderJumpBeforeBeingOverrun)
     EXPECT_EQ(jumped->frames_skipped(), 19u);
     EXPECT_EQ(reader->counters().frames_skipped, 19u);
 
-    // A latest reader without max_lag_frames reads the same backlog in order.
-    auto patient = Reader::attach(name, latest_options(0));
+    // A reader with a lag limit beyond the backlog reads it all in order ("in order until overrun").
+    auto patient = Reader::attach(name, latest_options(1000));
     ASSERT_TRUE(is_ok(patient));
     for (std::int64_t i = 0; i < 20; ++i) {
         ASSERT_TRUE(is_ok(write_pts(*writer, pts + i, 100, 0ns)));
@@ -239,6 +294,18 @@ TEST_F(Policy, MaxLagFramesMakesALatestReaderJumpBeforeBeingOverrun)
         EXPECT_EQ(frame->info().pts, pts + i);
         EXPECT_EQ(frame->frames_skipped(), 0u);
     }
+    pts += 20;
+    // Overrun: a writer that needs the room takes frames an in-order reader has not read yet, and the reader
+    // jumps to the newest, counting what it lost.
+    for (std::int64_t i = 0; i < 400; ++i, ++pts) {
+        ASSERT_TRUE(is_ok(write_pts(*writer, pts, 4000, 0ns)));
+    }
+    auto overrun = patient->acquire(1s);
+    ASSERT_TRUE(is_ok(overrun));
+    EXPECT_EQ(overrun->info().pts, pts - 1);
+    EXPECT_GT(patient->counters().overruns, 0u);
+    EXPECT_EQ(overrun->frames_skipped(), 399u);
+    EXPECT_EQ(writer->counters().waits, 0u);
 }
 
 TEST_F(Policy, LosslessAndLatestReadersTogether)

@@ -168,13 +168,13 @@ zerobuffer::Result<void> write_spec(zerobuffer::Writer& writer, std::uint64_t se
 std::string check_frame(const zerobuffer::Frame& frame, std::uint64_t seed, std::uint64_t index,
                         const FrameSpec& spec);
 
-/// Sizes of a record in the ring per the design brief: 128-byte header + metadata aligned to 64 + payload,
-/// the whole aligned to 64. Only used to aim frames at ring edges; assertions never depend on it.
-constexpr std::size_t kFrameHeaderSize = 128;
+/// Bytes of frame memory a frame takes in the ring (docs/protocol.md): its metadata area aligned to 64, then the
+/// payload, the whole aligned to 64; a frame with neither takes none. Only used to aim frames at the edges of the
+/// frame area; assertions never depend on it.
 constexpr std::size_t align64(std::size_t n) { return (n + 63) / 64 * 64; }
-constexpr std::size_t record_size(std::size_t payload, std::size_t metadata = 0)
+constexpr std::size_t extent_size(std::size_t payload, std::size_t metadata = 0)
 {
-    return align64(kFrameHeaderSize + align64(metadata) + payload);
+    return align64(align64(metadata) + payload);
 }
 
 /// A stream of spec frames (write_spec) and the lossless view of it: checks that frames arrive in order, with

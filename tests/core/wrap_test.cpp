@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Unit tests of the byte ring's edges: largest frames, wrap-around at every distance from the end, many laps.
+// Unit tests of the frame area's edges: largest frames, wrap-around at every distance from the end, many laps,
+// rewinds that keep the memory in use small.
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,8 +24,7 @@ constexpr std::size_t kRing = 16384;
 class Wrap : public RingTest {};
 
 /// Writes one frame and reads it back at once (lockstep), checking everything. The reader waits in acquire()
-/// on another thread while the writer reserves, as a real reader does: that is what lets it step over the
-/// wrap padding in front of a frame that needs the whole ring.
+/// on another thread while the writer reserves, as a real reader does.
 void roundtrip(Writer& writer, Reader& reader, StreamModel& stream, std::size_t payload, std::size_t metadata = 0)
 {
     SCOPED_TRACE("frame index " + std::to_string(stream.written()) + ", payload " + std::to_string(payload) +
@@ -46,10 +46,10 @@ TEST_F(Wrap, MaxPayloadSizeFollowsTheRingGeometry)
     const auto name = ring_name();
     auto writer = Writer::create(name, small_ring(kRing));
     ASSERT_TRUE(is_ok(writer));
-    // Design: a record is the 128-byte header + metadata aligned to 64 + payload; the largest fills the ring.
-    EXPECT_EQ(writer->max_payload_size(0), kRing - kFrameHeaderSize);
+    // Design: a frame's memory is its metadata area aligned to 64, then the payload; the largest fills the ring.
+    EXPECT_EQ(writer->max_payload_size(0), kRing);
     for (std::size_t m : {1u, 63u, 64u, 65u, 1000u}) {
-        EXPECT_EQ(writer->max_payload_size(m), kRing - kFrameHeaderSize - align64(m)) << "metadata " << m;
+        EXPECT_EQ(writer->max_payload_size(m), kRing - align64(m)) << "metadata " << m;
     }
     EXPECT_EQ(writer->max_payload_size(kRing), 0u) << "metadata that cannot fit leaves no payload";
 }
@@ -60,7 +60,8 @@ TEST_F(Wrap, RingSizeIsRoundedUpToAPage)
     const auto name = ring_name();
     auto writer = Writer::create(name, small_ring(2 * page + 1));
     ASSERT_TRUE(is_ok(writer));
-    EXPECT_EQ(writer->max_payload_size(0), 3 * page - kFrameHeaderSize);
+    EXPECT_EQ(writer->max_payload_size(0), 3 * page);
+    EXPECT_EQ(writer->ring_size(), 3 * page);
 }
 
 TEST_F(Wrap, LargestFrameFitsAndOneByteMoreIsFrameTooLarge)
@@ -94,9 +95,9 @@ TEST_F(Wrap, LargestFrameFitsAndOneByteMoreIsFrameTooLarge)
 TEST_F(Wrap, LargestFrameAfterAWrapWithAnIdleLosslessReaderThatReadEverything)
 {
     // Single thread: the lossless reader has read and released every frame and is not inside acquire() when
-    // the writer reserves. Nothing unread is left for it, so per the Writer contract ("reserve() blocks only
-    // while lossless readers or held frames leave no room") the largest frame must fit, even though it has to
-    // wrap (the padding record before it carries no frame).
+    // the writer reserves. Nothing unread is left for it, so per the Writer contract ("reserve() waits only for
+    // lossless readers and frames held or retained that leave no room") the largest frame must fit, even though
+    // the small frame lies in its way (it is the newest frame, which the writer gives up only for lack of room).
     const auto name = ring_name();
     auto writer = Writer::create(name, small_ring(kRing));
     ASSERT_TRUE(is_ok(writer));
@@ -120,13 +121,18 @@ TEST_F(Wrap, OneByteFramesThroughManyLaps)
     ASSERT_TRUE(is_ok(writer));
     auto reader = Reader::attach(name);
     ASSERT_TRUE(is_ok(reader));
+    auto ring = zerobuffer::inspect_ring(name);
+    ASSERT_TRUE(is_ok(ring));
+    // Unread frames are limited by memory (64 bytes each) and by the descriptors (frame_slots).
+    const std::size_t capacity = std::min<std::size_t>(kRing / extent_size(1), ring->frame_slots);
     StreamModel stream(12, 0, 0);
     const std::size_t laps = 60 * static_cast<std::size_t>(soak_factor());
-    const std::size_t frames = laps * kRing / record_size(1);
+    const std::size_t frames = laps * kRing / extent_size(1);
     // Lockstep: one frame in the ring at a time.
     for (std::size_t i = 0; i < frames; ++i) {
         ASSERT_NO_FATAL_FAILURE(roundtrip(*writer, *reader, stream, 1));
     }
+    EXPECT_GE(writer->counters().wraps, laps - 1) << "each lap wraps the write position once";
     // Pipelined: fill the ring completely with 1-byte frames, then drain it, lap after lap.
     for (std::size_t lap = 0; lap < laps; ++lap) {
         FrameSpec spec;
@@ -134,16 +140,15 @@ TEST_F(Wrap, OneByteFramesThroughManyLaps)
         std::size_t batch = 0;
         while (stream.write(*writer, spec, 0ns).has_value()) {
             ++batch;
-            ASSERT_LE(batch, kRing / record_size(1)) << "more frames accepted than the ring can hold";
+            ASSERT_LE(batch, capacity) << "more frames accepted than the ring can hold";
         }
-        ASSERT_GE(batch, kRing / record_size(1) - 1) << "a free ring must take (almost) a lap of frames";
+        ASSERT_EQ(batch, capacity) << "a ring whose frames were all read must take them all again";
         for (std::size_t i = 0; i < batch; ++i) {
             auto frame = reader->acquire(1s);
             ASSERT_TRUE(is_ok(frame));
             ASSERT_EQ(stream.check(*frame), "");
         }
     }
-    EXPECT_GE(writer->counters().wraps, 2 * laps - 4) << "each lap wraps the write position once";
 }
 
 TEST_F(Wrap, PowerOfTwoSizesAroundTheRingSize)
@@ -182,25 +187,24 @@ TEST_F(Wrap, RecordsAtEveryDistanceFromTheRingEnd)
     StreamModel stream(14, 0, 0);
     const std::size_t max = writer->max_payload_size(0);
 
-    // Where the next record starts, per the design's layout rules. Only used to aim; every frame is verified
-    // however the implementation places it.
+    // Where the next frame starts, per the design's placement rules (next fit; a frame that does not fit before
+    // the end of the area starts at its beginning). Only used to aim; every frame is verified however the
+    // implementation places it.
     std::size_t pos = 0;
     auto put = [&](std::size_t payload) {
         roundtrip(*writer, *reader, stream, payload);
-        const std::size_t record = record_size(payload);
-        if (pos + record > kRing) {
-            pos = 0; // padding to the end, record at the start
+        const std::size_t extent = extent_size(payload);
+        if (pos + extent > kRing) {
+            pos = 0;
         }
-        pos = (pos + record) % kRing;
+        pos = (pos + extent) % kRing;
     };
     auto move_to = [&](std::size_t target) {
         for (int guard = 0; pos != target && guard < 8; ++guard) {
-            if (target > pos && target - pos >= kFrameHeaderSize) {
-                put(target - pos - kFrameHeaderSize); // lands exactly on target
-            } else if (target < pos && kRing - pos >= kFrameHeaderSize) {
-                put(kRing - pos - kFrameHeaderSize); // ends exactly at the ring end
+            if (target > pos) {
+                put(target - pos); // lands exactly on target
             } else {
-                put(kRing / 2); // too close to aim: jump somewhere else first
+                put(kRing - pos); // ends exactly at the end of the area
             }
             if (::testing::Test::HasFatalFailure()) {
                 return;
@@ -209,14 +213,12 @@ TEST_F(Wrap, RecordsAtEveryDistanceFromTheRingEnd)
         ASSERT_EQ(pos, target);
     };
 
-    for (std::size_t gap = 0; gap <= 2048; gap += 64) {
-        std::vector<std::size_t> candidates = {0, 1, 63, 64, kRing / 2, max - 1, max};
-        if (gap >= kFrameHeaderSize) {
-            candidates.push_back(gap - kFrameHeaderSize);     // ends exactly at the ring end
-            candidates.push_back(gap - kFrameHeaderSize + 1); // one byte too long: pad and wrap
-        }
-        if (gap >= kFrameHeaderSize + 64) {
-            candidates.push_back(gap - kFrameHeaderSize - 64); // leaves a 64-byte gap, smaller than a header
+    for (std::size_t gap = 64; gap <= 2048; gap += 64) {
+        std::vector<std::size_t> candidates = {1, 63, 64, kRing / 2, max - 1, max};
+        candidates.push_back(gap);     // ends exactly at the end of the area
+        candidates.push_back(gap + 1); // one byte too long: starts at the beginning
+        if (gap > 64) {
+            candidates.push_back(gap - 64); // leaves a 64-byte gap
         }
         for (std::size_t payload : candidates) {
             SCOPED_TRACE("gap " + std::to_string(gap) + " before a frame of " + std::to_string(payload));
@@ -224,6 +226,10 @@ TEST_F(Wrap, RecordsAtEveryDistanceFromTheRingEnd)
             ASSERT_NO_FATAL_FAILURE(put(payload));
         }
     }
+    // Frames without memory (no payload, no metadata) take none: nothing moves.
+    ASSERT_NO_FATAL_FAILURE(move_to(kRing / 2));
+    ASSERT_NO_FATAL_FAILURE(put(0));
+    ASSERT_NO_FATAL_FAILURE(put(kRing / 2));
 }
 
 TEST_F(Wrap, MixedSizesManyLapsWithHeldFramesReleasedOutOfOrder)
@@ -298,8 +304,9 @@ std::ptrdiff_t offset_from(const Frame& frame, const std::byte* first) { return 
 
 TEST_F(Wrap, WriterRewindsToTheRingStartWhileReadersKeepUp)
 {
-    // Design: when every reader has read and released everything and the write position is at least a frame
-    // (and 1 MiB) into its lap, the next frame starts at the next lap: the ring's memory in use stays small.
+    // Design: far enough into a lap (a frame and 1 MiB), when the first gap that fits from the start of the area
+    // lies lower, the next frame goes there: the memory in use stays small. The newest frame is kept for latest
+    // readers, so frames alternate between the first two places.
     constexpr std::size_t kBigRing = std::size_t{8} << 20;
     constexpr std::size_t kFrame = std::size_t{3} << 19; // 1.5 MiB: five fit in one lap without rewinds
     const auto name = ring_name();
@@ -310,25 +317,30 @@ TEST_F(Wrap, WriterRewindsToTheRingStartWhileReadersKeepUp)
     const std::vector<std::byte> payload(kFrame, std::byte{0x5a});
 
     const std::byte* first = nullptr;
-    for (int i = 0; i < 6; ++i) {
+    for (int i = 0; i < 12; ++i) {
         ASSERT_TRUE(is_ok(writer->write(payload)));
         auto frame = reader->acquire(bound(1000ms));
         ASSERT_TRUE(is_ok(frame));
         if (first == nullptr)
             first = frame->payload().data();
-        // Frame 0 at the lap start; frame 1 is 1.5 MiB in, so every later frame rewinds to the same place.
-        EXPECT_EQ(offset_from(*frame, first), 0) << "frame " << i;
+        EXPECT_EQ(offset_from(*frame, first), i % 2 == 0 ? 0 : static_cast<std::ptrdiff_t>(kFrame)) << "frame " << i;
         EXPECT_EQ(frame->sequence(), static_cast<std::uint64_t>(i));
     }
-    EXPECT_EQ(writer->counters().wraps, 5u);
+    EXPECT_GE(writer->counters().rewinds, 5u);
+    EXPECT_LE(zerobuffer::inspect_ring(name)->bytes_in_use, 2 * kFrame) << "two frames' memory in use";
 
-    // A held frame keeps the writer from rewinding: the next frame goes after it, and nothing is overwritten.
+    // A held frame keeps the writer from rewinding over it: the next frames go around it, nothing is overwritten.
     ASSERT_TRUE(is_ok(writer->write(payload)));
     auto held = reader->acquire(bound(1000ms));
     ASSERT_TRUE(is_ok(held));
-    ASSERT_TRUE(is_ok(writer->write(payload)));
-    auto next = reader->acquire(bound(1000ms));
-    ASSERT_TRUE(is_ok(next));
-    EXPECT_GT(offset_from(*next, held->payload().data()), 0);
+    for (int i = 0; i < 10; ++i) {
+        ASSERT_TRUE(is_ok(writer->write(payload)));
+        auto next = reader->acquire(bound(1000ms));
+        ASSERT_TRUE(is_ok(next));
+        const auto distance = offset_from(*next, held->payload().data());
+        EXPECT_TRUE(distance >= static_cast<std::ptrdiff_t>(kFrame) || distance <= -static_cast<std::ptrdiff_t>(kFrame))
+            << "frame placed over the held one";
+    }
     EXPECT_TRUE(std::all_of(held->payload().begin(), held->payload().end(), [](std::byte b) { return b == std::byte{0x5a}; }));
+    EXPECT_EQ(writer->counters().waits, 0u);
 }

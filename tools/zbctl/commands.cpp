@@ -183,23 +183,33 @@ void print_inspect(const RingSnapshot& ring)
     std::printf("  metadata        offset %llu, capacity %llu bytes (%s)\n",
                 static_cast<unsigned long long>(ring.metadata_offset),
                 static_cast<unsigned long long>(ring.metadata_capacity), format_bytes(ring.metadata_capacity).c_str());
-    std::printf("  payload ring    offset %llu, capacity %llu bytes (%s)\n",
+    std::printf("  descriptors     offset %llu, %u frame slots; %u holds per reader\n",
+                static_cast<unsigned long long>(ring.descriptors_offset), ring.frame_slots, ring.holds_per_reader);
+    std::printf("  frame memory    offset %llu, capacity %llu bytes (%s), in use %s in %llu frames\n",
                 static_cast<unsigned long long>(ring.payload_offset),
-                static_cast<unsigned long long>(ring.payload_capacity), format_bytes(ring.payload_capacity).c_str());
+                static_cast<unsigned long long>(ring.payload_capacity), format_bytes(ring.payload_capacity).c_str(),
+                format_bytes(ring.bytes_in_use).c_str(), static_cast<unsigned long long>(ring.frames_in_use));
 
     const auto& w = ring.writer;
     std::printf("\nWriter\n");
     std::printf("  pid             %d (%s), %.*s\n", ring.writer_pid,
                 ring.writer_command.empty() ? "?" : ring.writer_command.c_str(),
                 static_cast<int>(writer_status_word(ring).size()), writer_status_word(ring).data());
-    std::printf("  head            %llu bytes committed, next sequence %llu\n",
-                static_cast<unsigned long long>(ring.head), static_cast<unsigned long long>(ring.next_sequence));
+    std::printf("  committed       %llu frames (next sequence), reclaim floor %llu\n",
+                static_cast<unsigned long long>(ring.next_sequence), static_cast<unsigned long long>(ring.reclaim_floor));
+    if (ring.since_last_frame_ns >= 0)
+        std::printf("  last frame      %.3f s ago\n", static_cast<double>(ring.since_last_frame_ns) / 1e9);
+    if (ring.writer_waiting)
+        std::printf("  WAITING         for %s, %.3f s so far\n", ring.wait_reason.c_str(),
+                    static_cast<double>(ring.waiting_for_ns) / 1e9);
     const std::pair<const char*, std::uint64_t> counters[] = {
         {"frames_written", w.frames_written},   {"bytes_written", w.bytes_written},
         {"frames_in_place", w.frames_in_place}, {"frames_copied", w.frames_copied},
         {"frames_aborted", w.frames_aborted},   {"waits", w.waits},
         {"timeouts", w.timeouts},               {"wraps", w.wraps},
         {"readers_reclaimed", w.readers_reclaimed}, {"format_changes", w.format_changes},
+        {"frames_retained", w.frames_retained}, {"reclaim_scans", w.reclaim_scans},
+        {"frames_passed", w.frames_passed},     {"rewinds", w.rewinds},
     };
     for (const auto& [key, value] : counters) {
         std::printf("  %-17s %llu\n", key, static_cast<unsigned long long>(value));
@@ -228,14 +238,17 @@ void print_inspect(const RingSnapshot& ring)
         std::printf("  (none attached)\n");
         return;
     }
-    Table table({"SLOT", "PID", "ALIVE", "POLICY", "LAG_FRAMES", "LAG_BYTES", "HELD_BYTES", "FRAMES_READ",
-                 "BYTES_READ", "SKIPPED", "GAPS", "WAITS", "TIMEOUTS", "CHECKSUM_FAILURES"});
+    Table table({"SLOT", "PID", "ALIVE", "POLICY", "LAG_FRAMES", "LAG_BYTES", "HELD", "HELD_BYTES", "OLDEST_HOLD",
+                 "FRAMES_READ", "BYTES_READ", "SKIPPED", "OVERRUNS", "GAPS", "WAITS", "TIMEOUTS", "CHECKSUM_FAILURES"});
     for (const auto& r : ring.readers) {
         const auto& c = r.counters;
+        const std::string oldest = r.oldest_hold_age_ns < 0
+                                       ? std::string("-")
+                                       : strprintf("%.3fs", static_cast<double>(r.oldest_hold_age_ns) / 1e9);
         table.add({u64(r.slot), std::to_string(r.pid), r.alive ? "yes" : "no", std::string(policy_name(r.policy)),
-                   u64(r.lag_frames), u64(r.lag_bytes), u64(r.held_bytes), u64(c.frames_read), u64(c.bytes_read),
-                   u64(c.frames_skipped), u64(c.sequence_gaps), u64(c.waits), u64(c.timeouts),
-                   u64(c.checksum_failures)});
+                   u64(r.lag_frames), u64(r.lag_bytes), u64(r.held_frames), u64(r.held_bytes), oldest,
+                   u64(c.frames_read), u64(c.bytes_read), u64(c.frames_skipped), u64(c.overruns), u64(c.sequence_gaps),
+                   u64(c.waits), u64(c.timeouts), u64(c.checksum_failures)});
     }
     table.print(stdout, "  ");
 }

@@ -216,6 +216,12 @@ json writer_counters_json(const zerobuffer::WriterCounters& c)
         {"wraps", c.wraps},
         {"readers_reclaimed", c.readers_reclaimed},
         {"format_changes", c.format_changes},
+        {"frames_retained", c.frames_retained},
+        {"reclaim_scans", c.reclaim_scans},
+        {"frames_passed", c.frames_passed},
+        {"rewinds", c.rewinds},
+        {"keyframe_requests_seen", c.keyframe_requests_seen},
+        {"wait_ns", c.wait_ns},
     };
 }
 
@@ -229,6 +235,8 @@ json reader_counters_json(const zerobuffer::ReaderCounters& c)
         {"waits", c.waits},
         {"timeouts", c.timeouts},
         {"checksum_failures", c.checksum_failures},
+        {"overruns", c.overruns},
+        {"wait_ns", c.wait_ns},
     };
 }
 
@@ -258,9 +266,14 @@ json ring_json(const RingSnapshot& ring)
             {"pid", r.pid},
             {"alive", r.alive},
             {"policy", policy_name(r.policy)},
+            {"reads_in_order", r.reads_in_order},
+            {"cursor", r.cursor},
             {"lag_frames", r.lag_frames},
             {"lag_bytes", r.lag_bytes},
+            {"held_frames", r.held_frames},
             {"held_bytes", r.held_bytes},
+            {"oldest_hold_age_ns", r.oldest_hold_age_ns},
+            {"idle_ns", r.idle_ns},
             {"counters", reader_counters_json(r.counters)},
         });
     }
@@ -277,6 +290,9 @@ json ring_json(const RingSnapshot& ring)
              {"metadata_capacity", ring.metadata_capacity},
              {"readers_offset", ring.readers_offset},
              {"max_readers", ring.max_readers},
+             {"holds_per_reader", ring.holds_per_reader},
+             {"descriptors_offset", ring.descriptors_offset},
+             {"frame_slots", ring.frame_slots},
              {"payload_offset", ring.payload_offset},
              {"payload_capacity", ring.payload_capacity},
          }},
@@ -289,13 +305,23 @@ json ring_json(const RingSnapshot& ring)
              {"closed", ring.writer_closed},
              {"created_realtime_ns", ring.created_realtime_ns},
              {"created", format_iso_utc(ring.created_realtime_ns)},
+             {"waiting", ring.writer_waiting},
+             {"wait_reason", ring.wait_reason},
+             {"waiting_for_ns", ring.waiting_for_ns},
+             {"since_last_frame_ns", ring.since_last_frame_ns},
              {"counters", writer_counters_json(ring.writer)},
          }},
         {"position",
          {
-             {"head", ring.head},
              {"next_sequence", ring.next_sequence},
+             {"reclaim_floor", ring.reclaim_floor},
              {"format_generation", ring.format_generation},
+         }},
+        {"memory",
+         {
+             {"bytes_in_use", ring.bytes_in_use},
+             {"frames_in_use", ring.frames_in_use},
+             {"capacity", ring.payload_capacity},
          }},
         {"stream_metadata", metadata_value(ring.stream_metadata)},
         {"readers_alive", live_readers(ring)},

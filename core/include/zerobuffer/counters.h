@@ -11,13 +11,19 @@ struct WriterCounters {
     std::uint64_t frames_written = 0;
     std::uint64_t bytes_written = 0;      ///< Payload bytes.
     std::uint64_t frames_in_place = 0;    ///< Frames filled in place in a reservation (zero copy).
-    std::uint64_t frames_copied = 0;      ///< Frames copied in with write().
+    std::uint64_t frames_copied = 0;      ///< Frames copied in with write() or marked as copied.
     std::uint64_t frames_aborted = 0;     ///< Reservations dropped without commit.
-    std::uint64_t waits = 0;              ///< Times the writer had to wait for ring space.
-    std::uint64_t timeouts = 0;           ///< Waits that hit reader_timeout.
-    std::uint64_t wraps = 0;              ///< Times the write position wrapped to the ring start.
-    std::uint64_t readers_reclaimed = 0;  ///< Slots of dead readers taken back.
+    std::uint64_t waits = 0;              ///< reserve() calls that had to wait for room.
+    std::uint64_t timeouts = 0;           ///< Waits that hit the timeout.
+    std::uint64_t wraps = 0;              ///< Times the write position went back to the start of the frame memory.
+    std::uint64_t readers_reclaimed = 0;  ///< Slots of dead readers taken back (with every frame they held).
     std::uint64_t format_changes = 0;     ///< Stream metadata generations published.
+    std::uint64_t frames_retained = 0;    ///< Frames committed with commit_retained().
+    std::uint64_t reclaim_scans = 0;      ///< Times the writer looked at the readers to take memory back.
+    std::uint64_t frames_passed = 0;      ///< Frames still in use (held, unread, retained) the writer placed around.
+    std::uint64_t rewinds = 0;            ///< Wraps made early to keep the memory in use small (cache).
+    std::uint64_t keyframe_requests_seen = 0; ///< Reader keyframe requests reported by keyframe_requested().
+    std::uint64_t wait_ns = 0;            ///< Total time reserve() waited for room.
 };
 
 /// Written only by the reader owning the slot.
@@ -29,6 +35,8 @@ struct ReaderCounters {
     std::uint64_t waits = 0;              ///< Times the reader slept for a frame.
     std::uint64_t timeouts = 0;           ///< acquire() calls that ran out of time.
     std::uint64_t checksum_failures = 0;  ///< Frames that failed their checksum or MAC.
+    std::uint64_t overruns = 0;           ///< Latest policy: frames the writer took back before this reader got them.
+    std::uint64_t wait_ns = 0;            ///< Total time acquire() waited for frames.
 };
 
 } // namespace zerobuffer

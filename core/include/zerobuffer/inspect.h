@@ -18,9 +18,14 @@ struct ReaderSnapshot {
     std::int32_t pid = 0;
     bool alive = false;            ///< The reader process still holds its slot lock.
     ReaderPolicy policy = ReaderPolicy::Lossless;
-    std::uint64_t lag_bytes = 0;   ///< Committed bytes this reader has not read yet.
-    std::uint64_t lag_frames = 0;  ///< Committed frames this reader has not read yet.
-    std::uint64_t held_bytes = 0;  ///< Bytes pinned by frames it holds (or will read next, if lossless).
+    bool reads_in_order = false;   ///< Latest policy with max_lag_frames.
+    std::uint64_t cursor = 0;      ///< Sequence of the next frame it reads (latest: the next it would take).
+    std::uint64_t lag_frames = 0;  ///< Committed frames it has not read yet (latest: frames it will skip).
+    std::uint64_t lag_bytes = 0;   ///< Payload bytes of those frames (as far as their descriptors still tell).
+    std::uint32_t held_frames = 0; ///< Frames it holds now.
+    std::uint64_t held_bytes = 0;  ///< Frame memory those holds keep.
+    std::int64_t oldest_hold_age_ns = -1; ///< How long it has held its oldest frame; -1 when it holds none.
+    std::int64_t idle_ns = -1;     ///< Time since its last acquire; -1 before the first.
     ReaderCounters counters;
 };
 
@@ -30,7 +35,10 @@ struct RingSnapshot {
     std::uint32_t protocol_version = 0;
     std::uint64_t segment_size = 0;
     std::uint64_t payload_offset = 0;
-    std::uint64_t payload_capacity = 0;
+    std::uint64_t payload_capacity = 0; ///< Bytes of frame memory.
+    std::uint64_t descriptors_offset = 0;
+    std::uint32_t frame_slots = 0;      ///< Descriptors: how far a lossless reader may lag, in frames.
+    std::uint32_t holds_per_reader = 0;
     std::uint64_t metadata_offset = 0;
     std::uint64_t metadata_capacity = 0;
     std::uint64_t readers_offset = 0;
@@ -41,8 +49,14 @@ struct RingSnapshot {
     bool writer_alive = false;
     bool writer_closed = false;    ///< The writer closed cleanly.
     std::int64_t created_realtime_ns = 0;
-    std::uint64_t head = 0;        ///< Bytes committed since creation.
-    std::uint64_t next_sequence = 0;
+    std::uint64_t next_sequence = 0; ///< Frames committed so far.
+    std::uint64_t reclaim_floor = 0; ///< Frames below it may have been taken back.
+    std::uint64_t bytes_in_use = 0;  ///< Frame memory in use at the writer's last look at the readers.
+    std::uint64_t frames_in_use = 0;
+    std::int64_t since_last_frame_ns = -1; ///< Time since the newest commit; -1 before the first.
+    bool writer_waiting = false;     ///< The writer is blocked in reserve() now.
+    std::string wait_reason;         ///< "room" or "frame slots" while waiting.
+    std::int64_t waiting_for_ns = 0; ///< How long the current wait lasts so far.
     std::uint32_t format_generation = 0;
     std::string stream_metadata;   ///< Current stream-metadata JSON.
     WriterCounters writer;

@@ -18,34 +18,47 @@ enum class Integrity : std::uint32_t {
 
 /// How a reader relates to the writer. Chosen by each reader when it attaches.
 enum class ReaderPolicy : std::uint32_t {
-    Lossless = 0, ///< Sees every frame in order; the writer waits for it (up to its reader_timeout).
-    Latest = 1,   ///< Never slows the writer; when it falls behind it jumps to the newest frame, counting skips.
+    /// Sees every frame in order; the writer waits for it (up to its reader_timeout) when the ring is full of
+    /// frames this reader has not read yet.
+    Lossless = 0,
+    /// Never slows the writer: acquire() returns the newest committed frame (or, with max_lag_frames, frames in
+    /// order while it is at most that far behind), counting what it skips. Frames it holds stay intact; the
+    /// writer places new frames around them.
+    Latest = 1,
 };
 
 /// Where a new reader starts.
 enum class StartAt : std::uint32_t {
     NextFrame = 0,   ///< The first frame committed after attaching.
-    NewestFrame = 1, ///< The newest frame already committed, if it is still in the ring; else the next one.
+    NewestFrame = 1, ///< The newest frame already committed, if its memory was not taken back; else the next one.
 };
 
 struct WriterOptions {
-    std::size_t ring_size = std::size_t{64} << 20;       ///< Payload ring bytes (rounded up to a page).
+    std::size_t ring_size = std::size_t{64} << 20;       ///< Bytes of frame memory (rounded up to a page).
     std::uint32_t max_readers = 8;                       ///< Reader slots (1..64).
     std::size_t metadata_capacity = std::size_t{16} << 10; ///< Bytes for one stream-metadata document.
     std::uint32_t permissions = 0600;                    ///< Mode of the shared-memory object.
     Integrity integrity = Integrity::None;
     std::string secret;                                  ///< Required with Integrity::Mac; high-entropy.
-    std::chrono::nanoseconds reader_timeout = std::chrono::seconds(5); ///< Longest wait for lossless readers.
+    std::chrono::nanoseconds reader_timeout = std::chrono::seconds(5); ///< Longest wait for room.
     std::chrono::nanoseconds spin = std::chrono::nanoseconds(0); ///< Busy-wait before sleeping when blocked.
-    std::uint32_t max_outstanding = 16; ///< Reservations that may be open at once (buffer pools).
+    std::uint32_t max_outstanding = 16; ///< Reservations that may be open at once (buffer pools, decoders).
+    /// Frames the ring can describe at once (descriptors; rounded up to a power of two, 16..1048576). A lossless
+    /// reader may lag at most this many frames. 0: one per 16 KiB of ring_size, at least 64, at most 65536.
+    std::uint32_t max_frames = 0;
+    /// Frames each reader may hold at once (hold records per reader slot, 1..4096).
+    std::uint32_t max_holds_per_reader = 64;
 };
 
 struct ReaderOptions {
     ReaderPolicy policy = ReaderPolicy::Lossless;
     StartAt start_at = StartAt::NextFrame;
     std::chrono::nanoseconds spin = std::chrono::nanoseconds(0); ///< Busy-wait before sleeping on a futex.
-    std::uint32_t max_held = 64;        ///< Frames this reader may hold at once before releasing.
-    std::uint64_t max_lag_frames = 0;   ///< Latest policy: jump to newest when this far behind (0: only when overrun).
+    /// Frames this reader may hold at once; 0: as many as the ring allows (its writer's max_holds_per_reader).
+    std::uint32_t max_held = 0;
+    /// Latest policy: how many frames older than the newest a frame may be. 0: always the newest frame;
+    /// N: frames in order while at most N behind, then a jump to the newest (counted as skipped).
+    std::uint64_t max_lag_frames = 0;
     bool verify = true;                 ///< Verify checksums/MACs when the ring carries them.
     std::string secret;                 ///< Needed for rings created with Integrity::Mac.
     /// How often a waiting reader checks that its writer is alive; WriterGone comes within about twice this.

@@ -21,9 +21,9 @@ namespace detail {
 class ReaderCore;
 } // namespace detail
 
-/// A read-only view of one frame in shared memory. The writer will not overwrite it until it is released,
-/// either explicitly with release() or by destroying the Frame. Move-only; must not outlive its Reader.
-/// Frames may be released in any order and from any thread.
+/// A read-only view of one frame in shared memory. The writer will not reuse its memory until it is released,
+/// either explicitly with release() or by destroying the Frame; it places newer frames around it meanwhile.
+/// Move-only; must not outlive its Reader. Frames may be released in any order and from any thread.
 class Frame {
 public:
     Frame() = default;
@@ -53,7 +53,7 @@ public:
 private:
     friend class detail::ReaderCore;
     detail::ReaderCore* core_ = nullptr; ///< Owned by the Reader; stable across moves of the Reader.
-    std::uint64_t hold_id_ = 0;
+    std::uint32_t hold_ = 0;             ///< Its hold record in the reader's slot.
     std::span<const std::byte> payload_;
     std::span<const std::byte> metadata_;
     FrameInfo info_;
@@ -70,8 +70,11 @@ private:
 /// - Reader::attach() takes one of the ring's reader slots (Errc::Busy when all are taken) for as long as
 ///   the Reader lives; a reader that dies is detected through a kernel-held lock and its slot reclaimed.
 /// - acquire() is called from one thread at a time; release() (or ~Frame) from any thread.
-/// - acquire() returns frames in sequence order. When the writer has closed or died and every frame it
-///   committed has been read, it returns Errc::WriterGone (within about two liveness intervals of a death).
+/// - A lossless reader gets every frame in sequence order. A latest reader gets the newest frame committed at
+///   each acquire() (or, with max_lag_frames, frames in order while it is at most that far behind) and never
+///   slows the writer; what it skips is counted. Frames either holds are visible in the segment (zbctl).
+/// - When the writer has closed or died and every frame this reader still gets has been read, acquire() returns
+///   Errc::WriterGone (within about two liveness intervals of a death).
 /// - Memory handed out is read-only and stays valid until released, also after the writer died.
 class Reader {
 public:
@@ -98,6 +101,17 @@ public:
 
     /// True while the writer process holds the ring.
     [[nodiscard]] bool writer_alive() const;
+
+    /// Asks the writer for a keyframe (a reader joining an encoded stream): Writer::keyframe_requested() turns
+    /// true. One atomic increment; the writer decides what to do with it.
+    void request_keyframe() noexcept;
+
+    /// Frames this reader may hold at once (ReaderOptions::max_held, or the ring's limit).
+    [[nodiscard]] std::uint32_t max_held() const noexcept;
+    /// Frames it holds now.
+    [[nodiscard]] std::uint32_t held() const noexcept;
+    /// Bytes of frame memory in the ring.
+    [[nodiscard]] std::size_t ring_size() const noexcept;
 
     [[nodiscard]] ReaderCounters counters() const noexcept;
     [[nodiscard]] std::uint32_t slot_index() const noexcept;
