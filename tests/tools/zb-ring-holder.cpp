@@ -76,10 +76,11 @@ int run_writer(const std::string& ring, std::uint64_t frames, std::uint32_t wait
     return wait_for_stop();
 }
 
-int run_reader(const std::string& ring, std::uint64_t frames, zerobuffer::ReaderPolicy policy)
+int run_reader(const std::string& ring, std::uint64_t frames, zerobuffer::ReaderPolicy policy, std::uint64_t max_lag)
 {
     zerobuffer::ReaderOptions options;
     options.policy = policy;
+    options.max_lag_frames = max_lag;
     auto reader = zerobuffer::Reader::attach(ring, options);
     for (int tries = 0; !reader && reader.error().code == zerobuffer::Errc::NotFound && tries < 200; ++tries) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -125,6 +126,7 @@ int main(int argc, char** argv)
     std::uint64_t frames = 0;
     std::uint64_t wait_readers = 0;
     std::uint64_t frame_bytes = 1000;
+    std::uint64_t max_lag = 0;
     auto policy = zerobuffer::ReaderPolicy::Lossless;
     for (int i = 3; i + 1 < argc; i += 2) {
         const std::string_view key = argv[i];
@@ -134,6 +136,8 @@ int main(int argc, char** argv)
             ok = parse(value, frames);
         } else if (key == "--wait-readers") {
             ok = parse(value, wait_readers);
+        } else if (key == "--max-lag") {
+            ok = parse(value, max_lag);
         } else if (key == "--frame-bytes") {
             ok = parse(value, frame_bytes);
         } else if (key == "--policy") {
@@ -151,7 +155,7 @@ int main(int argc, char** argv)
         return run_writer(ring, frames, static_cast<std::uint32_t>(wait_readers), static_cast<std::size_t>(frame_bytes));
     }
     if (role == "reader") {
-        return run_reader(ring, frames, policy);
+        return run_reader(ring, frames, policy, max_lag);
     }
     std::fprintf(stderr, "zb-ring-holder: role must be writer or reader\n");
     return 2;

@@ -144,7 +144,7 @@ live)
     wait_for writer attached
     start_holder lossless reader "$ring" --frames 10 --policy lossless
     lpid=$holder_pid
-    start_holder latest reader "$ring" --frames 7 --policy latest
+    start_holder latest reader "$ring" --frames 7 --policy latest --max-lag 100
     tpid=$holder_pid
     wait_for writer ready
     wait_for lossless ready
@@ -166,7 +166,7 @@ live)
     out_has "^Ring $ring" "inspect title"
     out_has "state +active" "inspect state"
     out_has "segment size +[0-9]+ bytes" "inspect segment size"
-    out_has "payload ring +offset [0-9]+, capacity [0-9]+" "inspect payload layout"
+    out_has "frame memory +offset [0-9]+, capacity [0-9]+" "inspect frame memory layout"
     out_has "max_readers 4" "inspect reader slots"
     out_has "pid +$wpid .*alive" "inspect writer pid"
     out_has "frames_written +10$" "inspect writer counters"

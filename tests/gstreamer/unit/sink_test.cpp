@@ -223,9 +223,9 @@ TEST(Sink, DroppedAndReorderedPoolBuffersNeitherBlockNorCorrupt)
         gst_buffer_unref(b); // Dropped upstream: its reservation is aborted.
         ASSERT_EQ(gst_harness_push(harness.get(), c), GST_FLOW_OK); // Rendered before an older reservation.
         ASSERT_EQ(gst_harness_push(harness.get(), a), GST_FLOW_OK);
-        // The ring publishes in reservation order: a, then c.
-        EXPECT_EQ(payload_of(next_frame(reader)), zbtest::pattern_bytes(kSmallI420Size, static_cast<std::uint8_t>(1 + round)));
+        // The ring publishes in commit order: c, then a.
         EXPECT_EQ(payload_of(next_frame(reader)), zbtest::pattern_bytes(kSmallI420Size, static_cast<std::uint8_t>(3 + round)));
+        EXPECT_EQ(payload_of(next_frame(reader)), zbtest::pattern_bytes(kSmallI420Size, static_cast<std::uint8_t>(1 + round)));
     }
     const zerobuffer::WriterCounters counters = zbtest::writer_counters(ring.str());
     EXPECT_EQ(counters.frames_in_place, 40u);
