@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 // The buffer pool zerobuffersink offers upstream: every buffer's memory is a reservation inside the ring.
 //
-// Reservations are made when upstream acquires a buffer (not when the pool starts), because the ring publishes
-// frames in reservation order: a reservation idling in a free list would hold back every later frame. A buffer
-// is never recycled; its memory's destroy notify aborts the reservation unless the sink committed it.
+// Reservations are made when upstream acquires a buffer (not when the pool starts): a reservation idling in a free
+// list would keep ring memory from readers for nothing. A buffer is never recycled; its memory's destroy notify
+// aborts the reservation unless the sink committed it, and gives a committed frame's memory back to the ring. The
+// ring publishes frames in commit order, so buffers upstream keeps (a decoder's reference frames) or drops hold
+// back nothing.
 #include "gstzerobufferpool.h"
+
+#include <algorithm>
 
 #include <gst/video/video.h>
 
@@ -45,6 +49,8 @@ void release_reservation(gpointer data)
             holder->reservation.abort(); // Dropped before render.
             holder->owner->reservation_closed.notify_all();
         }
+        holder->committed.release(); // Rendered: readers may be done with it, upstream is.
+        --holder->owner->pool_kept;
     }
     // holder (and maybe the last reference to the Writer) goes away after the lock is released.
 }
@@ -75,6 +81,22 @@ PoolReservation* pool_reservation_of(GstBuffer* buffer, const SharedWriter* owne
     if (offset != 0 || size > holder->reservation.payload().size())
         return nullptr;
     return holder;
+}
+
+std::uint32_t pool_budget(std::size_t ring_size, std::size_t frame_size) noexcept
+{
+    const std::size_t extent = (frame_size + 63) / 64 * 64;
+    const std::size_t frames = extent == 0 ? 0 : ring_size / extent;
+    return static_cast<std::uint32_t>(std::max<std::size_t>(1, frames / 2 > 1 ? frames / 2 - 1 : 1));
+}
+
+Result<void> commit_pool_buffer(PoolReservation& pooled, const FrameInfo& info, std::size_t size)
+{
+    auto committed = pooled.owner->writer.commit_retained(pooled.reservation, info, size, 0);
+    if (!committed)
+        return tl::unexpected(std::move(committed.error()));
+    pooled.committed = std::move(*committed);
+    return {};
 }
 
 bool pool_found_no_room(GstBuffer* buffer)
@@ -134,10 +156,17 @@ static GstFlowReturn gst_zero_buffer_pool_acquire_buffer(GstBufferPool* pool, Gs
     while (true) {
         if (GST_BUFFER_POOL_IS_FLUSHING(pool))
             return GST_FLOW_FLUSHING;
+        if (owner.pool_kept >= zerobuffer::gst::pool_budget(owner.writer.ring_size(), state.frame_size)) {
+            lock.unlock();
+            GST_LOG_OBJECT(pool, "upstream keeps %u ring buffers (its share of the ring): ordinary memory", owner.pool_kept);
+            *buffer = gst_buffer_new_allocate(nullptr, state.frame_size, nullptr);
+            return *buffer != nullptr ? GST_FLOW_OK : GST_FLOW_ERROR;
+        }
         auto reserved = owner.writer.reserve(state.frame_size, 0, slice);
         if (reserved) {
+            ++owner.pool_kept;
             lock.unlock();
-            auto holder = std::make_unique<PoolReservation>(PoolReservation{shared_owner, std::move(*reserved)});
+            auto holder = std::make_unique<PoolReservation>(PoolReservation{shared_owner, std::move(*reserved), {}});
             const std::span<std::byte> payload = holder->reservation.payload();
             GstMemory* memory = gst_memory_new_wrapped(static_cast<GstMemoryFlags>(0), payload.data(), payload.size(), 0,
                                                        payload.size(), holder.get(), release_reservation);
@@ -148,13 +177,6 @@ static GstFlowReturn gst_zero_buffer_pool_acquire_buffer(GstBufferPool* pool, Gs
         }
         const zerobuffer::Errc code = reserved.error().code;
         const bool time_left = !dont_wait && std::chrono::steady_clock::now() < deadline;
-        if (code == zerobuffer::Errc::InvalidState && time_left) {
-            // Too many open reservations (upstream holds many buffers, a queue): wait for the sink to commit or
-            // upstream to drop one, like an ordinary pool at max-buffers. Handing out ordinary memory instead
-            // would reorder frames: its copy would be reserved after buffers upstream acquired later.
-            owner.reservation_closed.wait_for(lock, slice);
-            continue;
-        }
         if (code == zerobuffer::Errc::Timeout && time_left) {
             lock.unlock(); // Let the streaming thread commit between slices.
             lock.lock();

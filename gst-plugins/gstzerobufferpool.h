@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <memory>
+#include <cstdint>
 #include <mutex>
 
 #include <gst/gst.h>
@@ -29,14 +30,27 @@ struct SharedWriter {
     /// reservations are open can try again.
     std::condition_variable reservation_closed;
     Writer writer;
+    /// Pool buffers alive that hold ring memory (open, or committed and retained). Guarded by `mutex`.
+    std::uint32_t pool_kept = 0;
 };
 
+/// Pool buffers that may hold ring memory at once: about half of the frames the ring holds, less one for the copy
+/// path; the other half is for readers (what downstream of zerobuffersrc keeps). Beyond it, upstream gets
+/// ordinary memory that the sink copies in, so that a decoder keeping many reference frames never fills the ring.
+[[nodiscard]] std::uint32_t pool_budget(std::size_t ring_size, std::size_t frame_size) noexcept;
+
 /// What one pool buffer's memory wraps. Created at acquire, destroyed with the memory: an uncommitted
-/// reservation is aborted then (a buffer dropped upstream, for example on a flush).
+/// reservation is aborted then (a buffer dropped upstream, for example on a flush), and a committed frame's
+/// memory is given back to the ring only then, so that an element upstream that still references the buffer
+/// after the sink published it (a decoder's reference frame) never sees it overwritten.
 struct PoolReservation {
     std::shared_ptr<SharedWriter> owner;
     FrameReservation reservation;
+    RetainedFrame committed;
 };
+
+/// Publishes a pool buffer's frame, keeping its memory until the buffer is freed. Called with owner->mutex held.
+[[nodiscard]] Result<void> commit_pool_buffer(PoolReservation& pooled, const FrameInfo& info, std::size_t size);
 
 /// The reservation wrapped by `buffer` if it is a pool buffer of `owner` whose single memory starts at the
 /// reservation's payload and is still open; nullptr for any other buffer (which the sink then copies).

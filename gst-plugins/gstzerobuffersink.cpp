@@ -28,7 +28,7 @@ using zerobuffer::gst::SharedWriter;
 
 enum class Checksum : gint { None = 0, Checksum = 1 };
 
-constexpr guint kDefaultBuffers = 8;
+constexpr guint kDefaultBuffers = 16;
 constexpr guint kDefaultMaxReaders = 8;
 constexpr guint kDefaultReaderTimeoutMs = 5000;
 constexpr guint kDefaultPermissions = 0600;
@@ -458,7 +458,7 @@ static GstFlowReturn gst_zero_buffer_sink_render(GstBaseSink* sink, GstBuffer* b
     zerobuffer::Result<void> written;
     if (auto* pooled = zerobuffer::gst::pool_reservation_of(buffer, state.ring.get())) {
         const std::lock_guard lock(state.ring->mutex);
-        written = state.ring->writer.commit(pooled->reservation, info, gst_buffer_get_size(buffer), 0);
+        written = zerobuffer::gst::commit_pool_buffer(*pooled, info, gst_buffer_get_size(buffer));
         state.ring->reservation_closed.notify_all();
     } else {
         written = write_frame(self, buffer, info);
@@ -621,6 +621,8 @@ static void gst_zero_buffer_sink_init(GstZeroBufferSink* self)
     self->state = std::make_unique<SinkState>().release();
     // The ring is the clock-less pipe between processes: render as fast as upstream delivers.
     gst_base_sink_set_sync(GST_BASE_SINK(self), FALSE);
+    // The last sample would keep a pool buffer, and so ring memory, for nothing: readers have the frame.
+    gst_base_sink_set_last_sample_enabled(GST_BASE_SINK(self), FALSE);
 }
 
 static void gst_zero_buffer_sink_class_init(GstZeroBufferSinkClass* klass)

@@ -3,7 +3,8 @@
 //
 // Each output buffer wraps one frame's payload read-only; the frame is released when downstream frees the buffer,
 // in any order and from any thread. Every buffer holds a reference to the Reader, so the Reader outlives the
-// last buffer even when the element stopped while a queue still held some.
+// last buffer even when the element stopped while a queue still held some. Once downstream keeps more than the
+// ring can spare (an encoder's lookahead), further frames are copied (frame_buffers.h).
 #include "gstzerobuffersrc.h"
 
 #include <atomic>
@@ -19,6 +20,7 @@
 #include <zerobuffer/stream_format.h>
 
 #include "format.h"
+#include "frame_buffers.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_zero_buffer_src_debug);
 #define GST_CAT_DEFAULT gst_zero_buffer_src_debug
@@ -28,7 +30,7 @@ namespace {
 enum class Policy : gint { Lossless = 0, Latest = 1 };
 
 constexpr guint kDefaultTimeoutMs = 0;
-constexpr guint kDefaultMaxHeld = 64;
+constexpr guint kDefaultMaxHeld = 0;
 // acquire() waits in slices this long so that unlock() (flushing, stopping) interrupts it promptly. The wait
 // itself sleeps on the ring's futex: a frame wakes it at once.
 constexpr std::chrono::milliseconds kWaitSlice{50};
@@ -43,16 +45,11 @@ struct Settings {
     std::string secret;
     bool verify_checksum = true;
     guint max_held = kDefaultMaxHeld;
+    guint64 max_lag = 0;
     bool commit_timestamp_meta = false;
 };
 
-/// What an output buffer's memory owns: the frame (released first) and a reference to its Reader.
-struct FrameHolder {
-    std::shared_ptr<zerobuffer::Reader> reader;
-    zerobuffer::Frame frame;
-};
-
-void release_frame(gpointer data) { std::unique_ptr<FrameHolder> holder(static_cast<FrameHolder*>(data)); }
+using zerobuffer::gst::SharedReader;
 
 struct CapsDeleter {
     void operator()(GstCaps* caps) const noexcept { gst_caps_unref(caps); }
@@ -66,7 +63,9 @@ struct SrcState {
     Settings settings;
 
     Settings active; ///< Copied at start().
-    std::shared_ptr<zerobuffer::Reader> reader;
+    std::shared_ptr<SharedReader> reader;
+    zerobuffer::gst::ZeroCopyBudget budget;
+    guint64 frames_copied = 0;
     std::mutex caps_mutex;              ///< Guards caps: caps queries come from any thread.
     CapsPtr caps;                       ///< Caps pushed downstream for the current stream format.
     zerobuffer::StreamFormat format;
@@ -76,6 +75,7 @@ struct SrcState {
     bool need_segment = true;
     bool discont_next = false;
     bool warned_held = false;
+    bool warned_copies = false;
     GstClockTime segment_start = GST_CLOCK_TIME_NONE;
     std::atomic<bool> flushing{false};
     /// Caps of the commit-timestamp meta, made once (the meta takes its own reference).
@@ -100,6 +100,7 @@ enum {
     PROP_SECRET,
     PROP_VERIFY_CHECKSUM,
     PROP_MAX_HELD,
+    PROP_MAX_LAG,
     PROP_IS_LIVE,
     PROP_COMMIT_TIMESTAMP_META,
 };
@@ -112,7 +113,8 @@ GType gst_zero_buffer_policy_get_type(void)
     static GType type = 0;
     static const GEnumValue values[] = {
         {static_cast<gint>(Policy::Lossless), "Every frame, in order; the writer waits for this reader", "lossless"},
-        {static_cast<gint>(Policy::Latest), "Never slows the writer; skips to the newest frame when behind", "latest"},
+        {static_cast<gint>(Policy::Latest), "The newest frame at each read (in order with max-lag); never slows the writer",
+         "latest"},
         {0, nullptr, nullptr},
     };
     if (g_once_init_enter(&type))
@@ -149,12 +151,13 @@ AttachResult attach(GstZeroBufferSrc* self)
     zerobuffer::ReaderOptions options;
     options.policy = settings.policy == Policy::Latest ? zerobuffer::ReaderPolicy::Latest
                                                        : zerobuffer::ReaderPolicy::Lossless;
-    options.max_held = settings.max_held;
+    options.max_lag_frames = settings.policy == Policy::Latest ? settings.max_lag : 0;
     options.verify = settings.verify_checksum;
     options.secret = settings.secret;
     auto reader = zerobuffer::Reader::attach(settings.ring, options);
     if (reader) {
-        state.reader = std::make_shared<zerobuffer::Reader>(std::move(*reader));
+        state.reader = std::make_shared<SharedReader>(std::move(*reader));
+        state.budget = zerobuffer::gst::ZeroCopyBudget::for_reader(state.reader->reader, settings.max_held);
         state.need_caps = true;
         GST_INFO_OBJECT(self, "attached to ring '%s'", settings.ring.c_str());
         return AttachResult::Attached;
@@ -197,7 +200,7 @@ AttachResult attach(GstZeroBufferSrc* self)
 bool update_caps(GstZeroBufferSrc* self)
 {
     SrcState& state = *self->state;
-    const std::string& json = state.reader->stream_metadata();
+    const std::string& json = state.reader->reader.stream_metadata();
     zerobuffer::StreamFormat format;
     if (json.empty()) {
         format.media_type = "application/octet-stream"; // A writer that never described its stream.
@@ -243,6 +246,28 @@ bool update_caps(GstZeroBufferSrc* self)
     return true;
 }
 
+// Once per reader: downstream keeps more of the ring than it can spare, so frames are copied from now on. The ring
+// size that would avoid it is at least twice what downstream keeps now (half of the ring is the writer's).
+void warn_copies(GstZeroBufferSrc* self, std::uint64_t size)
+{
+    SrcState& state = *self->state;
+    if (state.warned_copies)
+        return;
+    state.warned_copies = true;
+    const std::uint64_t kept = state.reader->kept_bytes.load(std::memory_order_relaxed);
+    const std::uint32_t frames = state.reader->kept_frames.load(std::memory_order_relaxed);
+    const std::uint64_t wanted = 2 * (kept + size) + size;
+    GST_ELEMENT_WARNING(self, RESOURCE, READ,
+                        ("downstream keeps %u buffers (%" G_GUINT64_FORMAT " bytes) of ring '%s' (%" G_GSIZE_FORMAT
+                         " bytes), more than the ring can spare: further frames are copied so that the writer keeps "
+                         "flowing. A ring of at least %" G_GUINT64_FORMAT " bytes (zerobuffersink buffers=%" G_GUINT64_FORMAT
+                         " or more) lets them stay zero copy; the element's log at stop says how many downstream kept "
+                         "at most",
+                         frames, kept, state.active.ring.c_str(), state.reader->reader.ring_size(), wanted,
+                         size == 0 ? guint64{0} : (wanted + size - 1) / size),
+                        (nullptr));
+}
+
 GstBuffer* wrap_frame(GstZeroBufferSrc* self, zerobuffer::Frame frame)
 {
     SrcState& state = *self->state;
@@ -253,11 +278,19 @@ GstBuffer* wrap_frame(GstZeroBufferSrc* self, zerobuffer::Frame frame)
 
     GstBuffer* buffer = gst_buffer_new();
     if (!payload.empty()) {
-        auto holder = std::make_unique<FrameHolder>(FrameHolder{state.reader, std::move(frame)});
-        // The ring is mapped read-only in readers: the memory says so, and writers downstream copy.
-        gpointer data = const_cast<std::byte*>(payload.data());
-        gst_buffer_append_memory(buffer, gst_memory_new_wrapped(GST_MEMORY_FLAG_READONLY, data, payload.size(), 0,
-                                                                payload.size(), holder.release(), release_frame));
+        if (state.budget.allows(*state.reader, payload.size())) {
+            gst_buffer_append_memory(buffer, zerobuffer::gst::wrap_frame_memory(state.reader, std::move(frame)));
+        } else {
+            warn_copies(self, payload.size());
+            GstMemory* copy = zerobuffer::gst::copy_frame_memory(state.reader, frame);
+            frame.release(); // Back to the writer at once: downstream keeps the copy.
+            if (copy == nullptr) {
+                gst_buffer_unref(buffer);
+                return nullptr;
+            }
+            gst_buffer_append_memory(buffer, copy);
+            ++state.frames_copied;
+        }
     }
     gst_buffer_unset_flags(buffer, GST_BUFFER_FLAG_TAG_MEMORY); // Fresh buffer: its memory is not a change.
     GST_BUFFER_PTS(buffer) = to_clock_time(info.pts);
@@ -333,6 +366,8 @@ static gboolean gst_zero_buffer_src_start(GstBaseSrc* src)
     state.need_segment = true;
     state.discont_next = false;
     state.warned_held = false;
+    state.warned_copies = false;
+    state.frames_copied = 0;
     state.segment_start = GST_CLOCK_TIME_NONE;
     state.flushing = false;
     // Without reconnect a missing ring is an error at once; with it, create() waits for the writer.
@@ -344,6 +379,11 @@ static gboolean gst_zero_buffer_src_start(GstBaseSrc* src)
 static gboolean gst_zero_buffer_src_stop(GstBaseSrc* src)
 {
     SrcState& state = *GST_ZERO_BUFFER_SRC(src)->state;
+    if (state.reader && state.frames_copied != 0)
+        GST_INFO_OBJECT(src, "ring '%s': %" G_GUINT64_FORMAT " frames copied; downstream kept at most %u buffers (%" G_GUINT64_FORMAT
+                             " bytes) at once: a ring of %" G_GUINT64_FORMAT " bytes would have kept them all zero copy",
+                        state.active.ring.c_str(), state.frames_copied, state.reader->peak_alive.load(),
+                        state.reader->peak_bytes.load(), 2 * state.reader->peak_bytes.load());
     state.reader.reset(); // Buffers still downstream keep the Reader until they are freed.
     set_current_caps(state, nullptr);
     state.format = {};
@@ -416,7 +456,7 @@ static GstFlowReturn gst_zero_buffer_src_create(GstPushSrc* push_src, GstBuffer*
             }
         }
 
-        auto frame = state.reader->acquire(kWaitSlice);
+        auto frame = state.reader->reader.acquire(kWaitSlice);
         if (!frame) {
             const zerobuffer::Error& error = frame.error();
             switch (error.code) {
@@ -445,10 +485,11 @@ static GstFlowReturn gst_zero_buffer_src_create(GstPushSrc* push_src, GstBuffer*
                                   ("%s", error.message.c_str()));
                 return GST_FLOW_ERROR;
             case zerobuffer::Errc::InvalidState:
-                // Downstream holds max-held frames: wait for it to free one (the writer may be waiting for us too).
+                // The reader's holds are all taken (copies keep one free, so only when downstream keeps frames of an
+                // earlier reader of this element): wait for one to be freed.
                 if (!state.warned_held) {
-                    GST_WARNING_OBJECT(self, "downstream holds %u frames (max-held): waiting for it to free one",
-                                       settings.max_held);
+                    GST_WARNING_OBJECT(self, "all %u holds of the reader are taken: waiting for downstream to free one",
+                                       state.reader->reader.max_held());
                     state.warned_held = true;
                 }
                 std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -491,6 +532,11 @@ static GstFlowReturn gst_zero_buffer_src_create(GstPushSrc* push_src, GstBuffer*
             }
         }
         GstBuffer* buffer = wrap_frame(self, std::move(*frame));
+        if (buffer == nullptr) {
+            GST_ELEMENT_ERROR(self, RESOURCE, NO_SPACE_LEFT, ("out of memory copying a frame of ring '%s'", settings.ring.c_str()),
+                              (nullptr));
+            return GST_FLOW_ERROR;
+        }
         if (state.raw_video)
             zerobuffer::gst::add_video_meta(buffer, state.video_info, state.format);
         maybe_new_segment(self, GST_BUFFER_PTS(buffer));
@@ -547,6 +593,9 @@ static void gst_zero_buffer_src_set_property(GObject* object, guint prop_id, con
     case PROP_MAX_HELD:
         settings.max_held = g_value_get_uint(value);
         break;
+    case PROP_MAX_LAG:
+        settings.max_lag = g_value_get_uint64(value);
+        break;
     case PROP_COMMIT_TIMESTAMP_META:
         settings.commit_timestamp_meta = g_value_get_boolean(value);
         break;
@@ -587,6 +636,9 @@ static void gst_zero_buffer_src_get_property(GObject* object, guint prop_id, GVa
         break;
     case PROP_MAX_HELD:
         g_value_set_uint(value, settings.max_held);
+        break;
+    case PROP_MAX_LAG:
+        g_value_set_uint64(value, settings.max_lag);
         break;
     case PROP_COMMIT_TIMESTAMP_META:
         g_value_set_boolean(value, settings.commit_timestamp_meta);
@@ -630,8 +682,8 @@ static void gst_zero_buffer_src_class_init(GstZeroBufferSrcClass* klass)
     g_object_class_install_property(
         object_class, PROP_POLICY,
         g_param_spec_enum("policy", "Reader policy",
-                          "lossless: every frame, the writer waits for this reader; latest: never slows the writer, "
-                          "skips to the newest frame when behind (marked DISCONT)",
+                          "lossless: every frame, the writer waits for this reader; latest: the newest frame at each "
+                          "read, never slows the writer, what it skips is marked DISCONT (see max-lag)",
                           GST_TYPE_ZERO_BUFFER_POLICY, static_cast<gint>(Policy::Lossless), flags));
     g_object_class_install_property(
         object_class, PROP_TIMEOUT,
@@ -657,10 +709,17 @@ static void gst_zero_buffer_src_class_init(GstZeroBufferSrcClass* klass)
                              TRUE, flags));
     g_object_class_install_property(
         object_class, PROP_MAX_HELD,
-        g_param_spec_uint("max-held", "Maximum held frames",
-                          "Frames downstream may hold at once (queues, tee branches); when reached the source waits "
-                          "for one to be freed. Held frames keep the writer from reusing their memory",
-                          1, 65536, kDefaultMaxHeld, flags));
+        g_param_spec_uint("max-held", "Maximum zero-copy frames",
+                          "Frames downstream may keep as zero-copy buffers (queues, encoders, tee branches); later "
+                          "frames are copied, as they are once downstream keeps half of the ring. 0 = as many as the "
+                          "ring lets a reader hold",
+                          0, 4096, kDefaultMaxHeld, flags));
+    g_object_class_install_property(
+        object_class, PROP_MAX_LAG,
+        g_param_spec_uint64("max-lag", "Maximum lag (frames)",
+                            "policy=latest: read frames in order while at most this many behind the newest, then jump "
+                            "to the newest; 0 = always the newest frame",
+                            0, G_MAXUINT64, 0, flags));
     g_object_class_install_property(
         object_class, PROP_IS_LIVE,
         g_param_spec_boolean("is-live", "Is live", "Act as a live source (for a writer fed by a camera or a clock)",

@@ -206,7 +206,7 @@ TEST(Sink, PoolBuffersAreFilledInPlaceOthersAreCopied)
 TEST(Sink, DroppedAndReorderedPoolBuffersNeitherBlockNorCorrupt)
 {
     RingName ring;
-    HarnessPtr harness = sink_harness(ring, {{"buffers", "4"}});
+    HarnessPtr harness = sink_harness(ring, {{"buffers", "8"}});
     gst_harness_set_src_caps_str(harness.get(), kSmallI420);
     zerobuffer::Reader reader = attach(ring);
 
@@ -233,51 +233,34 @@ TEST(Sink, DroppedAndReorderedPoolBuffersNeitherBlockNorCorrupt)
     EXPECT_EQ(counters.frames_copied, 0u);
 }
 
-// Upstream holding every reservation the ring can take (a queue in front of the sink): the next acquire waits
-// for a commit instead of handing out memory whose copy would land after frames acquired later.
-TEST(Sink, PoolFullOfOpenReservationsWaitsInsteadOfReordering)
+// Upstream keeping more buffers than its share of the ring (a queue in front of the sink, a decoder's references):
+// the next ones come in ordinary memory at once, without waiting, and every frame arrives in commit order.
+TEST(Sink, UpstreamKeepingMoreThanItsShareGetsOrdinaryMemoryAtOnce)
 {
     RingName ring;
-    HarnessPtr harness = sink_harness(ring, {{"buffers", "4"}});
+    HarnessPtr harness = sink_harness(ring, {{"buffers", "8"}});
     gst_harness_set_src_caps_str(harness.get(), kSmallI420);
     zerobuffer::Reader reader = attach(ring);
 
-    // buffers=4: the ring holds exactly four of these frames; open reservations for all of them.
+    // buffers=8: the pool lends at most 3 ring buffers at once (half the ring, less one for the copy path).
     std::vector<GstBuffer*> open;
-    for (int i = 0; i < 4; ++i)
+    for (int i = 0; i < 6; ++i)
         open.push_back(gst_harness_create_buffer(harness.get(), kSmallI420Size));
     ASSERT_NE(open[0]->pool, nullptr) << "the sink proposed no pool";
-    GstBufferPool* pool = GST_BUFFER_POOL(gst_object_ref(open[0]->pool));
-
-    std::atomic<GstBuffer*> acquired{nullptr};
-    std::thread acquirer([&] {
-        GstBuffer* buffer = nullptr;
-        EXPECT_EQ(gst_buffer_pool_acquire_buffer(pool, &buffer, nullptr), GST_FLOW_OK);
-        acquired.store(buffer);
-    });
-    std::this_thread::sleep_for(150ms);
-    EXPECT_EQ(acquired.load(), nullptr) << "the acquire did not wait for room";
     for (std::size_t i = 0; i < open.size(); ++i) {
         GstMapInfo map;
         ASSERT_TRUE(gst_buffer_map(open[i], &map, GST_MAP_WRITE));
         zbtest::fill_pattern({reinterpret_cast<std::byte*>(map.data), map.size}, static_cast<std::uint8_t>(i));
         gst_buffer_unmap(open[i], &map);
+    }
+    for (std::size_t i = open.size(); i-- > 0;) { // Newest first: commit order decides.
         ASSERT_EQ(gst_harness_push(harness.get(), open[i]), GST_FLOW_OK);
         EXPECT_EQ(payload_of(next_frame(reader)), zbtest::pattern_bytes(kSmallI420Size, static_cast<std::uint8_t>(i)));
     }
-    acquirer.join();
-    GstBuffer* late = acquired.load();
-    ASSERT_NE(late, nullptr);
-    GstMapInfo map;
-    ASSERT_TRUE(gst_buffer_map(late, &map, GST_MAP_WRITE));
-    zbtest::fill_pattern({reinterpret_cast<std::byte*>(map.data), map.size}, 200);
-    gst_buffer_unmap(late, &map);
-    ASSERT_EQ(gst_harness_push(harness.get(), late), GST_FLOW_OK);
-    EXPECT_EQ(payload_of(next_frame(reader)), zbtest::pattern_bytes(kSmallI420Size, 200));
     const zerobuffer::WriterCounters counters = zbtest::writer_counters(ring.str());
-    EXPECT_EQ(counters.frames_in_place, open.size() + 1);
-    EXPECT_EQ(counters.frames_copied, 0u);
-    gst_object_unref(pool);
+    EXPECT_EQ(counters.frames_in_place, 3u);
+    EXPECT_EQ(counters.frames_copied, 3u);
+    EXPECT_EQ(counters.waits, 0u);
 }
 
 TEST(Sink, EndOfStreamAndFlushReachTheRing)
@@ -541,4 +524,47 @@ TEST(Sink, BiggerFramesRecreateADerivedRingOrNameTheSizeNeeded)
         EXPECT_NE(error.find(ring.str()), std::string::npos) << error;
         gst_element_set_bus(harness->element, nullptr);
     }
+}
+
+TEST(Sink, PoolBuffersUpstreamKeepsAfterPushingStayIntactWhileLaterFramesFlow)
+{
+    // A decoder keeps its reference frames after pushing them: the ring must neither overwrite them nor hold later
+    // frames back. Ring of 8 frames: 2 kept buffers stay within upstream's share (3), 200 frames flow past them in
+    // place; then 4 more kept ones go beyond it, and later frames come in ordinary memory, still without a stall.
+    RingName ring;
+    HarnessPtr harness = sink_harness(ring, {{"buffers", "8"}});
+    gst_harness_set_src_caps_str(harness.get(), kSmallI420);
+    zerobuffer::Reader reader = attach(ring);
+    std::vector<std::pair<BufferPtr, int>> kept;
+    const auto push = [&](int i, bool keep) {
+        GstBuffer* buffer = gst_harness_create_buffer(harness.get(), kSmallI420Size);
+        GstMapInfo map;
+        ASSERT_TRUE(gst_buffer_map(buffer, &map, GST_MAP_WRITE));
+        zbtest::fill_pattern({reinterpret_cast<std::byte*>(map.data), map.size}, static_cast<std::uint8_t>(i));
+        gst_buffer_unmap(buffer, &map);
+        if (keep)
+            kept.emplace_back(gst_buffer_ref(buffer), i); // Upstream keeps a reference.
+        ASSERT_EQ(gst_harness_push(harness.get(), buffer), GST_FLOW_OK) << "frame " << i;
+        EXPECT_EQ(payload_of(next_frame(reader)), zbtest::pattern_bytes(kSmallI420Size, static_cast<std::uint8_t>(i)))
+            << "frame " << i;
+        for (const auto& [buffer_kept, seed] : kept)
+            ASSERT_EQ(zbtest::buffer_bytes(buffer_kept.get()), zbtest::pattern_bytes(kSmallI420Size, static_cast<std::uint8_t>(seed)))
+                << "kept buffer " << seed << " changed after frame " << i;
+    };
+    for (int i = 0; i < 200; ++i)
+        ASSERT_NO_FATAL_FAILURE(push(i, i % 100 == 0));
+    zerobuffer::WriterCounters counters = zbtest::writer_counters(ring.str());
+    EXPECT_EQ(counters.frames_in_place, 200u) << "every frame rendered in the ring";
+    EXPECT_EQ(counters.frames_retained, 200u);
+    EXPECT_EQ(counters.waits, 0u) << "kept buffers held nothing back";
+    for (int i = 200; i < 300; ++i)
+        ASSERT_NO_FATAL_FAILURE(push(i, i % 25 == 0));
+    counters = zbtest::writer_counters(ring.str());
+    EXPECT_GT(counters.frames_copied, 0u) << "beyond its share upstream renders into ordinary memory";
+    EXPECT_EQ(counters.frames_written, 300u);
+    EXPECT_EQ(counters.waits, 0u);
+    kept.clear(); // Their memory goes back to the ring now.
+    for (int i = 300; i < 310; ++i)
+        ASSERT_NO_FATAL_FAILURE(push(i, false));
+    EXPECT_EQ(zbtest::writer_counters(ring.str()).frames_in_place, counters.frames_in_place + 10);
 }
