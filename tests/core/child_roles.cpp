@@ -311,6 +311,9 @@ int run_child_role(int argc, char** argv)
     if (args.role == "hold-reader") {
         return hold_reader_role(args);
     }
+    if (args.role == "holding-reader") {
+        return holding_reader_role(args);
+    }
     if (args.role == "expect-writer-busy") {
         return expect_writer_busy_role(args);
     }

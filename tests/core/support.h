@@ -318,6 +318,9 @@ private:
 /// Runs the child role named in argv[1]; returns the process exit code. Defined in child_roles.cpp.
 int run_child_role(int argc, char** argv);
 
+/// The latest reader that holds frames (held_roles.cpp).
+int holding_reader_role(const ChildArgs& args);
+
 /// Small pseudo-random generator for tests (xorshift-style over splitmix64), seedable and reproducible.
 class Rng {
 public:
