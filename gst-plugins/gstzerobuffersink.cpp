@@ -311,9 +311,10 @@ static gboolean gst_zero_buffer_sink_stop(GstBaseSink* sink)
         const zerobuffer::WriterCounters counters = state.ring->writer.counters();
         GST_INFO_OBJECT(self,
                         "ring '%s': %" G_GUINT64_FORMAT " frames written (%" G_GUINT64_FORMAT " in place, %" G_GUINT64_FORMAT
-                        " copied, %" G_GUINT64_FORMAT " aborted), %" G_GUINT64_FORMAT " dropped on reader timeouts",
+                        " copied, %" G_GUINT64_FORMAT " aborted), %" G_GUINT64_FORMAT " dropped on reader timeouts, %"
+                        G_GUINT64_FORMAT " waits for room",
                         state.active.ring.c_str(), counters.frames_written, counters.frames_in_place,
-                        counters.frames_copied, counters.frames_aborted, state.dropped);
+                        counters.frames_copied, counters.frames_aborted, state.dropped, counters.waits);
     }
     // Pool buffers still alive upstream keep the Writer until they are freed; the ring closes then.
     state.ring.reset();

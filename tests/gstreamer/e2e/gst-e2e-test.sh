@@ -16,8 +16,12 @@
 #     two-readers                  a lossless and a latest zerobuffersrc process on one ring
 #     wrong-secret                 a reader with the wrong secret fails with a clear error
 #     missing-ring                 reconnect=false on a ring that does not exist fails clearly, non-zero exit
+#     camera-latest-hold US        a live 30 fps camera and a latest reader holding each frame US microseconds:
+#                                  the camera never waits and the reader always gets the newest frame
+#     encoder-pair W H             decodebin -> zerobuffersink, zerobuffersrc -> x264enc -> mp4mux on default
+#                                  settings: every frame of a WxH clip is recorded (x264enc keeps dozens of frames)
 #
-# Environment (set by meson): GST_LAUNCH (gst-launch-1.0), ZB_GST_PROBE (zb-gst-probe, which prints one line
+# Environment (set by meson): GST_LAUNCH (gst-launch-1.0), FFMPEG and FFPROBE (for encoder-pair), ZB_GST_PROBE (zb-gst-probe, which prints one line
 # per buffer: see bench/gstreamer/zb-gst-probe.cpp), ZBCTL, GST_PLUGIN_PATH (the build tree's plugin).
 # Every case uses its own ring name and a private GStreamer registry, and checks that nothing of its ring is left
 # in /dev/shm, even after killing a process (`zbctl gc NAME` in the exit trap removes a stale ring).
@@ -346,6 +350,60 @@ missing-ring)
     grep -Eq "$ring" "$tmp/reader.err" "$tmp/reader.out" || fail "the error does not name the ring"
     grep -Eqi 'not exist|no such|not found|no ring|no writer' "$tmp/reader.err" "$tmp/reader.out" ||
         fail "the error does not say that the ring does not exist"
+    ring_gone
+    ;;
+
+camera-latest-hold)
+    # The inference hand-off: 120 frames of a live 30 fps camera; the reader (policy=latest) holds each
+    # buffer for $1 us inside identity. The sink's own log says how often it waited (must be never), the probe on
+    # identity says how old each frame was when the reader got it: the newest frame is at most one frame interval
+    # (33 ms) old plus scheduling, a reader working through a backlog would see frames $1 us and more old.
+    hold_us=$1
+    "$ZB_GST_PROBE" --latency --timeout 120 zerobuffersrc ring="$ring" reconnect=true policy=latest ! \
+        identity name=probe sleep-time="$hold_us" ! fakesink >"$tmp/reader.out" 2>"$tmp/reader.err" &
+    reader_pid=$!
+    pids+=("$reader_pid")
+    GST_DEBUG=zerobuffersink:4 "$ZB_GST_PROBE" --stamp --timeout 120 videotestsrc is-live=true num-buffers=120 \
+        pattern=ball ! video/x-raw,format=I420,width=640,height=480,framerate=30/1 ! \
+        zerobuffersink name=probe ring="$ring" wait-for-reader=true >"$tmp/writer.out" 2>"$tmp/writer.err"
+    rc=$?
+    [ "$rc" -eq 0 ] || fail "writer exited $rc"
+    kill -INT "$reader_pid" 2>/dev/null # It waits for more frames (reconnect=true): end it.
+    wait "$reader_pid" 2>/dev/null
+    line=$(grep -o "ring '$ring': [0-9]* frames written.*waits for room" "$tmp/writer.err" | tail -n 1)
+    [ -n "$line" ] || fail "the sink did not log its counters"
+    [[ "$line" == *": 121 frames written (120 in place"* ]] || fail "the camera did not write its 120 frames (and EOS) in place: $line"
+    [[ "$line" == *" 0 dropped on reader timeouts, 0 waits for room"* ]] ||
+        fail "the camera waited for the latest reader: $line"
+    got=$(sed -n 's/^[^:]*: frames \([0-9]*\) .*/\1/p' "$tmp/reader.out" | tail -n 1)
+    [ -n "$got" ] && [ "$got" -ge 1 ] || fail "the reader received no frame"
+    max_us=$(sed -n 's/^[^:]*: latency .* max \([0-9]*\)\.[0-9]* us.*/\1/p' "$tmp/reader.out" | tail -n 1)
+    [ -n "$max_us" ] || fail "the reader measured no latency"
+    [ "$max_us" -lt 100000 ] || fail "the reader got a frame ${max_us} us old: not the newest (hold ${hold_us} us)"
+    ring_gone
+    ;;
+
+encoder-pair)
+    # The most common consumer: an encoder that keeps dozens of input frames (x264enc's lookahead), behind a
+    # decoder that keeps its reference frames in the sink's pool. Default ring settings; every frame recorded.
+    width=$1 height=$2
+    "$FFMPEG" -loglevel error -y -f lavfi -i "testsrc=size=${width}x${height}:rate=30" -t 2 -c:v libx264 \
+        -preset ultrafast -bf 2 -pix_fmt yuv420p "$tmp/clip.mp4" || fail "ffmpeg could not make the clip"
+    timeout 300 "$GST_LAUNCH" -q zerobuffersrc ring="$ring" reconnect=true timeout=30000 ! videoconvert ! x264enc ! \
+        mp4mux ! filesink location="$tmp/out.mp4" >"$tmp/reader.out" 2>"$tmp/reader.err" &
+    reader_pid=$!
+    pids+=("$reader_pid")
+    timeout 300 "$GST_LAUNCH" -q filesrc location="$tmp/clip.mp4" ! qtdemux ! decodebin ! \
+        zerobuffersink ring="$ring" wait-for-reader=true >"$tmp/writer.out" 2>"$tmp/writer.err"
+    rc=$?
+    [ "$rc" -eq 0 ] || fail "writer exited $rc"
+    wait "$reader_pid"
+    rc=$?
+    [ "$rc" -eq 0 ] || fail "reader exited $rc"
+    frames=$("$FFPROBE" -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
+        -of csv=p=0 "$tmp/out.mp4")
+    [ "$frames" = 60 ] || fail "the recording has ${frames:-no} frames, not 60"
+    ! grep -q "frame dropped" "$tmp/writer.err" "$tmp/writer.out" || fail "the sink dropped frames"
     ring_gone
     ;;
 
