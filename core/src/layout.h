@@ -191,7 +191,7 @@ struct ReaderSlot {
     std::atomic<std::uint32_t> policy;        ///< zerobuffer::ReaderPolicy
     std::atomic<std::int32_t> pid;
     std::atomic<std::uint32_t> flags;         ///< kSlotReadsInOrder
-    std::atomic<std::int64_t> last_acquire_ns; ///< CLOCK_MONOTONIC of the newest acquire (tools).
+    std::atomic<std::int64_t> last_acquire_ns; ///< CLOCK_MONOTONIC(_COARSE) of the newest acquire (tools).
     std::uint8_t reserved1[24];
     alignas(kCacheLine) SharedReaderCounters counters;
 };
@@ -203,7 +203,7 @@ inline constexpr std::uint32_t kSlotReadsInOrder = 1;
 /// One frame a reader holds. `sequence` is what the writer checks; the rest is for tools.
 struct HoldRecord {
     std::atomic<std::uint64_t> sequence;      ///< kNoSequence: unused.
-    std::atomic<std::int64_t> acquired_ns;    ///< CLOCK_MONOTONIC when the reader acquired it.
+    std::atomic<std::int64_t> acquired_ns;    ///< CLOCK_MONOTONIC(_COARSE, a few ms late) when acquired.
     std::atomic<std::uint64_t> bytes;         ///< Frame memory the hold keeps (its extent).
     std::uint64_t reserved;
 };

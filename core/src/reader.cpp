@@ -224,7 +224,7 @@ private:
         bool format_changed = false;
         if (auto loaded = switch_format(fields, format_changed); !loaded)
             return tl::unexpected(std::move(loaded.error()));
-        const std::int64_t now = monotonic_ns();
+        const std::int64_t now = monotonic_coarse_ns(); // Hold ages for tools: ticks suffice.
         const std::uint32_t hold = holds_->publish(sequence, fields.extent_size, now);
         cursor_ = expected_ = sequence + 1;
         slot_->cursor.store(cursor_, std::memory_order_release); // After the hold record (holds.h).
@@ -253,7 +253,7 @@ private:
             if (auto problem = check_descriptor(fields, capacity_); !problem.empty())
                 return tl::unexpected(corrupt(problem, sequence));
         }
-        const std::int64_t now = monotonic_ns();
+        const std::int64_t now = monotonic_coarse_ns(); // Hold ages for tools: ticks suffice.
         std::uint32_t hold = 0;
         bool kept = false;
         if (described) {
