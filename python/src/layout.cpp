@@ -22,6 +22,7 @@ struct FormatSpec {
     char byte_order;       ///< '|' for bytes, '<' little endian.
     std::uint8_t n_planes;
     std::array<PlaneSpec, 4> planes;
+    bool even_rows = false; ///< GStreamer allocates an even number of rows for every plane (I422_10LE, I422_12LE).
 };
 
 constexpr PlaneSpec kFull{0, 0, 1};
@@ -74,8 +75,8 @@ constexpr std::array kFormats{
     FormatSpec{"GBRA", 1, '|', 4, {kFull, kFull, kFull, kFull}},
     FormatSpec{"I420_10LE", 2, '<', 3, {kFull, kHalf, kHalf}},
     FormatSpec{"I420_12LE", 2, '<', 3, {kFull, kHalf, kHalf}},
-    FormatSpec{"I422_10LE", 2, '<', 3, {kFull, kHalfWidth, kHalfWidth}},
-    FormatSpec{"I422_12LE", 2, '<', 3, {kFull, kHalfWidth, kHalfWidth}},
+    FormatSpec{"I422_10LE", 2, '<', 3, {kFull, kHalfWidth, kHalfWidth}, true},
+    FormatSpec{"I422_12LE", 2, '<', 3, {kFull, kHalfWidth, kHalfWidth}, true},
     FormatSpec{"Y444_10LE", 2, '<', 3, {kFull, kFull, kFull}},
     FormatSpec{"Y444_12LE", 2, '<', 3, {kFull, kFull, kFull}},
     FormatSpec{"Y444_16LE", 2, '<', 3, {kFull, kFull, kFull}},
@@ -123,7 +124,7 @@ std::uint64_t allocated_rows(const FormatSpec& spec, std::size_t p, std::uint32_
 {
     const bool vertical_half = std::any_of(spec.planes.begin(), spec.planes.begin() + spec.n_planes,
                                            [](const PlaneSpec& plane) { return plane.y_shift == 1; });
-    if (vertical_half && spec.planes[p].y_shift == 0)
+    if (spec.even_rows || (vertical_half && spec.planes[p].y_shift == 0))
         return round_up(height, 2);
     return subsampled(height, spec.planes[p].y_shift);
 }

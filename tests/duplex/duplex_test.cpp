@@ -280,6 +280,8 @@ TEST_F(Duplex, ClientLearnsOfServerDeathWithinTheLivenessBound)
     EXPECT_LE(noticed, bound(2 * DuplexOptions{}.liveness_interval + 100ms));
     EXPECT_TRUE(is_error(client->send_copy(bytes_of("anyone?")), Errc::WriterGone));
     EXPECT_FALSE(client->server_alive());
+    pong->frame.release(); // Frames must not outlive the client that received them.
+    answered->frame.release();
     client = zerobuffer::make_error(Errc::InvalidState, "closed");
     zbtest::force_remove_ring(zerobuffer::duplex_response_ring(name)); // The dead server's ring.
 }
@@ -305,6 +307,10 @@ TEST_F(Duplex, ServerLearnsOfClientDeathAndRemovesItsRing)
     // The request held from the dead client is still readable, but its answer has nowhere to go.
     EXPECT_EQ(text_of(request->frame), "ping");
     EXPECT_TRUE(is_error(server->respond_copy(request->sequence, bytes_of("late")), Errc::WriterGone));
+    // The server keeps the dead client's ring while it holds a request of it, then detaches and removes it.
+    EXPECT_TRUE(zbtest::shm_exists(zerobuffer::duplex_request_ring(name)));
+    request->frame.release();
+    EXPECT_TRUE(is_error(server->receive(10ms), Errc::Timeout)); // No new client.
     EXPECT_FALSE(zbtest::shm_exists(zerobuffer::duplex_request_ring(name)));
 }
 
