@@ -377,7 +377,7 @@ def test_async_frames_do_not_block_the_loop_and_cancelling_loses_nothing(ring):
         # A wait that gets cancelled while its background acquire is in progress ...
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(reader.acquire_async(), 0.1)
-        assert ticks >= 3
+        assert ticks >= 2  # The loop ran while the frame was awaited (about 10 ticks on a quiet machine).
         with pytest.raises(zb.Timeout):
             await reader.acquire_async(timeout=0.1)
         # ... and the frames written afterwards all arrive, in order.
@@ -397,7 +397,7 @@ def test_async_frames_do_not_block_the_loop_and_cancelling_loses_nothing(ring):
 
     got, ticks = asyncio.run(main())
     assert got == [0, 1, 2, 3, 4]
-    assert ticks >= 10
+    assert ticks >= 5
     reader.close()
 
 
