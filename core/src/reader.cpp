@@ -25,7 +25,8 @@ public:
     ReaderCore(Segment segment, std::string name, const ReaderOptions& options, FrameDigester digester)
         : segment_(std::move(segment)), control_(segment_.control()), area_(segment_.payload()),
           capacity_(segment_.geometry().payload_capacity), frame_slots_(segment_.geometry().frame_slots),
-          name_(std::move(name)), options_(options), digester_(digester)
+          name_(std::move(name)), options_(options), digester_(digester),
+          verifying_(digester.mode() != Integrity::None && options.verify)
     {
     }
 
@@ -214,8 +215,8 @@ private:
         DescriptorFields fields;
         if (!load_descriptor(segment_.descriptor(sequence), sequence, fields))
             return tl::unexpected(corrupt("its descriptor describes another frame", sequence));
-        if (auto problem = check_descriptor(fields, capacity_); !problem.empty())
-            return tl::unexpected(corrupt(problem, sequence));
+        if (!descriptor_is_sound(fields, capacity_))
+            return tl::unexpected(corrupt(descriptor_problem(fields, capacity_), sequence));
         if (auto checked = verify(fields); !checked) {
             cursor_ = expected_ = sequence + 1;
             slot_->cursor.store(cursor_, std::memory_order_release);
@@ -249,10 +250,8 @@ private:
             return too_many_held();
         DescriptorFields fields;
         const bool described = load_descriptor(segment_.descriptor(sequence), sequence, fields);
-        if (described) {
-            if (auto problem = check_descriptor(fields, capacity_); !problem.empty())
-                return tl::unexpected(corrupt(problem, sequence));
-        }
+        if (described && !descriptor_is_sound(fields, capacity_))
+            return tl::unexpected(corrupt(descriptor_problem(fields, capacity_), sequence));
         const std::int64_t now = monotonic_coarse_ns(); // Hold ages for tools: ticks suffice.
         std::uint32_t hold = 0;
         bool kept = false;
@@ -293,8 +292,13 @@ private:
     /// Checks the frame's digest when the ring carries one. The payload is read in place (held, so stable).
     Result<void> verify(const DescriptorFields& fields)
     {
-        if (digester_.mode() == Integrity::None || !options_.verify)
+        if (!verifying_)
             return {};
+        return verify_digest(fields);
+    }
+
+    Result<void> verify_digest(const DescriptorFields& fields)
+    {
         const std::byte* memory = area_ + fields.extent_offset;
         const Digest digest = digester_.digest({reinterpret_cast<const std::byte*>(&fields), kDigestedFieldBytes},
                                                {memory, fields.metadata_size},
@@ -443,6 +447,7 @@ private:
     std::uint32_t slot_index_ = 0;
     std::uint64_t epoch_ = 0;
     std::uint32_t max_held_ = 0;
+    bool verifying_ = false; ///< The ring carries digests and the options ask to check them.
 
     std::uint64_t cursor_ = 0;   ///< Next sequence to look at.
     std::uint64_t expected_ = 0; ///< Sequence after the last frame handed out (skips are counted from it).

@@ -280,11 +280,6 @@ HoldRecord* Segment::hold_records(std::uint32_t index) const noexcept
     return reinterpret_cast<HoldRecord*>(reinterpret_cast<std::byte*>(&reader_slot(index)) + sizeof(ReaderSlot));
 }
 
-FrameDescriptor& Segment::descriptor(std::uint64_t sequence) const noexcept
-{
-    const std::uint64_t index = sequence & (std::uint64_t{geometry_.frame_slots} - 1);
-    return *reinterpret_cast<FrameDescriptor*>(bytes() + geometry_.descriptors_offset + index * sizeof(FrameDescriptor));
-}
 
 MetadataSlotHeader& Segment::metadata_slot(std::uint32_t index) const noexcept
 {
