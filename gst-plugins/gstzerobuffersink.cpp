@@ -223,6 +223,20 @@ bool publish_format(GstZeroBufferSink* self)
     return true;
 }
 
+// unlock() interrupted a wait for `what`. PLAYING -> PAUSED unlocks without flushing: like every sink, wait there
+// for PLAYING (GST_FLOW_OK: the caller carries on with the frame) rather than fail and end upstream's streaming
+// task; a flush or a stop returns GST_FLOW_FLUSHING. Needs the PREROLL_LOCK, which render() and serialized events
+// hold.
+GstFlowReturn wait_until_playing(GstZeroBufferSink* self, const char* what)
+{
+    GST_INFO_OBJECT(self, "unlocked while waiting for %s on ring '%s': waiting for PLAYING or a flush", what,
+                    self->state->active.ring.c_str());
+    const GstFlowReturn resumed = gst_base_sink_wait_preroll(GST_BASE_SINK(self));
+    GST_INFO_OBJECT(self, "%s", resumed == GST_FLOW_OK ? "playing again: going on with the frame"
+                                                       : "flushing or stopping: giving the frame up");
+    return resumed;
+}
+
 // Holds the first frame until a reader attached (wait-for-reader=true); unlock() interrupts.
 bool wait_for_reader(GstZeroBufferSink* self)
 {
@@ -241,13 +255,17 @@ bool wait_for_reader(GstZeroBufferSink* self)
 
 // Copies one frame in, once, from each of the buffer's memories straight into a reservation (marked as copied so
 // that the ring's counters tell this path from the pool's), waiting for room in slices up to reader-timeout.
-// A null buffer writes an empty frame (end of stream). Returns Timeout also when a flush or state change
-// interrupted the wait.
-zerobuffer::Result<void> write_frame(GstZeroBufferSink* self, GstBuffer* buffer, const zerobuffer::FrameInfo& info)
+// A null buffer writes an empty frame (end of stream). A pause met while waiting is waited out (the frame is then
+// written with a fresh reader-timeout); `flow` is GST_FLOW_OK unless a flush or a stop ended the wait, and then
+// the Timeout returned is not a drop but what basesink must get back.
+zerobuffer::Result<void> write_frame(GstZeroBufferSink* self, GstBuffer* buffer, const zerobuffer::FrameInfo& info,
+                                     GstFlowReturn& flow)
 {
     SinkState& state = *self->state;
+    flow = GST_FLOW_OK;
     const gsize size = buffer != nullptr ? gst_buffer_get_size(buffer) : 0;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(state.active.reader_timeout_ms);
+    const auto timeout = std::chrono::milliseconds(state.active.reader_timeout_ms);
+    auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
         zerobuffer::Result<void> written;
         {
@@ -263,8 +281,16 @@ zerobuffer::Result<void> write_frame(GstZeroBufferSink* self, GstBuffer* buffer,
                 written = tl::unexpected(std::move(reservation.error()));
             }
         }
-        if (written || written.error().code != zerobuffer::Errc::Timeout ||
-            state.unlocking.load(std::memory_order_acquire) || std::chrono::steady_clock::now() >= deadline)
+        if (written || written.error().code != zerobuffer::Errc::Timeout)
+            return written;
+        if (state.unlocking.load(std::memory_order_acquire)) {
+            flow = wait_until_playing(self, "room");
+            if (flow != GST_FLOW_OK)
+                return written;
+            deadline = std::chrono::steady_clock::now() + timeout;
+            continue;
+        }
+        if (std::chrono::steady_clock::now() >= deadline)
             return written;
     }
 }
@@ -422,8 +448,10 @@ static GstFlowReturn gst_zero_buffer_sink_render(GstBaseSink* sink, GstBuffer* b
         return GST_FLOW_NOT_NEGOTIATED;
     }
     if (state.active.wait_for_reader && !state.waited_for_reader) {
-        if (!wait_for_reader(self))
-            return GST_FLOW_FLUSHING;
+        while (!wait_for_reader(self)) {
+            if (const GstFlowReturn resumed = wait_until_playing(self, "a reader"); resumed != GST_FLOW_OK)
+                return resumed;
+        }
         state.waited_for_reader = true;
     }
     if (state.raw_video) {
@@ -461,13 +489,14 @@ static GstFlowReturn gst_zero_buffer_sink_render(GstBaseSink* sink, GstBuffer* b
         written = state.ring->writer.commit(pooled->reservation, info, gst_buffer_get_size(buffer), 0);
         state.ring->reservation_closed.notify_all();
     } else {
-        written = write_frame(self, buffer, info);
+        GstFlowReturn flow = GST_FLOW_OK;
+        written = write_frame(self, buffer, info, flow);
+        if (flow != GST_FLOW_OK)
+            return flow; // A flush or a stop interrupted the wait for room: not a drop to report.
     }
     if (written)
         return GST_FLOW_OK;
     if (written.error().code == zerobuffer::Errc::Timeout) {
-        if (state.unlocking.load(std::memory_order_acquire))
-            return GST_FLOW_FLUSHING; // Interrupted by a flush or a state change: not a drop to report.
         warn_dropped(self, written.error()); // A slow or stuck reader must not stop the pipeline.
         state.discont_next = true;
         return GST_FLOW_OK;
@@ -495,8 +524,9 @@ static gboolean gst_zero_buffer_sink_event(GstBaseSink* sink, GstEvent* event)
         if (state.ring) {
             zerobuffer::FrameInfo info;
             info.flags = zerobuffer::kFrameEndOfStream;
-            const zerobuffer::Result<void> written = write_frame(self, nullptr, info);
-            if (!written)
+            GstFlowReturn flow = GST_FLOW_OK;
+            const zerobuffer::Result<void> written = write_frame(self, nullptr, info, flow);
+            if (!written && flow == GST_FLOW_OK) // Not when a flush or a stop ended the wait.
                 GST_ELEMENT_WARNING(self, RESOURCE, WRITE,
                                     ("could not write end-of-stream into ring '%s': %s", state.active.ring.c_str(),
                                      written.error().message.c_str()),
