@@ -736,13 +736,14 @@ static void gst_zero_buffer_sink_class_init(GstZeroBufferSinkClass* klass)
     g_object_class_install_property(
         object_class, PROP_SIZE,
         g_param_spec_uint64("size", "Ring size",
-                            "Payload bytes of the ring; 0 = derive from the first caps: raw video frame size x "
-                            "buffers, 32 MiB for other streams",
+                            "Payload bytes of the ring; 0 = derive from the caps: raw video frame size x buffers "
+                            "(again when new caps would leave fewer frames), 32 MiB for other streams",
                             0, G_MAXUINT64, 0, flags));
     g_object_class_install_property(
         object_class, PROP_BUFFERS,
-        g_param_spec_uint("buffers", "Buffers", "Raw video frames the ring holds when size=0", 2, 1024,
-                          kDefaultBuffers, flags));
+        g_param_spec_uint("buffers", "Buffers",
+                          "Raw video frames the ring holds when size=0 (an explicit size that holds fewer warns)", 2,
+                          1024, kDefaultBuffers, flags));
     g_object_class_install_property(
         object_class, PROP_MAX_READERS,
         g_param_spec_uint("max-readers", "Maximum readers", "Reader slots of the ring", 1, 64, kDefaultMaxReaders,
