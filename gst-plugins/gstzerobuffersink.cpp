@@ -316,9 +316,10 @@ void warn_dropped(GstZeroBufferSink* self, const zerobuffer::Error& error)
                             ("%s", error.message.c_str()));
 }
 
-// With size=0 the ring is sized from the current caps: a caps change to frames of which it holds fewer than
+// With size=0 the ring is sized from the current caps: a change to raw video frames of which it holds fewer than
 // `buffers` (bigger frames that may still fit) drops it, and set_caps creates one of `wanted_size`. Readers see the
-// old writer go; zerobuffersrc reconnect=true follows. Returns false after posting an error.
+// old writer go; zerobuffersrc reconnect=true follows. (Other streams keep the ring they find: their frames have
+// no fixed size.) Returns false after posting an error.
 bool drop_ring_for_bigger_caps(GstZeroBufferSink* self, guint64 frame_size, guint64 wanted_size)
 {
     SinkState& state = *self->state;
@@ -431,7 +432,7 @@ static gboolean gst_zero_buffer_sink_set_caps(GstBaseSink* sink, GstCaps* caps)
         return FALSE;
     }
     const guint64 wanted_size = derived_ring_size(state.active, raw_video, video_info);
-    if (state.ring && state.active.size == 0 && state.ring_size < wanted_size &&
+    if (raw_video && state.ring && state.active.size == 0 && state.ring_size < wanted_size &&
         !drop_ring_for_bigger_caps(self, frame_size, wanted_size))
         return FALSE;
     if (!state.ring && !create_ring(self, wanted_size))
