@@ -79,6 +79,34 @@ TEST(SinkCaps, DerivedRingIsKeptWhenItHoldsEnoughOfTheNewFrames)
     EXPECT_EQ(current_format(reader).width, 320u);
 }
 
+// Upstream still holding a pool buffer of the ring (a queue) keeps the old Writer and its name: frames that fit go
+// on in that ring, with a warning naming the size that would never need to grow.
+TEST(SinkCaps, RingUpstreamStillHoldsIsKeptWithAWarningWhenTheFramesFit)
+{
+    RingName ring;
+    HarnessPtr harness = sink_harness(ring);
+    zbtest::BusPtr bus(gst_bus_new());
+    gst_element_set_bus(harness->element, bus.get());
+    gst_harness_set_src_caps_str(harness.get(), kQvgaI420);
+    zerobuffer::Reader reader = attach(ring);
+    GstBuffer* held = gst_harness_create_buffer(harness.get(), kQvgaI420Size);
+    ASSERT_NE(held->pool, nullptr) << "the sink proposed no pool";
+
+    gst_harness_set_src_caps_str(harness.get(), kVgaI420);
+    const std::string warning = zbtest::wait_message_text(bus.get(), GST_MESSAGE_WARNING, 1s);
+    EXPECT_NE(warning.find("ring '" + ring.str() + "' holds only 2 of the new"), std::string::npos) << warning;
+    EXPECT_NE(warning.find("cannot grow while upstream holds buffers of it"), std::string::npos) << warning;
+    EXPECT_NE(warning.find("set size=" + std::to_string(8 * (kVgaI420Size + kRecordOverhead))), std::string::npos)
+        << warning;
+    gst_buffer_unref(held); // Never pushed: its reservation is aborted.
+    ASSERT_EQ(gst_harness_push(harness.get(), zbtest::pattern_buffer(kVgaI420Size, 9)), GST_FLOW_OK);
+    zerobuffer::Frame frame = next_frame(reader); // The same ring, the same reader.
+    EXPECT_TRUE(frame.format_changed());
+    EXPECT_EQ(payload_of(frame), zbtest::pattern_bytes(kVgaI420Size, 9));
+    EXPECT_EQ(zbtest::wait_message_text(bus.get(), GST_MESSAGE_ERROR, 0ms), "");
+    gst_element_set_bus(harness->element, nullptr);
+}
+
 // An explicit size is the user's: kept across caps changes, with a warning when it holds fewer than `buffers`
 // frames, naming the size that would.
 TEST(SinkCaps, ExplicitSizeIsKeptWithAWarningNamingTheSizeThatHoldsBuffersFrames)
