@@ -525,6 +525,28 @@ case_record_errors() {
     assert_no_rings
 }
 
+# A stream that changes size mid-recording (two clips of two sizes in one MPEG-TS): zb-record finishes the file
+# with the frames of the first size, exits 3, and its summary says that the change stopped it, not end of stream.
+case_record_format_change() {
+    local ring="$PREFIX-change"
+    clip big.ts 640x480 15
+    clip small.ts 320x240 15
+    cat "$WORK/big.ts" "$WORK/small.ts" >"$WORK/sizes.ts"
+    "$RECORD" --wait-timeout 30 "$ring" "$WORK/out.mkv" 2>"$WORK/record.err" &
+    local recorder=$!
+    PIDS+=("$recorder")
+    "$INGEST" --wait-for-reader "$WORK/sizes.ts" "$ring" 2>"$WORK/ingest.err" || fail "zb-ingest exited with $?"
+    wait_pid "$recorder" 60
+    [[ "$RC" == 3 ]] || fail "zb-record exited $RC at a change of stream format, expected 3"
+    expect_contains "$WORK/record.err" "the ring's stream changed to video/x-raw 320x240 mid-recording"
+    expect_contains "$WORK/record.err" "zb-record: 15 frames in"
+    expect_contains "$WORK/record.err" "stopped at a change of stream format, wrote $WORK/out.mkv"
+    ! grep -q "end of stream" "$WORK/record.err" || fail "the summary says end of stream: $(cat "$WORK/record.err")"
+    plays "$WORK/out.mkv"
+    [[ $(frame_count "$WORK/out.mkv") == 15 ]] || fail "recorded $(frame_count "$WORK/out.mkv") frames, expected 15"
+    assert_no_rings
+}
+
 # Rings whose stream format or frames do not add up: zb-record must refuse or skip them, never read out of bounds.
 case_hostile_ring() {
     local ring="$PREFIX-hostile" mode rc
@@ -619,6 +641,7 @@ sigint-record) case_sigint_record ;;
 writer-killed) case_writer_killed ;;
 writer-restart) case_writer_restart ;;
 record-errors) case_record_errors ;;
+record-format-change) case_record_format_change ;;
 gst-roundtrip) case_gst_roundtrip ;;
 hostile-ring) case_hostile_ring ;;
 *) fail "unknown case '$CASE'" ;;
