@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
-// zb-bench: measures the core ring across processes (latency, throughput, idle CPU) against the machine's limits.
+// zb-bench: measures the core ring across processes (latency, throughput, idle CPU, held frames) against the
+// machine's limits.
 //
 // Every measurement runs in separate processes (this binary re-executed with --role), pinned to two CPUs, so
 // the figures include what a real producer/consumer pair pays: cross-core cache traffic and futex wake-ups.
 // Bare futex and spin ping-pongs and a single-process memcpy run in the same invocation as references.
-// This file: the command line and the order of the sections. machine.cpp, latency.cpp, throughput.cpp and
-// idle.cpp measure; report.cpp holds the targets and prints; roles.cpp has the children.
+// This file: the command line and the order of the sections. machine.cpp, latency.cpp, throughput.cpp, idle.cpp
+// and held.cpp measure; report.cpp holds the targets and prints; roles.cpp and held_roles.cpp are the children.
 #include "report.h"
 
 #include <algorithm>
@@ -38,13 +39,13 @@ public:
 void print_usage(std::ostream& out)
 {
     out << "usage: zb-bench [--quick] [--json] [--cpu-writer N] [--cpu-reader M] [--only SECTIONS]\n"
-           "  Benchmarks the libzerobuffer ring between two processes and compares it with bare futex and\n"
+           "  Benchmarks the libzerobuffer ring between processes and compares it with bare futex and\n"
            "  spin ping-pongs and with memcpy on this machine.\n"
-           "  --quick          every measurement briefly (whole run under 30 s)\n"
+           "  --quick          every measurement briefly (whole run about a minute)\n"
            "  --json           print one JSON object on stdout (the table goes to stderr)\n"
            "  --cpu-writer N   CPU of the writer / ping process (default: first allowed CPU; -1: no pinning)\n"
-           "  --cpu-reader M   CPU of the reader / echo process (default: second allowed CPU)\n"
-           "  --only LIST      comma-separated subset of latency,throughput,idle\n"
+           "  --cpu-reader M   CPU of the reader / echo processes (default: second allowed CPU)\n"
+           "  --only LIST      comma-separated subset of latency,throughput,idle,held\n"
            "  -h, --help       this text\n"
            "  Exit codes: 0 done (a missed target is printed, not an error), 1 the benchmark failed,\n"
            "  2 usage error, 130 interrupted.\n";
@@ -86,12 +87,12 @@ std::set<std::string> parse_sections(const std::string& text)
     std::istringstream list(text);
     for (std::string item; std::getline(list, item, ',');) {
         if (std::find(kSections.begin(), kSections.end(), item) == kSections.end()) {
-            throw UsageError("unknown section '" + item + "' (latency, throughput, idle)");
+            throw UsageError("unknown section '" + item + "' (latency, throughput, idle, held)");
         }
         sections.insert(item);
     }
     if (sections.empty()) {
-        throw UsageError("--only needs at least one of latency, throughput, idle");
+        throw UsageError("--only needs at least one of latency, throughput, idle, held");
     }
     return sections;
 }
@@ -145,6 +146,9 @@ void run_bench(const Config& config)
     }
     if (config.wants("idle") && !session.stopped()) {
         results.idle = run_idle(session);
+    }
+    if (config.wants("held") && !session.stopped()) {
+        results.held = run_held(session);
     }
     results.leftovers = session.remove_leftovers();
     const auto targets = evaluate_targets(config, results);

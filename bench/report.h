@@ -17,6 +17,7 @@ struct Results {
     std::vector<LatencyRow> latency;
     std::vector<ThroughputRow> throughput;
     std::vector<IdleRow> idle;
+    std::vector<HeldRow> held;
     std::vector<std::string> leftovers; ///< What the children left in /dev/shm (a bug when not empty).
 };
 

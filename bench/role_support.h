@@ -65,4 +65,8 @@ void stamp(std::span<std::byte> payload, std::uint64_t value) noexcept;
 [[nodiscard]] double seconds_of(const timeval& t) noexcept;
 [[nodiscard]] rusage self_usage() noexcept;
 
+// The roles of the held-frames section (held_roles.cpp).
+int role_held_writer(const Args& args);
+int role_held_reader(const Args& args);
+
 } // namespace zbbench

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The measured sections of zb-bench: their result rows, how each runs, and how it prints (table and JSON).
-// One source file per section: latency.cpp, throughput.cpp, idle.cpp.
+// One source file per section: latency.cpp, throughput.cpp, idle.cpp, held.cpp.
 #pragma once
 
 #include "session.h"
@@ -80,5 +80,38 @@ struct IdleRow {
 [[nodiscard]] std::vector<IdleRow> run_idle(Session& session);
 void render_idle(std::ostream& out, const std::vector<IdleRow>& rows);
 [[nodiscard]] nlohmann::json idle_json(const std::vector<IdleRow>& rows);
+
+// ---------------------------------------------------------------- 4. held frames
+
+struct HeldRow {
+    std::string label; ///< Frame size, as size_label() names it.
+    std::size_t size = 0;
+    double fps = 0;    ///< The writer's target rate.
+    int readers = 0;   ///< Latest readers, each in its own process, each holding one frame at a time.
+    double hold_ms = 0;
+    double seconds = 0; ///< The writer's schedule; once run, the window it measured (longer if it ended late).
+    std::size_t ring_size = 0;
+    std::size_t ring_frames = 0;   ///< Frames of this size the ring has room for.
+    std::size_t frames_needed = 0; ///< readers x 1 frame held + the one being written.
+    [[nodiscard]] bool holds_fit() const noexcept { return frames_needed <= ring_frames; }
+    bool ok = false;
+    std::string failure;
+    double frames_written = 0, writer_fps = 0, late_frames = 0, max_late_ms = 0;
+    double waits = 0, wait_ms = 0, timeouts = 0, frames_passed = 0, rewinds = 0;
+    std::vector<double> reader_frames; ///< Frames each reader got.
+    double reader_errors = 0, frames_skipped = 0, max_frame_age_ms = 0;
+    // Sampled from outside with inspect_ring() about every 100 ms while the row ran.
+    double max_held_frames = 0, max_held_bytes = 0, max_hold_age_ms = 0;
+    double other_cpu = 0;
+    [[nodiscard]] double waits_per_s() const noexcept { return seconds > 0 ? waits / seconds : 0; }
+    /// The target: the writer's rate and zero waits (meaningful only when the holds fit).
+    [[nodiscard]] bool pass() const noexcept;
+};
+
+/// A paced writer (1 MB frames, and 1080p I420 in full runs) into a 16 MiB ring, at 30 and 60 fps, with one and
+/// with four latest readers holding each frame 0, 100 ms, 500 ms and 2 s; plus two rows whose holds do not fit.
+[[nodiscard]] std::vector<HeldRow> run_held(Session& session);
+void render_held(std::ostream& out, const std::vector<HeldRow>& rows);
+[[nodiscard]] nlohmann::json held_json(const std::vector<HeldRow>& rows);
 
 } // namespace zbbench

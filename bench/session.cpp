@@ -50,8 +50,10 @@ std::string size_label(std::size_t size)
     case 64: return "64 B";
     case kKiB: return "1 KiB";
     case kMiB: return "1 MiB";
+    case kFrame1MB: return "1 MB";
     case kFrame1080I420: return "3.1 MB 1080p I420";
     case kFrame1080Rgba: return "8.3 MB 1080p RGBA";
+    case kFrame2160I420: return "12.4 MB 2160p I420";
     case kFrame2160Rgba: return "33 MB 2160p RGBA";
     case kFrame100MB: return "100 MB";
     default: return std::to_string(size) + " B";
@@ -86,7 +88,7 @@ std::string Session::ring_name()
 }
 
 std::vector<ChildOutcome> Session::run(const std::vector<ChildSpec>& specs, std::chrono::seconds timeout,
-                                       int shared_fd)
+                                       int shared_fd, const std::function<void()>& tick)
 {
     if (stopped()) {
         std::vector<ChildOutcome> skipped(specs.size());
@@ -98,7 +100,7 @@ std::vector<ChildOutcome> Session::run(const std::vector<ChildSpec>& specs, std:
     }
     const auto t0 = now_ns();
     const auto cpu0 = read_cpu_times();
-    auto outcomes = run_children(specs, timeout, shared_fd);
+    auto outcomes = run_children(specs, timeout, shared_fd, tick);
     const auto cpu1 = read_cpu_times();
     const double wall = static_cast<double>(now_ns() - t0) * 1e-9;
     // Everything the CPUs did during the run that our children did not: other processes, the kernel on

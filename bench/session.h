@@ -24,15 +24,17 @@ struct Config {
 };
 
 /// The sections --only may name, in the order they run.
-inline const std::vector<std::string> kSections{"latency", "throughput", "idle"};
+inline const std::vector<std::string> kSections{"latency", "throughput", "idle", "held"};
 
 /// printf into a std::string (lines of the table; at most 511 characters).
 __attribute__((format(printf, 1, 2))) std::string format(const char* fmt, ...);
 
 inline constexpr std::size_t kKiB = 1024;
 inline constexpr std::size_t kMiB = kKiB * 1024;
+inline constexpr std::size_t kFrame1MB = 1'000'000;                        // the camera frame
 inline constexpr std::size_t kFrame1080I420 = std::size_t{1920} * 1080 * 3 / 2; // 3.1 MB
 inline constexpr std::size_t kFrame1080Rgba = std::size_t{1920} * 1080 * 4;     // 8.3 MB
+inline constexpr std::size_t kFrame2160I420 = std::size_t{3840} * 2160 * 3 / 2; // 12.4 MB
 inline constexpr std::size_t kFrame2160Rgba = std::size_t{3840} * 2160 * 4;     // 33 MB
 inline constexpr std::size_t kFrame100MB = 100'000'000;
 inline constexpr double kGB = 1e9; // throughput is in decimal GB, as network and memory bandwidth usually are
@@ -62,7 +64,7 @@ public:
     /// Runs children (see run_children), then removes any ring they left (a crashed child cannot unlink its
     /// ring) and records how much CPU other processes used meanwhile (last_other_cpu).
     std::vector<ChildOutcome> run(const std::vector<ChildSpec>& specs, std::chrono::seconds timeout,
-                                  int shared_fd = -1);
+                                  int shared_fd = -1, const std::function<void()>& tick = {});
 
     /// CPUs' worth of time used by other processes (or stolen) during the last run().
     [[nodiscard]] double last_other_cpu() const noexcept { return last_other_cpu_; }
