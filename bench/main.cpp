@@ -41,7 +41,7 @@ void print_usage(std::ostream& out)
     out << "usage: zb-bench [--quick] [--json] [--cpu-writer N] [--cpu-reader M] [--only SECTIONS]\n"
            "  Benchmarks the libzerobuffer ring between processes and compares it with bare futex and\n"
            "  spin ping-pongs and with memcpy on this machine.\n"
-           "  --quick          every measurement briefly (whole run about a minute)\n"
+           "  --quick          every measurement briefly (whole run 1 to 2 minutes)\n"
            "  --json           print one JSON object on stdout (the table goes to stderr)\n"
            "  --cpu-writer N   CPU of the writer / ping process (default: first allowed CPU; -1: no pinning)\n"
            "  --cpu-reader M   CPU of the reader / echo processes (default: second allowed CPU)\n"
