@@ -82,6 +82,9 @@ Result<void> validate_ring_name(std::string_view name)
             return make_error(Errc::InvalidArgument, "ring name '" + std::string(name) +
                                                          "' may only contain letters, digits, '.', '_' and '-'");
     }
+    if (name.front() == '-')
+        return make_error(Errc::InvalidArgument, "ring name '" + std::string(name) +
+                                                     "' must not begin with '-': programs would read it as an option");
     if (name == "." || name == "..")
         return make_error(Errc::InvalidArgument, "ring name '" + std::string(name) + "' is reserved");
     return {};
