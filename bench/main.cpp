@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <csignal>
 #include <cstdarg>
@@ -1012,16 +1013,33 @@ private:
     std::vector<TargetRow> targets_;
 };
 
-void print_usage()
+/// A bad command line: main prints the message and the usage, and exits 2 (a failed run exits 1).
+class UsageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+void print_usage(std::ostream& out)
 {
-    std::cout << "usage: zb-bench [--quick] [--json] [--cpu-writer N] [--cpu-reader M] [--only SECTIONS]\n"
+    out << "usage: zb-bench [--quick] [--json] [--cpu-writer N] [--cpu-reader M] [--only SECTIONS]\n"
                  "  Benchmarks the libzerobuffer ring between two processes and compares it with bare futex and\n"
                  "  spin ping-pongs and with memcpy on this machine.\n"
                  "  --quick          every measurement briefly (whole run under 30 s)\n"
                  "  --json           print one JSON object on stdout (the table goes to stderr)\n"
                  "  --cpu-writer N   CPU of the writer / ping process (default: first allowed CPU; -1: no pinning)\n"
                  "  --cpu-reader M   CPU of the reader / echo process (default: second allowed CPU)\n"
-                 "  --only LIST      comma-separated subset of latency,throughput,idle\n";
+                 "  --only LIST      comma-separated subset of latency,throughput,idle\n"
+                 "  -h, --help       this text\n"
+                 "  Exit status: 0 done, 1 a measurement failed, 2 usage error, 130 interrupted.\n";
+}
+
+int parse_cpu(const std::string& flag, const std::string& text)
+{
+    int cpu = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), cpu);
+    if (error != std::errc{} || end != text.data() + text.size() || cpu < -1)
+        throw UsageError(flag + " takes a CPU number (or -1), not '" + text + "'");
+    return cpu;
 }
 
 /// Default CPUs: the first two this process may run on (one shared CPU on a single-CPU machine).
@@ -1052,7 +1070,7 @@ int bench_main(int argc, char** argv)
         const auto& w = words[i];
         const auto value = [&]() -> const std::string& {
             if (i + 1 >= words.size()) {
-                throw BenchFailure(w + " needs a value");
+                throw UsageError(w + " needs a value");
             }
             return words[++i];
         };
@@ -1061,22 +1079,22 @@ int bench_main(int argc, char** argv)
         } else if (w == "--json") {
             config.json = true;
         } else if (w == "--cpu-writer") {
-            config.cpu_writer = std::stoi(value());
+            config.cpu_writer = parse_cpu(w, value());
         } else if (w == "--cpu-reader") {
-            config.cpu_reader = std::stoi(value());
+            config.cpu_reader = parse_cpu(w, value());
         } else if (w == "--only") {
             std::istringstream list(value());
             for (std::string item; std::getline(list, item, ',');) {
                 if (item != "latency" && item != "throughput" && item != "idle") {
-                    throw BenchFailure("unknown section '" + item + "' (latency, throughput, idle)");
+                    throw UsageError("unknown section '" + item + "' (latency, throughput, idle)");
                 }
                 config.only.insert(item);
             }
         } else if (w == "--help" || w == "-h") {
-            print_usage();
+            print_usage(std::cout);
             return 0;
         } else {
-            throw BenchFailure("unknown argument " + w + " (see --help)");
+            throw UsageError("unknown argument " + w);
         }
     }
     if (config.cpu_writer == config.cpu_reader && config.cpu_writer >= 0) {
@@ -1112,8 +1130,12 @@ int main(int argc, char** argv)
     }
     try {
         return zbbench::bench_main(argc, argv);
+    } catch (const zbbench::UsageError& e) {
+        std::cerr << "zb-bench: " << e.what() << "\n";
+        zbbench::print_usage(std::cerr);
+        return 2;
     } catch (const std::exception& e) {
         std::cerr << "zb-bench: " << e.what() << "\n";
-        return 2;
+        return 1;
     }
 }
