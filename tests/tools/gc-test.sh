@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# Usage: gc-test.sh CASE ZBCTL HOLDER [WRITERS]
 # Tests of the machine-wide garbage collector (zbctl gc / collect_garbage) in a private /dev/shm:
-#   gc-test.sh CASE ZBCTL HOLDER [WRITERS]
 #   users           another user's live ring does not stop gc: as nobody, gc removes nobody's stale ring,
 #                   names the rings it may not open or remove, exits 1; the dry run judges the same (needs root)
 #   dry-run         gc --dry-run judges temporary files by their locks, as the real run does, not by the pid
@@ -11,12 +11,15 @@
 # sees nor removes other tests' rings, and nothing is left behind: the tmpfs goes away with the namespace.
 set -u
 
-if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-    sed -n '3,11s/^# \{0,1\}//p' "$0"
-    exit 0
-fi
-if [ $# -lt 3 ]; then
-    echo "usage: gc-test.sh users|dry-run|creation-race ZBCTL HOLDER [WRITERS]" >&2
+usage() { sed -n '3,11s/^# \{0,1\}//p' "$0"; }
+case "${1:-}" in
+-h | --help) usage; exit 0 ;;
+users | dry-run | creation-race) ;;
+*) echo "gc-test.sh: expected a CASE: users, dry-run or creation-race" >&2; usage >&2; exit 2 ;;
+esac
+if [ $# -lt 3 ] || [ $# -gt 4 ]; then
+    echo "gc-test.sh: expected CASE ZBCTL HOLDER [WRITERS]" >&2
+    usage >&2
     exit 2
 fi
 case_name=$1
@@ -219,11 +222,6 @@ creation-race)
     # The loop must really have raced the writers, or the test proves nothing.
     [ "$runs" -ge 20 ] || fail "only $runs gc runs happened during the writers"
     [ -z "$(ls -A /dev/shm)" ] || fail "the writers or gc left files behind"
-    ;;
-
-*)
-    echo "gc-test.sh: unknown case '$case_name' (users, dry-run, creation-race)" >&2
-    exit 2
     ;;
 esac
 echo "PASS: gc $case_name"
