@@ -451,8 +451,8 @@ RelayResult<CommandLine> parse_command_line(int argc, char** argv)
         }
         // An unknown word is reported as such, not as an option missing its value.
         static constexpr std::array<std::string_view, 12> kWithValue = {
-            "--from",         "--to",        "--config",       "--name",      "--curve-secret", "--allowed-keys",
-            "--server-key",   "--broker",    "--publish-name", "--advertise", "--broker-key",   "--status-interval"};
+            "--from",       "--to",     "--config",       "--name",      "--curve-secret", "--allowed-keys",
+            "--server-key", "--broker", "--publish-name", "--advertise", "--broker-key",   "--status-interval"};
         if (std::find(kWithValue.begin(), kWithValue.end(), flag) == kWithValue.end())
             return relay_error(RelayErrc::InvalidConfig,
                                std::string(flag.starts_with("-") ? "unknown option '" : "unexpected argument '") +

@@ -71,9 +71,10 @@ exit codes: 0 stopped by SIGINT/SIGTERM, 1 a route failed (bind, ring, keys), 2 
 int run_keygen(int argc, char** argv)
 {
     if (argc == 3 && (std::string_view(argv[2]) == "-h" || std::string_view(argv[2]) == "--help")) {
-        std::fputs("usage: zb-relay keygen PREFIX\n  writes PREFIX.key (the CURVE secret key, mode 0600) and PREFIX.pub "
-                   "(the public key)\n",
-                   stdout);
+        std::fputs(
+            "usage: zb-relay keygen PREFIX\n  writes PREFIX.key (the CURVE secret key, mode 0600) and PREFIX.pub "
+            "(the public key)\n",
+            stdout);
         return kExitOk;
     }
     if (argc != 3 || argv[2][0] == '-') {

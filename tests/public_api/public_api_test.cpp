@@ -36,8 +36,8 @@ void check(bool ok, const char* what)
 }
 
 constexpr const char* kUsage = "Usage: public-api-test\n"
-                                "  Checks a few properties of the public API through <zerobuffer/zerobuffer.h>;\n"
-                                "  takes no arguments. Exit status: 0 all hold, 1 a check failed, 2 usage error.\n";
+                               "  Checks a few properties of the public API through <zerobuffer/zerobuffer.h>;\n"
+                               "  takes no arguments. Exit status: 0 all hold, 1 a check failed, 2 usage error.\n";
 
 } // namespace
 

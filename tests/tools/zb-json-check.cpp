@@ -58,7 +58,8 @@ std::optional<std::string> usage_problem(int argc, char** argv)
             continue;
         }
         if (!arg.starts_with("/")) {
-            return "'" + std::string(arg) + "' is neither an option nor a check (a check starts with a JSON pointer, /...)";
+            return "'" + std::string(arg) +
+                   "' is neither an option nor a check (a check starts with a JSON pointer, /...)";
         }
         const auto ge = arg.find(">=");
         if (ge != std::string_view::npos) {
