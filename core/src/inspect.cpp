@@ -131,7 +131,7 @@ Judgement judge(const std::string& path, bool dry_run)
     if (const int refused = predicted_unlink_error(opened); refused != 0)
         return unjudged({Errc::SystemError,
                          system_message("cannot remove " + path + " (owner uid " + std::to_string(opened.st_uid) +
-                                            "; /dev/shm lets only the owner remove it)",
+                                            (refused == EPERM ? "; /dev/shm lets only the owner remove it)" : ")"),
                                         refused),
                          refused});
     return {Verdict::Stale, {Errc::SystemError, {}, 0}, std::move(file)};
