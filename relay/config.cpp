@@ -2,6 +2,8 @@
 // Parsing and validation of zb-relay endpoints, flags and JSON config files.
 #include "config.h"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <fstream>
 #include <limits>
@@ -447,6 +449,14 @@ RelayResult<CommandLine> parse_command_line(int argc, char** argv)
             route.security.insecure = true;
             continue;
         }
+        // An unknown word is reported as such, not as an option missing its value.
+        static constexpr std::array<std::string_view, 12> kWithValue = {
+            "--from",       "--to",     "--config",       "--name",      "--curve-secret", "--allowed-keys",
+            "--server-key", "--broker", "--publish-name", "--advertise", "--broker-key",   "--status-interval"};
+        if (std::find(kWithValue.begin(), kWithValue.end(), flag) == kWithValue.end())
+            return relay_error(RelayErrc::InvalidConfig,
+                               std::string(flag.starts_with("-") ? "unknown option '" : "unexpected argument '") +
+                                   std::string(flag) + "': see zb-relay --help");
         auto text = value();
         if (!text)
             return tl::unexpected(text.error());

@@ -70,9 +70,16 @@ exit codes: 0 stopped by SIGINT/SIGTERM, 1 a route failed (bind, ring, keys), 2 
 
 int run_keygen(int argc, char** argv)
 {
-    if (argc != 3) {
+    if (argc == 3 && (std::string_view(argv[2]) == "-h" || std::string_view(argv[2]) == "--help")) {
+        std::fputs(
+            "usage: zb-relay keygen PREFIX\n  writes PREFIX.key (the CURVE secret key, mode 0600) and PREFIX.pub "
+            "(the public key)\n",
+            stdout);
+        return kExitOk;
+    }
+    if (argc != 3 || argv[2][0] == '-') {
         std::fputs("zb-relay: error: keygen needs one PREFIX - run `zb-relay keygen server` to write server.key "
-                   "and server.pub\n",
+                   "and server.pub (see zb-relay keygen --help)\n",
                    stderr);
         return kExitUsage;
     }

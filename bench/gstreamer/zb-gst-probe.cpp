@@ -233,7 +233,7 @@ std::optional<Options> parse_options(int argc, char** argv)
                 return std::nullopt;
             }
             options.pause = true;
-        } else if (arg.starts_with("--")) {
+        } else if (arg.starts_with("-")) {
             std::fprintf(stderr, "zb-gst-probe: error: unknown option '%s' - see --help\n", argv[index]);
             return std::nullopt;
         } else {
@@ -724,6 +724,7 @@ int main(int argc, char** argv)
     gst_init(nullptr, nullptr);
     auto options = parse_options(argc, argv);
     if (!options) {
+        print_usage(stderr);
         return kExitUsage;
     }
     Probe probe;

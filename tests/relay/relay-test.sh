@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Tests of zb-relay with real processes and sockets on 127.0.0.1: relay-test.sh CASE ZB_RELAY ZB_RELAY_PEER
+# Usage: relay-test.sh CASE ZB_RELAY ZB_RELAY_PEER   (tests of zb-relay with real processes and sockets on 127.0.0.1)
 # ZB_RELAY_PEER writes known frames into a ring and verifies every byte, FrameInfo field, metadata blob and the
 # stream metadata of what comes out of the relays (see zb-relay-peer.cpp). Every case checks /dev/shm is clean.
 set -u
+
+# --help prints the comment above; a wrong command line prints it too and exits 2.
+usage() { sed -n '3,5s/^# \{0,1\}//p' "$0"; }
+case "${1:-}" in
+-h | --help) usage; exit 0 ;;
+esac
+if (($# < 3)) || [[ "$1" == -* ]]; then
+    echo "relay-test.sh: expected CASE ZB_RELAY ZB_RELAY_PEER" >&2
+    usage >&2
+    exit 2
+fi
 
 case_name=$1
 relay=$(realpath "$2")
@@ -615,7 +626,9 @@ JSON
     ;;
 
 *)
-    fail "unknown case $case_name"
+    echo "relay-test.sh: unknown case $case_name" >&2
+    usage >&2
+    exit 2
     ;;
 esac
 echo "PASS: $case_name"

@@ -535,56 +535,86 @@ int print_free_port()
     return 0;
 }
 
+constexpr const char* kUsage = R"(Usage: zb-relay-peer write RING [--frames N] [--width W] [--height H] [--encoded] [--fps F]
+                          [--wait-readers K] [--ring-size BYTES] [--format-change-at K] [--no-eos]
+                          [--pause-at K ...] [--pause-ms MS] [--gop N]
+       zb-relay-peer read RING [--frames N] [--width W] [--height H] [--encoded] [--format-change-at K]
+                          [--allow-gaps] [--reattach] [--slow-ms MS] [--timeout-s S] [--gop N]
+       zb-relay-peer hostile-sender tcp://127.0.0.1:PORT
+       zb-relay-peer hostile-client tcp://127.0.0.1:PORT
+       zb-relay-peer free-port
+Test helper of relay-test.sh: writes known frames into a ring, verifies every byte of frames read back, or
+plays a hostile network peer. Exit status: 0 as expected, 1 a check failed, 2 usage error.
+)";
+
+int usage_error(const std::string& message)
+{
+    std::fprintf(stderr, "zb-relay-peer: %s\n%s", message.c_str(), kUsage);
+    return 2;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
 {
     Options options;
-    if (argc < 2)
-        return fail("usage: zb-relay-peer write|read|hostile-sender|hostile-client|free-port ...");
+    const std::vector<std::string_view> args(argv + 1, argv + argc);
+    if (std::find(args.begin(), args.end(), "--help") != args.end() ||
+        std::find(args.begin(), args.end(), "-h") != args.end()) {
+        std::fputs(kUsage, stdout);
+        return 0;
+    }
+    static constexpr std::array<std::string_view, 5> kModes = {"write", "read", "hostile-sender", "hostile-client",
+                                                               "free-port"};
+    if (args.empty() || std::find(kModes.begin(), kModes.end(), args[0]) == kModes.end())
+        return usage_error(args.empty() ? "no mode given" : "unknown mode '" + std::string(args[0]) + "'");
     options.mode = argv[1];
     if (options.mode == "free-port")
-        return print_free_port();
-    if (argc < 3)
-        return fail("missing ring name or address");
+        return args.size() == 1 ? print_free_port() : usage_error("free-port takes no arguments");
+    if (args.size() < 2 || args[1].starts_with("-"))
+        return usage_error("missing ring name or address");
     options.target = argv[2];
-    for (int i = 3; i < argc; ++i) {
-        const std::string_view flag = argv[i];
-        auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-        if (flag == "--frames")
-            options.frames = std::stoull(next());
-        else if (flag == "--width")
-            options.width = static_cast<std::uint32_t>(std::stoul(next()));
-        else if (flag == "--height")
-            options.height = static_cast<std::uint32_t>(std::stoul(next()));
-        else if (flag == "--encoded")
-            options.encoded = true;
-        else if (flag == "--fps")
-            options.fps = std::stod(next());
-        else if (flag == "--wait-readers")
-            options.wait_readers = static_cast<std::uint32_t>(std::stoul(next()));
-        else if (flag == "--ring-size")
-            options.ring_size = std::stoull(next());
-        else if (flag == "--format-change-at")
-            options.format_change_at = std::stoull(next());
-        else if (flag == "--pause-at")
-            options.pause_at.push_back(std::stoull(next()));
-        else if (flag == "--gop")
-            options.gop = std::max<std::uint64_t>(1, std::stoull(next()));
-        else if (flag == "--pause-ms")
-            options.pause_ms = std::stoi(next());
-        else if (flag == "--no-eos")
-            options.no_eos = true;
-        else if (flag == "--allow-gaps")
-            options.allow_gaps = true;
-        else if (flag == "--reattach")
-            options.reattach = true;
-        else if (flag == "--slow-ms")
-            options.slow_ms = std::stoi(next());
-        else if (flag == "--timeout-s")
-            options.timeout_s = std::stoi(next());
-        else
-            return fail("unknown option " + std::string(flag));
+    try {
+        for (int i = 3; i < argc; ++i) {
+            const std::string_view flag = argv[i];
+            auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+            if (flag == "--frames")
+                options.frames = std::stoull(next());
+            else if (flag == "--width")
+                options.width = static_cast<std::uint32_t>(std::stoul(next()));
+            else if (flag == "--height")
+                options.height = static_cast<std::uint32_t>(std::stoul(next()));
+            else if (flag == "--encoded")
+                options.encoded = true;
+            else if (flag == "--fps")
+                options.fps = std::stod(next());
+            else if (flag == "--wait-readers")
+                options.wait_readers = static_cast<std::uint32_t>(std::stoul(next()));
+            else if (flag == "--ring-size")
+                options.ring_size = std::stoull(next());
+            else if (flag == "--format-change-at")
+                options.format_change_at = std::stoull(next());
+            else if (flag == "--pause-at")
+                options.pause_at.push_back(std::stoull(next()));
+            else if (flag == "--gop")
+                options.gop = std::max<std::uint64_t>(1, std::stoull(next()));
+            else if (flag == "--pause-ms")
+                options.pause_ms = std::stoi(next());
+            else if (flag == "--no-eos")
+                options.no_eos = true;
+            else if (flag == "--allow-gaps")
+                options.allow_gaps = true;
+            else if (flag == "--reattach")
+                options.reattach = true;
+            else if (flag == "--slow-ms")
+                options.slow_ms = std::stoi(next());
+            else if (flag == "--timeout-s")
+                options.timeout_s = std::stoi(next());
+            else
+                return usage_error("unknown option " + std::string(flag));
+        }
+    } catch (const std::logic_error&) { // std::sto* on a missing or malformed value.
+        return usage_error("a bad or missing number in the options");
     }
     if (options.mode == "write")
         return run_writer(options);
@@ -594,5 +624,5 @@ int main(int argc, char** argv)
         return run_hostile_sender(options);
     if (options.mode == "hostile-client")
         return run_hostile_client(options);
-    return fail("unknown mode " + options.mode);
+    return usage_error("unknown mode " + options.mode);
 }

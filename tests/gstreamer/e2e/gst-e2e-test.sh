@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Cross-process tests of zerobuffersink/zerobuffersrc: a writer and a reader pipeline in separate processes.
 #
-#   gst-e2e-test.sh CASE [ARGS...]
+# Usage: gst-e2e-test.sh CASE [ARGS...]
 #     transfer NAME FRAMES CAPS [--repack PAD] [--source SRC]  raw video / audio / H.264: every buffer arrives in
 #                                  order with the same content SHA-1, pts, dts, duration, offsets, keyframe flag
 #                                  and plane strides
@@ -33,6 +33,17 @@
 # Every case uses its own ring name and a private GStreamer registry, and checks that nothing of its ring is left
 # in /dev/shm, even after killing a process (`zbctl gc NAME` in the exit trap removes a stale ring).
 set -u
+
+# --help prints the comment above; a wrong command line prints it too and exits 2.
+usage() { sed -n '3,21s/^# \{0,1\}//p' "$0"; }
+case "${1:-}" in
+-h | --help) usage; exit 0 ;;
+esac
+if (($# < 1)) || [[ "$1" == -* ]]; then
+    echo "gst-e2e-test.sh: expected CASE [ARGS...]" >&2
+    usage >&2
+    exit 2
+fi
 
 case_name=$1
 shift
@@ -498,7 +509,9 @@ encoder-pair)
     ;;
 
 *)
-    fail "unknown case"
+    echo "gst-e2e-test.sh: unknown case $case_name" >&2
+    usage >&2
+    exit 2
     ;;
 esac
 echo "PASS ($case_name)"
