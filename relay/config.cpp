@@ -253,8 +253,12 @@ RelayResult<void> validate_route(const RouteConfig& route)
             return relay_error(RelayErrc::Security,
                                where + "tcp endpoint '" + tcp->text + "' needs --server-key FILE: " + how);
     }
-    if (security.insecure && (!security.secret_key_file.empty() || !security.server_key_file.empty()))
-        return relay_error(RelayErrc::InvalidConfig, where + "--insecure and CURVE keys together: choose one");
+    // --insecure serves (or trusts) everyone; a key list that it would silently ignore is a contradiction.
+    if (security.insecure && (!security.secret_key_file.empty() || !security.server_key_file.empty() ||
+                              !security.allowed_keys_file.empty()))
+        return relay_error(RelayErrc::InvalidConfig,
+                           where + "--insecure and CURVE keys (--curve-secret, --allowed-keys, --server-key) together: "
+                                   "choose one (--insecure lets anyone in, the keys only the peers they name)");
     if (!route.publish_name.empty() && (route.broker.empty() || network_outputs == 0))
         return relay_error(RelayErrc::InvalidConfig,
                            where + "--publish-name needs --broker ADDR and a --to tcp://*:PORT output");

@@ -140,9 +140,22 @@ cli)
     (cd "$tmp" && "$relay" keygen k >"$tmp/k2.out" 2>"$tmp/k2.err")
     [ $? -eq 1 ] || fail "keygen over existing keys: expected exit 1"
     has k2.err "remove it first"
+    # A secret key that group or others can read is refused, as ssh refuses one (exit 1, saying how to fix it).
+    port=$(free_port)
+    chmod 644 "$tmp/k.key"
+    "$relay" --from ring:a --to "tcp://127.0.0.1:$port" --curve-secret "$tmp/k.key" \
+        --allowed-keys "$tmp/k.pub" >"$tmp/open.out" 2>"$tmp/open.err"
+    [ $? -eq 1 ] || fail "a secret key of mode 644: expected exit 1"
+    has open.err "k.key' is accessible by group or others \(mode 0644\).*run \`chmod 600 '$tmp/k.key'\`"
+    chmod 600 "$tmp/k.key"
+    # --insecure with a key list would serve everyone and ignore the list: a contradiction (exit 2).
+    "$relay" --from ring:a --to "tcp://127.0.0.1:$port" --insecure --allowed-keys "$tmp/k.pub" \
+        >"$tmp/both.out" 2>"$tmp/both.err"
+    [ $? -eq 2 ] || fail "--insecure --allowed-keys: expected exit 2"
+    has both.err "--insecure and CURVE keys .* together: choose one"
     # A key file that is not a key: a runtime error naming the file, exit 1.
     echo "not a key" >"$tmp/bad.key"
-    port=$(free_port)
+    chmod 600 "$tmp/bad.key"
     "$relay" --from ring:a --to "tcp://127.0.0.1:$port" --curve-secret "$tmp/bad.key" \
         --allowed-keys "$tmp/k.pub" >"$tmp/g.out" 2>"$tmp/g.err"
     [ $? -eq 1 ] || fail "bad key file: expected exit 1"

@@ -182,6 +182,25 @@ TEST(RelayConfig, RoutesNeedKeysForTcpAndOneNetworkSide)
     EXPECT_FALSE(validate_route(receive)); // same output twice
 }
 
+TEST(RelayConfig, InsecureWithAnyKeyIsAContradiction)
+{
+    // --insecure would serve everyone and silently ignore the key list: refused like --insecure --curve-secret.
+    for (const auto setting : {&SecurityConfig::secret_key_file, &SecurityConfig::allowed_keys_file,
+                               &SecurityConfig::server_key_file}) {
+        RouteConfig route;
+        route.name = "r";
+        route.from = *parse_endpoint("ring:cam", false);
+        route.to.push_back(*parse_endpoint("tcp://*:5555", true));
+        route.security.insecure = true;
+        route.security.*setting = "keys.txt";
+        auto refused = validate_route(route);
+        ASSERT_FALSE(refused);
+        EXPECT_EQ(refused.error().code, RelayErrc::InvalidConfig);
+        EXPECT_NE(refused.error().message.find("--insecure and CURVE keys"), std::string::npos)
+            << refused.error().message;
+    }
+}
+
 TEST(RelayConfig, Sizes)
 {
     EXPECT_EQ(*parse_size("4096", "x"), 4096u);

@@ -610,6 +610,9 @@ CurveKeyPair write_key_pair(const std::filesystem::path& prefix)
     std::array<char, 41> secret_key{};
     EXPECT_EQ(zmq_curve_keypair(public_key.data(), secret_key.data()), 0);
     std::ofstream(prefix.string() + ".key") << "# secret key\n" << secret_key.data() << "\n";
+    // Private to its owner, as keygen writes it: a secret key others could read is refused.
+    std::filesystem::permissions(prefix.string() + ".key",
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     std::ofstream(prefix.string() + ".pub") << public_key.data() << "\n";
     return {public_key.data(), secret_key.data()};
 }
