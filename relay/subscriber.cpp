@@ -10,9 +10,9 @@
 #include <random>
 #include <span>
 
-#include <nlohmann/json.hpp>
 #include <zmq.h>
 
+#include "bounded_json.h"
 #include "wire.h"
 #include "zmq_util.h"
 
@@ -223,8 +223,10 @@ private:
             return true;
         if (header->kind == wire::Kind::StreamMetadata) {
             const std::string json(reinterpret_cast<const char*>(payload.data()), payload.size());
-            if (!nlohmann::json::accept(json)) {
-                reject("stream metadata is not JSON");
+            // Checked before anything walks it: the core and every reader of the ring parse it recursively.
+            if (auto problem = check_json(json, {wire::kMaxStreamMetadataDepth, wire::kMaxStreamMetadata})) {
+                reject(problem->refusal == JsonRefusal::NotJson ? "stream metadata is not JSON"
+                                                                : "stream metadata " + problem->message);
                 return true;
             }
             encoded_ = is_encoded_stream(json);

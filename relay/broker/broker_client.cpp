@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "bounded_json.h"
 #include "key_files.h"
 #include "zmq_handles.h"
 
@@ -209,14 +210,21 @@ BrokerResult<nlohmann::json> BrokerClient::Impl::round_trip(const std::string& b
              "the broker at " + options.endpoint + " sent a multipart reply; is it a zb-relay broker?",
              {}});
     }
-    nlohmann::json parsed = nlohmann::json::parse(reply.view(), nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("ok") || !parsed["ok"].is_boolean()) {
+    // A hostile broker must not crash us either: replies are parsed with the limits the broker applies to requests.
+    auto parsed = parse_json_with_limits(reply.view(), {protocol::kMaxJsonDepth, protocol::kMaxReplyValues});
+    if (!parsed) {
+        return tl::unexpected(BrokerError{BrokerErrc::ProtocolError,
+                                          "the reply of " + options.endpoint + " is refused: it " +
+                                              parsed.error().message + "; is it a zb-relay broker?",
+                                          {}});
+    }
+    if (!parsed->is_object() || !parsed->contains("ok") || !(*parsed)["ok"].is_boolean()) {
         return tl::unexpected(BrokerError{BrokerErrc::ProtocolError,
                                           "the reply of " + options.endpoint +
                                               " is not a JSON object with \"ok\"; is it a zb-relay broker?",
                                           {}});
     }
-    return parsed;
+    return std::move(*parsed);
 }
 
 BrokerResult<BrokerClient> BrokerClient::connect(BrokerClientOptions options)

@@ -7,6 +7,7 @@
 #include <exception>
 #include <utility>
 
+#include "bounded_json.h"
 #include "broker_protocol.h"
 
 namespace zerobuffer::relay::detail {
@@ -80,6 +81,21 @@ std::string resolve_wildcard_host(const std::string& address, std::string_view p
            std::string(rest.substr(colon));
 }
 
+/// The reply to a request the bounded parser refused.
+Reply refusal_of(const JsonProblem& problem)
+{
+    if (problem.refusal == JsonRefusal::NotJson) {
+        return error_reply(errors::kBadJson, "request is not valid JSON (UTF-8 text, one object expected)");
+    }
+    if (!problem.top_level_object) {
+        return error_reply(errors::kNotObject, "request must be a JSON object, got an array that " + problem.message);
+    }
+    return error_reply(errors::kInvalidField, "field \"" + problem.field + "\" " + problem.message +
+                                                  " (a request nests at most " +
+                                                  std::to_string(protocol::kMaxJsonDepth) + " levels and holds at most " +
+                                                  std::to_string(protocol::kMaxRequestValues) + " values)");
+}
+
 } // namespace
 
 Reply error_reply(std::string_view code, std::string message)
@@ -95,10 +111,13 @@ Reply Registry::handle(std::string_view body, std::string_view peer_address, Clo
 {
     // Exceptions of nlohmann_json stop here: a hostile request must never take the broker down.
     try {
-        nlohmann::json request = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-        if (request.is_discarded()) {
-            return error_reply(errors::kBadJson, "request is not valid JSON (UTF-8 text, one object expected)");
+        // Depth and size are checked while streaming, before a tree exists: dump() and copies of "info" below are
+        // recursive and must never meet a deeply nested document.
+        auto parsed = parse_json_with_limits(body, {protocol::kMaxJsonDepth, protocol::kMaxRequestValues});
+        if (!parsed) {
+            return refusal_of(parsed.error());
         }
+        const nlohmann::json& request = *parsed;
         if (!request.is_object()) {
             return error_reply(errors::kNotObject, "request must be a JSON object, got " + type_name(request));
         }

@@ -351,9 +351,10 @@ hostile-sender)
     has receiver.err "header says 1000 payload bytes"
     has receiver.err "reserved header field"
     has receiver.err "stream metadata is not JSON"
+    has receiver.err "stream metadata is nested deeper than 32 levels"
     has receiver.err "over the limit"
     stop "$receiver" receiver
-    has receiver.err "received 6 frames, rejected 13 messages" # 5 frames and the end-of-stream frame
+    has receiver.err "received 6 frames, rejected 14 messages" # 5 frames and the end-of-stream frame
     check_shm_clean
     ;;
 

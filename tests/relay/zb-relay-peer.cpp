@@ -443,6 +443,14 @@ int run_hostile_sender(const Options& options)
                            h.payload_size = std::uint64_t{1} << 40;
                        }),
                        "{}"});
+    // Stream metadata nested 100,000 deep: the core and every reader of the ring would walk it recursively.
+    const std::string deep_json =
+        R"({"media_type":"video/x-raw","x":)" + std::string(100'000, '[') + std::string(100'000, ']') + "}";
+    garbage.push_back({with([&](auto& h) {
+                           h.kind = wire::Kind::StreamMetadata;
+                           h.payload_size = deep_json.size();
+                       }),
+                       deep_json});
     garbage.push_back({std::string(200, '\xff'), std::string(1000, '\xee')});
     for (const auto& message : garbage)
         send_parts(router, id, message);

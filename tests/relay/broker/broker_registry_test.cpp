@@ -135,6 +135,44 @@ TEST_F(RegistryTest, RefusesBadRequestsWithCodes)
         << "control characters are not echoed back into logs";
 }
 
+/// {"type":"REG","name":"deep","address":"tcp://h:1","info":{"a":[[[...]]]}} with `levels` brackets.
+std::string deep_reg(std::size_t levels)
+{
+    return R"({"type":"REG","name":"deep","address":"tcp://h:1","info":{"a":)" + std::string(levels, '[') +
+           std::string(levels, ']') + "}}";
+}
+
+TEST_F(RegistryTest, DeepOrHugeJsonIsRefusedBeforeAnyTreeIsWalked)
+{
+    // 65,000 levels used to overflow the stack in dump() of "info" (exit 139): refused while parsing instead.
+    for (const std::size_t levels : {std::size_t{15}, std::size_t{65'000}, std::size_t{500'000}}) {
+        const Reply deep = handle_text(deep_reg(levels));
+        EXPECT_EQ(deep.error_code, "invalid_field") << levels << " levels";
+        EXPECT_NE(deep.body["message"].get<std::string>().find("field \"info\" is nested deeper than 16 levels"),
+                  std::string::npos)
+            << deep.body.dump();
+    }
+    EXPECT_TRUE(handle_text(deep_reg(13)).error_code.empty()) << "16 levels in all (object, info, a, 13 arrays)";
+    const Reply listed = handle({{"type", "DISC"}, {"name", "deep"}});
+    ASSERT_EQ(listed.body["ok"], true);
+    EXPECT_EQ(listed.body["info"]["a"].dump(), std::string(13, '[') + std::string(13, ']'));
+
+    EXPECT_EQ(handle_text(std::string(65'000, '[') + std::string(65'000, ']')).error_code, "not_object");
+    std::string many = R"({"type":"LIST","junk":[)";
+    for (int i = 0; i < 9000; ++i) {
+        many += i == 0 ? "0" : ",0";
+    }
+    const Reply huge = handle_text(many + "]}");
+    EXPECT_EQ(huge.error_code, "invalid_field");
+    EXPECT_NE(huge.body["message"].get<std::string>().find("field \"junk\" holds more than 8192 values"),
+              std::string::npos)
+        << huge.body.dump();
+    const Reply control = handle_text("{\"a\\u0001b\":" + std::string(20, '[') + std::string(20, ']') + "}");
+    EXPECT_EQ(control.body["message"].get<std::string>().find('\x01'), std::string::npos)
+        << "a field name is shown without its control characters";
+    EXPECT_EQ(handle_text(deep_reg(10).substr(0, 70)).error_code, "bad_json") << "cut short inside the nesting";
+}
+
 TEST_F(RegistryTest, RegistryFullRefusesNewNamesOnly)
 {
     for (const char* name : {"a", "b", "c"}) {

@@ -2,6 +2,7 @@
 // `zb-relay broker` as a real process on loopback: the protocol through BrokerClient, hostile clients, expiry,
 // kill -9 and restart with a live Registration, timeouts against a dead broker, CURVE, and the command line.
 #include <array>
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -213,6 +214,69 @@ TEST_F(BrokerTest, MalformedRequestsGetErrorRepliesAndOthersAreServed)
     auto cam0 = checker.discover("cam0");
     ASSERT_FALSE(cam0);
     EXPECT_EQ(cam0.error().code, BrokerErrc::NotFound) << "no refused request registered anything";
+}
+
+TEST_F(BrokerTest, MalformedDeepJsonIsRefusedAndTheBrokerStaysUp)
+{
+    // A REG whose "info" nests 65,000 deep crashed the broker (exit 139), and so did 256 KiB and 1 MiB of it.
+    start_broker({"--insecure", "--max-request-bytes", "2097152"});
+    RawClient hostile(endpoint());
+    for (const std::size_t levels : {std::size_t{65'000}, std::size_t{131'000}, std::size_t{524'000}}) {
+        const std::string body = R"({"type":"REG","name":"deep","address":"tcp://h:1","info":{"a":)" +
+                                 std::string(levels, '[') + std::string(levels, ']') + "}}";
+        ASSERT_TRUE(hostile.send_request(body));
+        auto reply = hostile.receive_json(kReply);
+        ASSERT_TRUE(reply) << "no reply to " << body.size() << " bytes nested " << levels << " deep\n" << broker_->log();
+        EXPECT_EQ((*reply)["error"], "invalid_field") << reply->dump();
+        EXPECT_NE((*reply)["message"].get<std::string>().find("nested deeper than 16 levels"), std::string::npos)
+            << reply->dump();
+        expect_still_serving("after a REG nested " + std::to_string(levels) + " deep");
+    }
+    ASSERT_TRUE(hostile.send_request(std::string(600'000, '[') + std::string(600'000, ']')));
+    auto array = hostile.receive_json(kReply);
+    ASSERT_TRUE(array);
+    EXPECT_EQ((*array)["error"], "not_object");
+    EXPECT_EQ(broker_->stop(SIGTERM), 0) << "the broker is still up and stops cleanly";
+}
+
+TEST_F(BrokerTest, MalformedRepliesOfAHostileBrokerAreErrors)
+{
+    // A fake broker answers every request with JSON nested 100,000 deep: the client refuses it, it never crashes.
+    detail::ContextHandle context(zmq_ctx_new());
+    detail::SocketHandle router(zmq_socket(context.get(), ZMQ_ROUTER));
+    ASSERT_TRUE(router && detail::set_int_option(router.get(), ZMQ_LINGER, 0));
+    ASSERT_EQ(zmq_bind(router.get(), endpoint().c_str()), 0) << detail::zmq_error_text();
+    std::atomic<bool> stop{false};
+    std::thread fake([&] {
+        const std::string deep = R"({"ok":true,"address":"tcp://h:1","info":)" + std::string(100'000, '[') +
+                                 std::string(100'000, ']') + "}";
+        while (!stop.load()) {
+            zmq_pollitem_t item{router.get(), 0, ZMQ_POLLIN, 0};
+            if (zmq_poll(&item, 1, 50) <= 0) {
+                continue;
+            }
+            std::vector<std::string> frames;
+            for (bool more = true; more;) {
+                detail::Message part;
+                if (zmq_msg_recv(part.get(), router.get(), 0) < 0) {
+                    break;
+                }
+                frames.emplace_back(part.view());
+                more = part.more();
+            }
+            frames.back() = deep; // the envelope echoed, the body replaced
+            for (std::size_t i = 0; i < frames.size(); ++i) {
+                zmq_send(router.get(), frames[i].data(), frames[i].size(), i + 1 < frames.size() ? ZMQ_SNDMORE : 0);
+            }
+        }
+    });
+    BrokerClient victim = client();
+    auto found = victim.discover("cam0");
+    stop.store(true);
+    fake.join();
+    ASSERT_FALSE(found);
+    EXPECT_EQ(found.error().code, BrokerErrc::ProtocolError) << found.error().message;
+    EXPECT_NE(found.error().message.find("nested deeper than 16 levels"), std::string::npos) << found.error().message;
 }
 
 TEST_F(BrokerTest, GarbageEnvelopesGetErrorReplies)
