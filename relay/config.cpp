@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "route_security.h"
+
 namespace zerobuffer::relay {
 
 namespace {
@@ -228,52 +230,7 @@ RelayResult<void> validate_route(const RouteConfig& route)
                 return relay_error(RelayErrc::InvalidConfig,
                                    where + "output '" + route.to[i].address + "' is given twice");
 
-    // Security: tcp needs CURVE keys unless plain tcp was asked for.
-    const Endpoint* tcp = nullptr;
-    if (route.from.kind != EndpointKind::Ring && route.from.address.starts_with("tcp://"))
-        tcp = &route.from;
-    for (const Endpoint& output : route.to)
-        if (output.kind == EndpointKind::Zmq && output.address.starts_with("tcp://"))
-            tcp = &output;
-    const SecurityConfig& security = route.security;
-    if (tcp != nullptr && !security.insecure) {
-        const bool binding = tcp != &route.from;
-        const char* how = binding ? "make keys with `zb-relay keygen server` and `zb-relay keygen client`, then "
-                                    "pass --curve-secret server.key --allowed-keys FILE-WITH-client.pub-LINES, "
-                                    "or pass --insecure for plain tcp"
-                                  : "make keys with `zb-relay keygen client`, then pass --curve-secret client.key "
-                                    "--server-key server.pub, or pass --insecure for plain tcp";
-        if (security.secret_key_file.empty())
-            return relay_error(RelayErrc::Security,
-                               where + "tcp endpoint '" + tcp->text + "' needs CURVE keys (no --curve-secret): " + how);
-        if (binding && security.allowed_keys_file.empty())
-            return relay_error(RelayErrc::Security,
-                               where + "tcp endpoint '" + tcp->text + "' needs --allowed-keys FILE: " + how);
-        if (!binding && security.server_key_file.empty())
-            return relay_error(RelayErrc::Security,
-                               where + "tcp endpoint '" + tcp->text + "' needs --server-key FILE: " + how);
-    }
-    // --insecure serves (or trusts) everyone; a key list that it would silently ignore is a contradiction.
-    if (security.insecure && (!security.secret_key_file.empty() || !security.server_key_file.empty() ||
-                              !security.allowed_keys_file.empty()))
-        return relay_error(RelayErrc::InvalidConfig,
-                           where + "--insecure and CURVE keys (--curve-secret, --allowed-keys, --server-key) together: "
-                                   "choose one (--insecure lets anyone in, the keys only the peers they name)");
-    if (!route.publish_name.empty() && (route.broker.empty() || network_outputs == 0))
-        return relay_error(RelayErrc::InvalidConfig,
-                           where + "--publish-name needs --broker ADDR and a --to tcp://*:PORT output");
-    if (!route.broker.empty() && route.publish_name.empty())
-        return relay_error(RelayErrc::InvalidConfig, where + "--broker needs --publish-name NAME");
-    // The broker connection: CURVE with --broker-key, plain tcp only with --insecure.
-    const std::string broker_address = route.from.kind == EndpointKind::Broker ? route.from.address : route.broker;
-    if (broker_address.starts_with("tcp://") && route.broker_key_file.empty() && !security.insecure)
-        return relay_error(RelayErrc::Security,
-                           where + "the broker at '" + broker_address +
-                               "' needs CURVE: pass --broker-key BROKER.pub (and --curve-secret, a key the broker "
-                               "allows), or --insecure for plain tcp");
-    if (!route.broker_key_file.empty() && security.secret_key_file.empty())
-        return relay_error(RelayErrc::Security, where + "--broker-key needs --curve-secret (our key for the broker)");
-    return {};
+    return validate_route_security(route);
 }
 
 namespace {

@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "ring_io.h"
+#include "route_security.h"
 #include "wire.h"
 
 namespace zerobuffer::relay {
@@ -48,7 +49,7 @@ RelayResult<std::unique_ptr<Publisher>> Publisher::start(const RouteConfig& rout
 {
     std::unique_ptr<Publisher> publisher(new Publisher(route, endpoint, stats));
     void* context = publisher->context_.get();
-    const bool curve = uses_curve(route.security, endpoint.address);
+    const bool curve = uses_curve(route.security); // the route's keys decide, on ipc:// as on tcp://
     if (curve) {
         auto allowed = read_allowed_keys(route.security.allowed_keys_file);
         if (!allowed)

@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "bounded_json.h"
+#include "route_security.h"
 #include "wire.h"
 #include "zmq_util.h"
 
@@ -62,7 +63,9 @@ public:
             if (auto ok = set_int_option(dealer, option, value); !ok)
                 return ok;
         }
-        if (uses_curve(route_.security, address)) {
+        // CURVE to the pinned --server-key whenever the route has keys, whatever the address: never plain.
+        const bool curve = uses_curve(route_.security);
+        if (curve) {
             if (auto ok = apply_curve(dealer, route_.security, false); !ok)
                 return ok;
         }
@@ -77,9 +80,9 @@ public:
         if (zmq_connect(dealer, address.c_str()) != 0)
             return relay_error(RelayErrc::Network, "cannot connect to '" + address + "': " + zmq_error_text());
         log_route(route_.name, "connecting to " + address +
-                                   (uses_curve(route_.security, address) ? " (CURVE)"
-                                    : address.starts_with("tcp://")      ? " (INSECURE plain tcp)"
-                                                                         : ""));
+                                   (curve                            ? " (CURVE)"
+                                    : address.starts_with("tcp://") ? " (INSECURE plain tcp)"
+                                                                     : ""));
         return {};
     }
 

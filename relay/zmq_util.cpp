@@ -67,11 +67,6 @@ RelayResult<void> set_int_option(void* socket, int option, int value)
     return {};
 }
 
-bool uses_curve(const SecurityConfig& security, const std::string& address)
-{
-    return !security.insecure && address.starts_with("tcp://") && !security.secret_key_file.empty();
-}
-
 RelayResult<void> apply_curve(void* socket, const SecurityConfig& security, bool server)
 {
     auto keys = as_relay_result(read_secret_key_file(security.secret_key_file));

@@ -45,12 +45,9 @@ private:
 
 [[nodiscard]] RelayResult<void> set_int_option(void* socket, int option, int value);
 
-/// Sets up CURVE on a socket from the route's key files: server side (secret key) or client side
-/// (secret key + server public key). Does nothing for insecure routes and non-tcp addresses.
+/// Sets up CURVE on a socket from the route's key files: server side (secret key) or client side (secret key +
+/// the server public key it pins). Call it when uses_curve(security) (route_security.h) says so.
 [[nodiscard]] RelayResult<void> apply_curve(void* socket, const SecurityConfig& security, bool server);
-
-/// True when this route's network endpoint uses CURVE.
-[[nodiscard]] bool uses_curve(const SecurityConfig& security, const std::string& address);
 
 struct MonitorEvent {
     std::uint16_t event = 0;

@@ -526,8 +526,13 @@ void Broker::serve_one(Clock::time_point now)
                                                            " (--max-request-bytes)");
     } else {
         detail::Message& body = frames[body_start];
+        // Under CURVE the ZAP handler made the client's key its user id: the registry ties names to it.
         const char* peer = zmq_msg_gets(body.get(), "Peer-Address");
-        reply = registry_.handle(body.view(), peer != nullptr ? std::string_view(peer) : std::string_view{}, now);
+        const char* key = zmq_msg_gets(body.get(), "User-Id");
+        reply = registry_.handle(body.view(),
+                                 {peer != nullptr ? std::string_view(peer) : std::string_view{},
+                                  key != nullptr ? std::string_view(key) : std::string_view{}},
+                                 now);
     }
     for (const std::string& line : reply.expired) {
         log_.line(line, now);

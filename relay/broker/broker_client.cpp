@@ -71,6 +71,16 @@ bool read_ms(const nlohmann::json& reply, std::string_view field, Number& out)
     return true;
 }
 
+/// The "owner" key of a DISC reply or LIST entry, when it is one (never trusted to be anything else).
+std::string owner_of(const nlohmann::json& stream)
+{
+    const auto it = stream.find("owner");
+    if (it == stream.end() || !it->is_string() || !is_z85_key(it->get<std::string>())) {
+        return {};
+    }
+    return it->get<std::string>();
+}
+
 std::string name_text(std::string_view name)
 {
     return "'" + std::string(name.substr(0, protocol::kMaxNameBytes)) + "'";
@@ -344,6 +354,7 @@ BrokerResult<StreamLocation> BrokerClient::discover(std::string_view name)
     location.address = address_it->get<std::string>();
     const auto info_it = reply->find("info");
     location.info = info_it != reply->end() && info_it->is_object() ? *info_it : nlohmann::json::object();
+    location.owner = owner_of(*reply);
     if (!read_ms(*reply, "age_ms", location.age) || !read_ms(*reply, "ttl_ms", location.ttl)) {
         return make_broker_error(BrokerErrc::ProtocolError, "the broker's DISC reply lacks \"age_ms\" or \"ttl_ms\"");
     }
@@ -370,6 +381,7 @@ BrokerResult<std::vector<StreamLocation>> BrokerClient::list()
         }
         location.name = stream["name"].get<std::string>();
         location.address = stream["address"].get<std::string>();
+        location.owner = owner_of(stream);
         location.info = nlohmann::json::object();
         locations.push_back(std::move(location));
     }

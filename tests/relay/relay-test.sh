@@ -28,6 +28,7 @@ fail() {
     exit 1
 }
 has() { grep -Eq -- "$2" "$tmp/$1" || fail "$1 lacks /$2/"; }
+has_text() { grep -Fq -- "$2" "$tmp/$1" || fail "$1 lacks '$2'"; } # Z85 keys hold regex characters
 lacks() { ! grep -Eq -- "$2" "$tmp/$1" || fail "$1 has /$2/"; }
 value() { sed -En "s/^$2: (.*)$/\1/p" "$tmp/$1" | tail -n 1; }
 
@@ -583,6 +584,78 @@ broker-discovery)
     [ "$disc" -ge 1 ] || fail "the gap was not flagged"
     stop "$sender" sender2
     stop "$receiver" receiver
+    check_shm_clean
+    ;;
+
+curve-pinning)
+    # A receiver that pins its publisher's key (--server-key) talks CURVE to that key only, whatever the broker
+    # says. An attacker whose key the broker allows registers the stream's name first, pointing at a plain ipc
+    # socket of its own: the receiver refuses that address; the name belongs to the attacker's key until it
+    # expires, then to the publisher's, and the attacker can no longer take it.
+    keys
+    (cd "$tmp" && "$relay" keygen broker >/dev/null) || fail "keygen failed"
+    cat "$tmp/server.pub" "$tmp/client.pub" "$tmp/stranger.pub" >"$tmp/broker-allowed.txt"
+    bport=$(free_port)
+    port=$(free_port)
+    stream="cam-$tag"
+    broker_keys=(--broker-key "$tmp/broker.pub")
+    start broker "$relay" broker --bind "tcp://127.0.0.1:$bport" --curve-secret "$tmp/broker.key" \
+        --allowed-keys "$tmp/broker-allowed.txt" --status-interval 0
+    "$peer" broker-reg "tcp://127.0.0.1:$bport" "$stream" "ipc://$tmp/evil.sock" "${broker_keys[@]}" \
+        --curve-secret "$tmp/stranger.key" --ttl-ms 3000 >"$tmp/hijack.out" 2>"$tmp/hijack.err" ||
+        fail "the attacker's first REG was refused"
+    start reader "$peer" read "$tag-dst" --frames 60 --width 320 --height 240
+    reader=$last_pid
+    start receiver "$relay" --from "broker://127.0.0.1:$bport/$stream" --to "ring:$tag-dst?wait-readers=1" \
+        --curve-secret "$tmp/client.key" --server-key "$tmp/server.pub" "${broker_keys[@]}"
+    receiver=$last_pid
+    wait_for receiver.err "refused the broker's address ipc://$tmp/evil.sock for stream '$stream': this route pins"
+    has_text receiver.err "(registered by key $(cat "$tmp/stranger.pub"))"
+    start sender "$relay" --from "ring:$tag-src" --to "tcp://127.0.0.1:$port?wait-peers=1" \
+        --curve-secret "$tmp/server.key" --allowed-keys "$tmp/allowed.txt" --broker "tcp://127.0.0.1:$bport" \
+        "${broker_keys[@]}" --publish-name "$stream"
+    sender=$last_pid
+    wait_for sender.err "cannot register '$stream' .*\(not_owner\)"
+    wait_for sender.err "registered '$stream'" 15 # once the attacker's registration expired
+    wait_for receiver.err "connecting to tcp://127.0.0.1:$port \(CURVE\)" 15
+    lacks receiver.err "connecting to ipc"
+    start writer "$peer" write "$tag-src" --frames 60 --width 320 --height 240 --wait-readers 1 --fps 200
+    finish "$last_pid" writer
+    finish "$reader" reader
+    has reader.out "^frames: 60$"
+    has reader.out "^mismatches: 0$"
+    "$peer" broker-reg "tcp://127.0.0.1:$bport" "$stream" "ipc://$tmp/evil.sock" "${broker_keys[@]}" \
+        --curve-secret "$tmp/stranger.key" >"$tmp/again.out" 2>"$tmp/again.err"
+    [ $? -eq 3 ] || fail "the attacker's REG of a live name of another key was not refused"
+    has again.out '"error":"not_owner"'
+    has_text again.out "belongs to the key $(cat "$tmp/server.pub")"
+    "$relay" broker query "tcp://127.0.0.1:$bport" "${broker_keys[@]}" --curve-secret "$tmp/client.key" \
+        >"$tmp/list.out" 2>"$tmp/list.err" || fail "broker query failed"
+    has_text list.out "\"owner\":\"$(cat "$tmp/server.pub")\""
+    stop "$sender" sender
+    stop "$receiver" receiver
+    # A pinned receiver pointed at a publisher with another key fails the handshake and writes nothing.
+    aport=$(free_port)
+    start fake "$relay" --from "ring:$tag-fake" --to "tcp://127.0.0.1:$aport" --curve-secret "$tmp/stranger.key" \
+        --allowed-keys "$tmp/allowed.txt"
+    fake=$last_pid
+    start pinned "$relay" --from "tcp://127.0.0.1:$aport" --to "ring:$tag-pinned" --curve-secret "$tmp/client.key" \
+        --server-key "$tmp/server.pub"
+    pinned=$last_pid
+    # Keys make ipc:// CURVE too: a pinned receiver does not talk plain to a local socket either.
+    start plain "$relay" --from "ring:$tag-plain" --to "ipc://$tmp/plain.sock"
+    plain=$last_pid
+    start pinned_ipc "$relay" --from "ipc://$tmp/plain.sock" --to "ring:$tag-pinned-ipc" \
+        --curve-secret "$tmp/client.key" --server-key "$tmp/server.pub"
+    pinned_ipc=$last_pid
+    wait_for pinned_ipc.err "connecting to ipc://$tmp/plain.sock \(CURVE\)"
+    wait_for pinned_ipc.err "handshake with .* failed"
+    sleep 1.5
+    lacks pinned.err "connected to"
+    lacks pinned_ipc.err "connected to"
+    for p in fake pinned plain pinned_ipc; do stop "${!p}" "$p"; done
+    has pinned.err "output ring '$tag-pinned': 0 written"
+    has pinned_ipc.err "output ring '$tag-pinned-ipc': 0 written"
     check_shm_clean
     ;;
 

@@ -10,6 +10,9 @@
 //   zb-relay-peer hostile-sender tcp://127.0.0.1:PORT     bind, wait for a receiving relay, send garbage,
 //                                                         then 5 good 64x48 frames and end-of-stream
 //   zb-relay-peer hostile-client tcp://127.0.0.1:PORT     connect to a sending relay and send garbage
+//   zb-relay-peer broker-reg tcp://BROKER NAME ADDRESS [--broker-key F --curve-secret F] [--ttl-ms MS]
+//                                                        REG as any client of the broker may send it: prints the
+//                                                        reply; exit 0 accepted, 3 refused, 1 no answer
 //   zb-relay-peer free-port                              print a free tcp port on 127.0.0.1
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -34,6 +37,7 @@
 #include <zerobuffer/stream_format.h>
 #include <zerobuffer/writer.h>
 
+#include "broker_client.h"
 #include "wire.h"
 
 namespace {
@@ -62,6 +66,11 @@ struct Options {
     bool reattach = false;
     int slow_ms = 0;
     int timeout_s = 60;
+    std::string stream_name; ///< broker-reg
+    std::string address;     ///< broker-reg
+    std::string broker_key;
+    std::string curve_secret;
+    int ttl_ms = 10'000;
 };
 
 /// The stream format in effect for frame `index`.
@@ -528,6 +537,33 @@ int run_hostile_client(const Options& options)
     return 0;
 }
 
+int run_broker_reg(const Options& options)
+{
+    using namespace zerobuffer::relay;
+    BrokerClientOptions client_options{options.target, std::chrono::milliseconds(500), std::nullopt};
+    if (!options.broker_key.empty()) {
+        auto keys = load_curve_client_keys(options.broker_key, options.curve_secret);
+        if (!keys)
+            return fail(keys.error().message);
+        client_options.curve = std::move(*keys);
+    }
+    auto client = BrokerClient::connect(client_options);
+    if (!client)
+        return fail(client.error().message);
+    const nlohmann::json request = {{"type", "REG"},
+                                    {"name", options.stream_name},
+                                    {"address", options.address},
+                                    {"ttl", options.ttl_ms / 1000.0}};
+    for (int attempt = 0; attempt < 20; ++attempt) { // a CURVE handshake may need a moment
+        auto reply = client->request(request);
+        if (!reply)
+            continue;
+        std::printf("%s\n", reply->dump().c_str());
+        return (*reply)["ok"].get<bool>() ? 0 : 3;
+    }
+    return fail("no answer from the broker at " + options.target);
+}
+
 int print_free_port()
 {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -556,7 +592,15 @@ int main(int argc, char** argv)
     if (argc < 3)
         return fail("missing ring name or address");
     options.target = argv[2];
-    for (int i = 3; i < argc; ++i) {
+    int first_flag = 3;
+    if (options.mode == "broker-reg") {
+        if (argc < 5)
+            return fail("broker-reg needs BROKER NAME ADDRESS");
+        options.stream_name = argv[3];
+        options.address = argv[4];
+        first_flag = 5;
+    }
+    for (int i = first_flag; i < argc; ++i) {
         const std::string_view flag = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
         if (flag == "--frames")
@@ -591,6 +635,12 @@ int main(int argc, char** argv)
             options.slow_ms = std::stoi(next());
         else if (flag == "--timeout-s")
             options.timeout_s = std::stoi(next());
+        else if (flag == "--broker-key")
+            options.broker_key = next();
+        else if (flag == "--curve-secret")
+            options.curve_secret = next();
+        else if (flag == "--ttl-ms")
+            options.ttl_ms = std::stoi(next());
         else
             return fail("unknown option " + std::string(flag));
     }
@@ -602,5 +652,7 @@ int main(int argc, char** argv)
         return run_hostile_sender(options);
     if (options.mode == "hostile-client")
         return run_hostile_client(options);
+    if (options.mode == "broker-reg")
+        return run_broker_reg(options);
     return fail("unknown mode " + options.mode);
 }

@@ -736,5 +736,62 @@ TEST_F(BrokerTest, CurveAllowsListedKeysOnly)
     EXPECT_EQ(missing.error().code, BrokerErrc::KeyFile);
 }
 
+TEST_F(BrokerTest, CurveNamesBelongToTheKeyThatRegisteredThem)
+{
+    // Both keys are allowed in; only the first may register, move or remove the name while it lives.
+    write_key_pair(dir_.path() / "broker");
+    const auto owner = write_key_pair(dir_.path() / "owner");
+    const auto other = write_key_pair(dir_.path() / "other");
+    std::ofstream(dir_.path() / "allowed.txt") << owner.public_key << "\n" << other.public_key << "\n";
+    broker_ = std::make_unique<BrokerProcess>(
+        port_,
+        std::vector<std::string>{"--curve-secret", (dir_.path() / "broker.key").string(), "--allowed-keys",
+                                 (dir_.path() / "allowed.txt").string()},
+        log_file());
+    const auto curve_client = [&](const std::string& prefix) {
+        auto keys = load_curve_client_keys((dir_.path() / "broker.pub").string(),
+                                           (dir_.path() / (prefix + ".key")).string());
+        EXPECT_TRUE(keys) << keys.error().message;
+        auto made = BrokerClient::connect({endpoint(), 1000ms, *keys});
+        EXPECT_TRUE(made);
+        return std::move(*made);
+    };
+    BrokerClient first = curve_client("owner");
+    BrokerClient second = curve_client("other");
+    BrokerResult<RegisterReply> reg = tl::unexpected(BrokerError{BrokerErrc::Timeout, "", ""});
+    for (int attempt = 0; attempt < 20 && !reg; ++attempt) {
+        reg = first.register_stream("cam1", "tcp://127.0.0.1:5555", nlohmann::json::object(), 60000ms);
+    }
+    ASSERT_TRUE(reg) << reg.error().message << "\n" << broker_->log();
+
+    auto hijack = second.register_stream("cam1", "ipc:///tmp/evil.sock");
+    ASSERT_FALSE(hijack);
+    EXPECT_EQ(hijack.error().broker_code, "not_owner") << hijack.error().message;
+    EXPECT_NE(hijack.error().message.find("belongs to the key " + owner.public_key), std::string::npos)
+        << hijack.error().message;
+    auto removed = second.deregister_stream("cam1", "tcp://127.0.0.1:5555");
+    ASSERT_FALSE(removed);
+    EXPECT_EQ(removed.error().broker_code, "not_owner");
+    auto found = second.discover("cam1");
+    ASSERT_TRUE(found) << found.error().message;
+    EXPECT_EQ(found->address, "tcp://127.0.0.1:5555");
+    EXPECT_EQ(found->owner, owner.public_key);
+
+    // The operator's view: who holds each name.
+    const auto out = dir_.path() / "query.out";
+    ASSERT_EQ(run_zb_relay({"broker", "query", endpoint(), "--broker-key", (dir_.path() / "broker.pub").string(),
+                            "--curve-secret", (dir_.path() / "other.key").string()},
+                           dir_.path() / "query.err", out),
+              0)
+        << read_text_file(dir_.path() / "query.err");
+    const auto listed = nlohmann::json::parse(read_text_file(out), nullptr, false);
+    ASSERT_EQ(listed["streams"].size(), 1U) << read_text_file(out);
+    EXPECT_EQ(listed["streams"][0]["owner"], owner.public_key);
+
+    ASSERT_TRUE(first.deregister_stream("cam1", "tcp://127.0.0.1:5555")) << "its owner removes it";
+    EXPECT_TRUE(second.register_stream("cam1", "tcp://127.0.0.1:5556")) << "then the name is free";
+    EXPECT_NE(broker_->log().find("refused a request (not_owner)"), std::string::npos) << broker_->log();
+}
+
 } // namespace
 } // namespace zerobuffer::relay::test

@@ -223,6 +223,7 @@ TEST_F(ZapTest, AllowedKeyPassesOthersAreRefusedWithTheirKey)
     EXPECT_EQ(reply[0], "1.0");
     EXPECT_EQ(reply[1], "req-7") << "the reply carries the request id";
     EXPECT_EQ(reply[2], "200");
+    EXPECT_EQ(reply[4], friend_pair.public_key) << "the user id is the client's key (the broker's name owner)";
 
     auto refused = ask(curve_request(raw_key(stranger.public_key)), reply);
     ASSERT_TRUE(refused);
@@ -231,6 +232,7 @@ TEST_F(ZapTest, AllowedKeyPassesOthersAreRefusedWithTheirKey)
     EXPECT_EQ(refused->client_key, stranger.public_key) << "the refused key is reported for the log";
     ASSERT_EQ(reply.size(), 6U);
     EXPECT_EQ(reply[2], "400");
+    EXPECT_TRUE(reply[4].empty()) << "a refused client gets no user id";
 }
 
 TEST_F(ZapTest, MalformedRequestsAreAnsweredAndRefused)
