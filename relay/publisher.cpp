@@ -29,19 +29,14 @@ void give_back_frame(void* /*data*/, void* hint)
     }
 }
 
-const char* policy_name(FlowPolicy policy)
-{
-    return policy == FlowPolicy::Latest ? "latest" : "lossless";
-}
-
 } // namespace
 
 Publisher::Publisher(const RouteConfig& route, const Endpoint& endpoint, RouteStats& stats)
     : route_name_(route.name), endpoint_(endpoint), security_(route.security), advertise_(route.advertise),
-      stats_(stats), lent_(std::make_unique<LentFrame[]>(kLentFrames))
+      stats_(stats), lent_(std::make_unique<LentFrame[]>(kLentFrames)), peers_(route.name, endpoint_, stats),
+      gop_(route.name)
 {
     header_buffer_.resize(wire::kFrameHeaderSize + 4096);
-    gop_.reserve(kGopCacheFrames); // Slots never move; each keeps its buffer's capacity from GOP to GOP.
 }
 
 RelayResult<std::unique_ptr<Publisher>> Publisher::start(const RouteConfig& route, const Endpoint& endpoint,
@@ -164,13 +159,7 @@ void Publisher::service(std::chrono::milliseconds wait)
                                        "plain one, or a client with the wrong server key)");
         }
     }
-    const auto now = std::chrono::steady_clock::now();
-    for (auto& [id, peer] : peers_) {
-        if (!peer.gone && now - peer.last_heard > std::chrono::seconds(30)) {
-            peer.gone = true;
-            log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " silent for 30 s: dropped");
-        }
-    }
+    peers_.tick(std::chrono::steady_clock::now());
 }
 
 void Publisher::handle_message()
@@ -217,47 +206,7 @@ void Publisher::handle_control(const std::string& id, const std::byte* data, std
         reject(message.error());
         return;
     }
-    auto found = peers_.find(id);
-    const bool fresh = found == peers_.end() || found->second.gone || message->kind == wire::Kind::Hello ||
-                       found->second.session != message->session;
-    if (fresh) {
-        Peer& peer = peers_[id];
-        if (peer.number != 0) {
-            log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " started a new session");
-            departed_.emplace_back(id, peer);
-        }
-        peer = Peer{};
-        peer.number = next_peer_number_++;
-        peer.session = message->session;
-        peer.window = message->window;
-        peer.policy = endpoint_.policy_given ? endpoint_.policy
-                                             : (message->policy == 1 ? FlowPolicy::Latest : FlowPolicy::Lossless);
-        peer.sent = message->received; // A CREDIT from an unknown session adopts the subscriber's count.
-        peer.acked = message->received;
-        peer.need_keyframe = encoded_;
-        peer.last_heard = std::chrono::steady_clock::now();
-        log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " joined (policy " +
-                                   policy_name(peer.policy) + ", window " + std::to_string(peer.window) + ")");
-        stats_.peers.store(peers_.size(), std::memory_order_relaxed);
-        return;
-    }
-    Peer& peer = found->second;
-    peer.acked = std::min(std::max(peer.acked, message->received), peer.sent);
-    peer.window = message->window;
-    peer.last_heard = std::chrono::steady_clock::now();
-}
-
-void Publisher::erase_gone_peers()
-{
-    for (auto it = peers_.begin(); it != peers_.end();) {
-        if (it->second.gone) {
-            departed_.emplace_back(it->first, it->second);
-            it = peers_.erase(it);
-        } else {
-            ++it;
-        }
-    }
-    stats_.peers.store(peers_.size(), std::memory_order_relaxed);
+    peers_.on_control(id, *message, encoded_, std::chrono::steady_clock::now());
 }
 
 void Publisher::set_stream_metadata(const std::string& json, std::uint32_t generation, bool encoded)
@@ -265,11 +214,10 @@ void Publisher::set_stream_metadata(const std::string& json, std::uint32_t gener
     encoded_ = encoded;
     if (json == metadata_json_)
         return;
-    gop_valid_ = false; // Cached frames of another format must not reach a subscriber after this document.
-    gop_frames_ = 0;
+    gop_.clear(); // Cached frames of another format must not reach a subscriber after this document.
     metadata_json_ = json;
     metadata_generation_ = generation;
-    for (auto& [id, peer] : peers_)
+    for (auto& [id, peer] : peers_.peers())
         peer.need_metadata = true;
 }
 
@@ -292,10 +240,8 @@ void Publisher::ping(const std::string& id, Peer& peer)
     std::array<std::byte, wire::kFrameHeaderSize> bytes{};
     wire::encode(header, bytes);
     if (zmq_send(router_.get(), id.data(), id.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-        if (zmq_errno() == EHOSTUNREACH && !peer.gone) {
-            peer.gone = true;
-            log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " disconnected");
-        }
+        if (zmq_errno() == EHOSTUNREACH)
+            peers_.depart(peer, "disconnected");
         return;
     }
     zmq_send(router_.get(), bytes.data(), bytes.size(), ZMQ_SNDMORE);
@@ -326,12 +272,10 @@ bool Publisher::send_frame(const std::string& id, Peer& peer, LentFrame& lent, c
 {
     const Frame& frame = lent.frame;
     if (zmq_send(router_.get(), id.data(), id.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-        if (zmq_errno() == EHOSTUNREACH) {
-            peer.gone = true;
-            log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " disconnected");
-        } else {
+        if (zmq_errno() == EHOSTUNREACH)
+            peers_.depart(peer, "disconnected");
+        else
             drop(peer, "socket queue full");
-        }
         return false;
     }
     wire::FrameHeader header;
@@ -368,77 +312,17 @@ bool Publisher::send_frame(const std::string& id, Peer& peer, LentFrame& lent, c
     return true;
 }
 
-void Publisher::cache_frame(const Frame& frame, const FrameInfo& info)
-{
-    const bool keyframe = (info.flags & kFrameKeyframe) != 0;
-    const bool header = (info.flags & kFrameHeader) != 0;
-    if (!encoded_ || (info.flags & kFrameEndOfStream) != 0) {
-        gop_valid_ = false; // Raw streams need no cache; after end-of-stream the next stream starts afresh.
-        gop_frames_ = 0;
-        return;
-    }
-    const bool follows = gop_valid_ && gop_frames_ > 0 && frame.sequence() == gop_[gop_frames_ - 1].sequence + 1 &&
-                         (info.flags & kFrameDiscontinuity) == 0;
-    if (keyframe || header) {
-        // Header frames and the keyframe right after them form the start of one GOP.
-        if (!(follows && !gop_has_picture_)) {
-            gop_frames_ = 0;
-            gop_bytes_ = 0;
-            gop_valid_ = true;
-            gop_has_picture_ = false;
-        }
-        gop_has_picture_ = gop_has_picture_ || keyframe;
-    } else if (!follows || !gop_has_picture_) {
-        gop_valid_ = false; // A gap or no keyframe yet: nothing decodable to cache until the next keyframe.
-        gop_frames_ = 0;
-        return;
-    }
-    const std::size_t size = frame.metadata().size() + frame.payload().size();
-    if (gop_frames_ >= kGopCacheFrames || gop_bytes_ + size > kGopCacheBytes) {
-        if (!gop_overflow_logged_)
-            log_route(route_name_, "a GOP is over the cache bound (" + std::to_string(kGopCacheFrames) +
-                                       " frames, " + std::to_string(kGopCacheBytes >> 20) +
-                                       " MiB): subscribers that join during it wait for the next keyframe");
-        gop_overflow_logged_ = true;
-        gop_valid_ = false;
-        gop_frames_ = 0;
-        return;
-    }
-    if (gop_.size() == gop_frames_)
-        gop_.emplace_back(); // Grows to the longest GOP seen (at most kGopCacheFrames), then reused.
-    CachedFrame& slot = gop_[gop_frames_++];
-    slot.sequence = frame.sequence();
-    slot.format_generation = frame.format_generation();
-    slot.info = info;
-    slot.metadata_size = frame.metadata().size();
-    slot.bytes.resize(size); // Keeps its capacity: no allocation once the slot has seen a frame this big.
-    if (!frame.metadata().empty())
-        std::memcpy(slot.bytes.data(), frame.metadata().data(), frame.metadata().size());
-    if (!frame.payload().empty())
-        std::memcpy(slot.bytes.data() + slot.metadata_size, frame.payload().data(), frame.payload().size());
-    gop_bytes_ += size;
-}
-
-bool Publisher::can_replay(const Peer& peer, std::uint64_t live_sequence) const
-{
-    // The cache must end with the live frame (so cache + live has no gap) and be entirely new to the peer (no
-    // duplicates): true for a new session, and for a latest subscriber that missed the newest keyframe.
-    return gop_valid_ && gop_has_picture_ && gop_frames_ >= 2 && gop_[gop_frames_ - 1].sequence == live_sequence &&
-           (!peer.sent_any || gop_[0].sequence > peer.last_sequence);
-}
-
 bool Publisher::replay(const std::string& id, Peer& peer)
 {
-    const std::size_t count = gop_frames_ - 1; // The newest cached frame is the live one, sent next.
+    const std::span<const CachedFrame> cached_frames = gop_.frames();
+    const std::size_t count = cached_frames.size() - 1; // The newest cached frame is the live one, sent next.
     const std::uint64_t sent_before = peer.sent;
     std::uint64_t undropped = 0;
     for (std::size_t i = 0; i < count; ++i) {
-        const CachedFrame& cached = gop_[i];
+        const CachedFrame& cached = cached_frames[i];
         if (zmq_send(router_.get(), id.data(), id.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-            if (zmq_errno() == EHOSTUNREACH) {
-                peer.gone = true;
-                log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " disconnected");
-            }
+            if (zmq_errno() == EHOSTUNREACH)
+                peers_.depart(peer, "disconnected");
             break; // Queue full: the live frame then shows the gap and the peer waits for the next keyframe.
         }
         wire::FrameHeader header;
@@ -449,7 +333,7 @@ bool Publisher::replay(const std::string& id, Peer& peer)
         header.info = cached.info;
         if (i == 0)
             header.info.flags |= kFrameDiscontinuity; // The peer joined or skipped: frames are missing before it.
-        header.payload_size = cached.bytes.size() - cached.metadata_size;
+        header.payload_size = cached.payload().size();
         header.metadata_size = static_cast<std::uint32_t>(cached.metadata_size);
         const std::size_t header_size = wire::kFrameHeaderSize + cached.metadata_size;
         if (header_buffer_.size() < header_size)
@@ -460,7 +344,7 @@ bool Publisher::replay(const std::string& id, Peer& peer)
             std::memcpy(header_buffer_.data() + wire::kFrameHeaderSize, cached.bytes.data(), cached.metadata_size);
         zmq_send(router_.get(), header_buffer_.data(), header_size, ZMQ_SNDMORE);
         // A copy (libzmq owns it): the cache slot is reused by the next GOP while the message may still queue.
-        zmq_send(router_.get(), cached.bytes.data() + cached.metadata_size, header.payload_size, 0);
+        zmq_send(router_.get(), cached.payload().data(), cached.payload().size(), 0);
         ++peer.sent;
         ++peer.delivered;
         peer.sent_any = true;
@@ -477,7 +361,7 @@ bool Publisher::replay(const std::string& id, Peer& peer)
     stats_.drops.fetch_sub(undropped, std::memory_order_relaxed);
     if (++peer.replays == 1 || peer.replays % 1000 == 0)
         log_route(route_name_, "subscriber #" + std::to_string(peer.number) + ": resumed from the newest keyframe (" +
-                                   "sequence " + std::to_string(gop_[0].sequence) + ", " + std::to_string(count) +
+                                   "sequence " + std::to_string(cached_frames[0].sequence) + ", " + std::to_string(count) +
                                    " cached frame(s)), " + std::to_string(peer.replays) + " resumption(s) so far");
     return sent == count;
 }
@@ -502,8 +386,8 @@ LentFrame* Publisher::take_lent_frame(const std::atomic<bool>& stop)
 
 void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
 {
-    erase_gone_peers();
-    cache_frame(frame, info);
+    peers_.erase_gone();
+    gop_.add(frame, info, encoded_);
     if (peers_.empty()) {
         // Nobody subscribed: the frame is released unsent; counted and logged, not charged to any subscriber.
         if (unsent_++ == 0 || unsent_ % 1000 == 0)
@@ -519,7 +403,7 @@ void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
     lent->users.store(1, std::memory_order_relaxed); // The reference of this function, dropped at the end.
     const bool must_deliver = (info.flags & kFrameEndOfStream) != 0;
     const bool starts_decoding = (info.flags & (kFrameKeyframe | kFrameHeader)) != 0;
-    for (auto& [id, peer] : peers_) {
+    for (auto& [id, peer] : peers_.peers()) {
         if (peer.gone)
             continue;
         if (peer.need_metadata)
@@ -534,7 +418,7 @@ void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
         }
         peer.last_considered = sequence;
         if (encoded_ && peer.need_keyframe && !starts_decoding && !must_deliver) {
-            if (!can_replay(peer, sequence)) {
+            if (!gop_.can_replay(peer.sent_any, peer.last_sequence, sequence)) {
                 drop(peer, "waiting for a keyframe");
                 continue;
             }
@@ -571,15 +455,7 @@ void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
 
 void Publisher::log_summary() const
 {
-    auto line = [this](const Peer& peer) {
-        log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " (" + policy_name(peer.policy) +
-                                   "): sent " + std::to_string(peer.delivered) + ", dropped " +
-                                   std::to_string(peer.dropped));
-    };
-    for (const auto& [id, peer] : departed_)
-        line(peer);
-    for (const auto& [id, peer] : peers_)
-        line(peer);
+    peers_.log_summary();
     if (unsent_ > 0)
         log_route(route_name_, std::to_string(unsent_) + " frame(s) read while no subscriber was connected");
 }

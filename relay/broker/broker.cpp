@@ -22,6 +22,7 @@
 #include "broker_protocol.h"
 #include "broker_query.h"
 #include "key_files.h"
+#include "log_budget.h"
 #include "registry.h"
 #include "zap.h"
 #include "zmq_handles.h"
@@ -220,40 +221,6 @@ std::optional<BrokerOptions> parse_options(int argc, char** argv, bool& help_sho
     return options;
 }
 
-/// Lets a few log lines per second through and counts the rest.
-class LogLimiter {
-public:
-    void line(const std::string& text, Clock::time_point now)
-    {
-        flush(now);
-        if (in_window_ < kLogLinesPerSecond) {
-            ++in_window_;
-            print_line(text);
-        } else {
-            ++suppressed_;
-        }
-    }
-
-    /// Ends the current one-second window when it is over, saying how many lines it suppressed.
-    void flush(Clock::time_point now)
-    {
-        if (now - window_start_ < std::chrono::seconds(1)) {
-            return;
-        }
-        if (suppressed_ > 0) {
-            print_line("(" + std::to_string(suppressed_) + " more log lines suppressed; the status line counts all)");
-        }
-        window_start_ = now;
-        in_window_ = 0;
-        suppressed_ = 0;
-    }
-
-private:
-    Clock::time_point window_start_{};
-    int in_window_ = 0;
-    std::uint64_t suppressed_ = 0;
-};
-
 /// Counters for the status line.
 struct BrokerCounters {
     std::uint64_t requests = 0;
@@ -321,7 +288,7 @@ private:
     BrokerOptions options_;
     detail::Registry registry_;
     BrokerCounters counters_;
-    LogLimiter log_;
+    LogBudget log_{kLogLinesPerSecond, std::chrono::seconds(1), "log lines", print_line};
     AllowedCurveKeys allowed_keys_; // raw 32-byte CURVE public keys
     SignalFd signals_;              // created before the context: libzmq threads inherit the mask
     detail::ContextHandle context_;

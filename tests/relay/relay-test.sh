@@ -67,6 +67,7 @@ check_shm_clean() {
     [ -z "$left" ] || fail "left in /dev/shm: $left"
 }
 free_port() { "$peer" free-port; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; } # resident memory of a process, from /proc
 keys() {
     (cd "$tmp" && "$relay" keygen server >/dev/null && "$relay" keygen client >/dev/null &&
         "$relay" keygen stranger >/dev/null) || fail "keygen failed"
@@ -656,6 +657,42 @@ curve-pinning)
     for p in fake pinned plain pinned_ipc; do stop "${!p}" "$p"; done
     has pinned.err "output ring '$tag-pinned': 0 written"
     has pinned_ipc.err "output ring '$tag-pinned-ipc': 0 written"
+    check_shm_clean
+    ;;
+
+hello-flood)
+    # One connection sends HELLOs with a new session each for 6 s: the publisher keeps one session per connection,
+    # lets a connection start about one a second, sums up departed subscribers, and rate-limits its log lines with
+    # counts. A real receiver beside it gets every frame.
+    port=$(free_port)
+    frames=240
+    start reader "$peer" read "$tag-dst" --frames $frames --width 320 --height 240
+    reader=$last_pid
+    start sender "$relay" --from "ring:$tag-src" --to "tcp://127.0.0.1:$port" --insecure --status-interval 0
+    sender=$last_pid
+    start receiver "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-dst?wait-readers=1" --insecure
+    receiver=$last_pid
+    wait_for sender.err "subscriber #1 joined"
+    before=$(rss_kb "$sender")
+    start flood "$peer" hello-flood "tcp://127.0.0.1:$port" --seconds 6
+    flood=$last_pid
+    start writer "$peer" write "$tag-src" --frames $frames --width 320 --height 240 --wait-readers 1 --fps 60
+    finish "$last_pid" writer
+    finish "$flood" flood
+    wait_for sender.err "ignored [0-9]+ new session\(s\) so far: a connection may start one a second"
+    wait_for sender.err "\.\.\. [0-9]+ more subscriber joins, sessions and departures in the last 1[0-9] s" 15
+    after=$(rss_kb "$sender")
+    finish "$reader" reader
+    has reader.out "^frames: $frames$"
+    has reader.out "^mismatches: 0$"
+    sent=$(sed -En 's/^sent ([0-9]+) HELLOs$/\1/p' "$tmp/flood.out")
+    lines=$(wc -l <"$tmp/sender.err")
+    echo "HELLOs sent $sent, publisher log lines $lines, RSS $before -> $after kB"
+    [ "$sent" -gt 10000 ] || fail "the flood sent only $sent HELLOs"
+    [ "$lines" -lt 200 ] || fail "$lines log lines for a HELLO flood"
+    [ $((after - before)) -lt 4096 ] || fail "the publisher grew from $before to $after kB during a HELLO flood"
+    stop "$sender" sender
+    stop "$receiver" receiver
     check_shm_clean
     ;;
 

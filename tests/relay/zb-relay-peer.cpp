@@ -10,6 +10,8 @@
 //   zb-relay-peer hostile-sender tcp://127.0.0.1:PORT     bind, wait for a receiving relay, send garbage,
 //                                                         then 5 good 64x48 frames and end-of-stream
 //   zb-relay-peer hostile-client tcp://127.0.0.1:PORT     connect to a sending relay and send garbage
+//   zb-relay-peer hello-flood tcp://127.0.0.1:PORT [--seconds S]  connect to a sending relay and send HELLOs with
+//                                                        a new session each, as fast as it takes them, for S s
 //   zb-relay-peer broker-reg tcp://BROKER NAME ADDRESS [--broker-key F --curve-secret F] [--ttl-ms MS]
 //                                                        REG as any client of the broker may send it: prints the
 //                                                        reply; exit 0 accepted, 3 refused, 1 no answer
@@ -71,6 +73,7 @@ struct Options {
     std::string broker_key;
     std::string curve_secret;
     int ttl_ms = 10'000;
+    double seconds = 5; ///< hello-flood
 };
 
 /// The stream format in effect for frame `index`.
@@ -537,6 +540,35 @@ int run_hostile_client(const Options& options)
     return 0;
 }
 
+int run_hello_flood(const Options& options)
+{
+    namespace wire = zerobuffer::relay::wire;
+    void* context = zmq_ctx_new();
+    void* dealer = zmq_socket(context, ZMQ_DEALER);
+    const int linger = 0;
+    zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(dealer, options.target.c_str()) != 0)
+        return fail(std::string("connect: ") + zmq_strerror(zmq_errno()));
+    wire::ControlMessage hello;
+    hello.kind = wire::Kind::Hello;
+    hello.window = 4;
+    std::array<std::byte, wire::kControlSize> bytes{};
+    std::uint64_t sent = 0;
+    const auto end = Clock::now() + std::chrono::duration<double>(options.seconds);
+    while (Clock::now() < end) {
+        hello.session = 1000 + sent;
+        wire::encode(hello, bytes);
+        if (zmq_send(dealer, bytes.data(), bytes.size(), ZMQ_DONTWAIT) >= 0)
+            ++sent;
+        else
+            std::this_thread::sleep_for(std::chrono::microseconds(100)); // its queue is full: let it drain
+    }
+    std::printf("sent %llu HELLOs\n", static_cast<unsigned long long>(sent));
+    zmq_close(dealer);
+    zmq_ctx_term(context);
+    return 0;
+}
+
 int run_broker_reg(const Options& options)
 {
     using namespace zerobuffer::relay;
@@ -641,6 +673,8 @@ int main(int argc, char** argv)
             options.curve_secret = next();
         else if (flag == "--ttl-ms")
             options.ttl_ms = std::stoi(next());
+        else if (flag == "--seconds")
+            options.seconds = std::stod(next());
         else
             return fail("unknown option " + std::string(flag));
     }
@@ -654,5 +688,7 @@ int main(int argc, char** argv)
         return run_hostile_client(options);
     if (options.mode == "broker-reg")
         return run_broker_reg(options);
+    if (options.mode == "hello-flood")
+        return run_hello_flood(options);
     return fail("unknown mode " + options.mode);
 }
