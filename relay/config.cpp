@@ -105,12 +105,19 @@ RelayResult<void> apply_option(Endpoint& endpoint, bool sending, std::string_vie
         endpoint.wait_peers = *count;
         return {};
     }
+    if (!ring && sending && key == "max-peers") {
+        auto count = parse_count(value, where + "max-peers", 1, 10000);
+        if (!count)
+            return tl::unexpected(count.error());
+        endpoint.max_peers = *count;
+        return {};
+    }
     std::string allowed;
     if (ring)
         allowed = sending ? "policy, size, readers, metadata-size, wait-readers"
                           : "none (the source's options come from its writer)";
     else
-        allowed = sending ? "policy, wait-peers" : "policy, window, max-frame";
+        allowed = sending ? "policy, wait-peers, max-peers" : "policy, window, max-frame";
     return relay_error(RelayErrc::InvalidConfig,
                        where + "option '" + std::string(key) + "' does not apply here; options: " + allowed);
 }
@@ -224,6 +231,12 @@ RelayResult<void> validate_route(const RouteConfig& route)
     if (network_outputs > 1)
         return relay_error(RelayErrc::InvalidConfig,
                            where + "at most one network output per route (every subscriber connects to it)");
+    for (const Endpoint& output : route.to)
+        if (output.kind == EndpointKind::Zmq && output.wait_peers > output.max_peers)
+            return relay_error(RelayErrc::InvalidConfig,
+                               where + "endpoint '" + output.text + "': wait-peers=" +
+                                   std::to_string(output.wait_peers) + " can never be reached with max-peers=" +
+                                   std::to_string(output.max_peers));
     for (std::size_t i = 0; i < route.to.size(); ++i)
         for (std::size_t j = i + 1; j < route.to.size(); ++j)
             if (route.to[i].kind == route.to[j].kind && route.to[i].address == route.to[j].address)

@@ -34,7 +34,8 @@ void give_back_frame(void* /*data*/, void* hint)
 Publisher::Publisher(const RouteConfig& route, const Endpoint& endpoint, RouteStats& stats)
     : route_name_(route.name), endpoint_(endpoint), security_(route.security), advertise_(route.advertise),
       stats_(stats), lent_(std::make_unique<LentFrame[]>(kLentFrames)), peers_(route.name, endpoint_, stats),
-      gop_(route.name)
+      gop_(route.name), handshake_log_(20, std::chrono::seconds(10), "refused handshakes",
+                                       [name = route.name](const std::string& line) { log_route(name, line); })
 {
     header_buffer_.resize(wire::kFrameHeaderSize + 4096);
 }
@@ -59,9 +60,11 @@ RelayResult<std::unique_ptr<Publisher>> Publisher::start(const RouteConfig& rout
     if (router == nullptr)
         return relay_error(RelayErrc::Network, "cannot create a ZeroMQ socket: " + zmq_error_text());
     // ROUTER_MANDATORY: a send to a vanished subscriber fails (EHOSTUNREACH) instead of vanishing silently.
+    // HANDSHAKE_IVL: a connection that does not complete its handshake in 5 s is dropped (it holds a peer slot).
     for (const auto& [option, value] :
          {std::pair{ZMQ_ROUTER_MANDATORY, 1}, std::pair{ZMQ_SNDHWM, 1000}, std::pair{ZMQ_RCVHWM, 1000},
-          std::pair{ZMQ_HEARTBEAT_IVL, 1000}, std::pair{ZMQ_HEARTBEAT_TIMEOUT, 5000}}) {
+          std::pair{ZMQ_HEARTBEAT_IVL, 1000}, std::pair{ZMQ_HEARTBEAT_TIMEOUT, 5000},
+          std::pair{ZMQ_HANDSHAKE_IVL, 5000}}) {
         if (auto ok = set_int_option(router, option, value); !ok)
             return tl::unexpected(ok.error());
     }
@@ -73,13 +76,18 @@ RelayResult<std::unique_ptr<Publisher>> Publisher::start(const RouteConfig& rout
         if (auto ok = apply_curve(router, route.security, true); !ok)
             return tl::unexpected(ok.error());
     }
-    auto monitor = start_monitor(context, router,
-                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
-                                 std::to_string(::getpid()) + "-" + route.name);
-    if (!monitor)
-        return tl::unexpected(monitor.error());
-    publisher->monitor_ = std::move(*monitor);
+    // Before bind: the guard must see every connection. It forwards the handshake failures we log.
+    ConnectionGuard::Limits limits{endpoint.max_peers, kMaxHeldPerSubscriber, curve,
+                                   "max-peers=" + std::to_string(endpoint.max_peers)};
+    const std::string name = route.name;
+    auto guard = ConnectionGuard::start(context, router, std::move(limits),
+                                        ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
+                                        "publisher-" + route.name,
+                                        [name](const std::string& line) { log_route(name, line); });
+    if (!guard)
+        return relay_error(RelayErrc::Network, guard.error().message);
+    publisher->guard_ = std::move(*guard);
     if (zmq_bind(router, endpoint.address.c_str()) != 0)
         return relay_error(RelayErrc::Network, "cannot bind '" + endpoint.address + "': " + zmq_error_text() +
                                                    " (is the port in use by another program?)");
@@ -96,7 +104,7 @@ RelayResult<std::unique_ptr<Publisher>> Publisher::start(const RouteConfig& rout
 
 Publisher::~Publisher()
 {
-    monitor_.close();
+    guard_.reset();
     router_.close();
     zap_.reset();
     context_.terminate();
@@ -140,7 +148,7 @@ void Publisher::reject(const std::string& why)
 void Publisher::service(std::chrono::milliseconds wait)
 {
     std::array<zmq_pollitem_t, 2> items{zmq_pollitem_t{router_.get(), 0, ZMQ_POLLIN, 0},
-                                        zmq_pollitem_t{monitor_.get(), 0, ZMQ_POLLIN, 0}};
+                                        zmq_pollitem_t{guard_->events(), 0, ZMQ_POLLIN, 0}};
     if (zmq_poll(items.data(), 2, static_cast<long>(wait.count())) > 0) {
         for (int i = 0; i < 64 && (items[0].revents & ZMQ_POLLIN) != 0; ++i) {
             handle_message();
@@ -150,16 +158,21 @@ void Publisher::service(std::chrono::milliseconds wait)
             if ((events & ZMQ_POLLIN) == 0)
                 break;
         }
-        while (auto event = read_monitor_event(monitor_.get())) {
+        while (auto event = read_monitor_event(guard_->events())) {
             if (event->event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
                 continue; // The ZAP handler logged the refused key.
             stats_.rejected.fetch_add(1, std::memory_order_relaxed);
-            log_route(route_name_, "refused a client from " + event->address +
-                                       ": handshake failed (a plain client at a CURVE relay, a CURVE client at a "
-                                       "plain one, or a client with the wrong server key)");
+            handshake_log_.line("refused a client from " + event->address +
+                                ": handshake failed (a plain client at a CURVE relay, a CURVE client at a plain one, "
+                                "or a client with the wrong server key)");
         }
     }
-    peers_.tick(std::chrono::steady_clock::now());
+    const std::uint64_t guarded = guard_->dropped() + guard_->refused();
+    stats_.rejected.fetch_add(guarded - guarded_counted_, std::memory_order_relaxed);
+    guarded_counted_ = guarded;
+    const auto now = std::chrono::steady_clock::now();
+    handshake_log_.flush(now);
+    peers_.tick(now);
 }
 
 void Publisher::handle_message()
@@ -176,6 +189,8 @@ void Publisher::handle_message()
         if (zmq_msg_recv(&part, router_.get(), ZMQ_DONTWAIT) < 0)
             break;
         more = zmq_msg_more(&part) != 0;
+        if (index > 0) // the routing id (part 0) is ROUTER's, not the peer's
+            guard_->received(&part, guard_->wire_size(zmq_msg_size(&part)));
         const auto* data = static_cast<const std::byte*>(zmq_msg_data(&part));
         if (index == 0)
             id.assign(reinterpret_cast<const char*>(data), zmq_msg_size(&part));
@@ -456,6 +471,10 @@ void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
 void Publisher::log_summary() const
 {
     peers_.log_summary();
+    if (guard_->refused() + guard_->dropped() > 0)
+        log_route(route_name_, "connections refused (max-peers=" + std::to_string(endpoint_.max_peers) +
+                                   "): " + std::to_string(guard_->refused()) + ", dropped for holding too much: " +
+                                   std::to_string(guard_->dropped()));
     if (unsent_ > 0)
         log_route(route_name_, std::to_string(unsent_) + " frame(s) read while no subscriber was connected");
 }

@@ -13,6 +13,7 @@
 #include <zerobuffer/reader.h>
 
 #include "config.h"
+#include "connection_guard.h"
 #include "gop_cache.h"
 #include "keys.h"
 #include "peer_table.h"
@@ -75,13 +76,16 @@ private:
     SecurityConfig security_;
     std::string advertise_;
     RouteStats& stats_;
-    // Destruction order matters: sockets close before the ZAP handler stops, and both before the context.
+    // Destruction order matters (see the destructor): the guard, then the socket, the ZAP handler, the context.
     ZmqContext context_;
     std::unique_ptr<ZapHandler> zap_;
     ZmqSocket router_;
-    ZmqSocket monitor_;
+    std::unique_ptr<ConnectionGuard> guard_; ///< Bounds connections and what each may make libzmq hold.
     std::unique_ptr<LentFrame[]> lent_;            ///< kLentFrames entries.
     static constexpr std::size_t kLentFrames = 32; ///< Frames lent to libzmq at once, at most.
+    /// What one subscriber connection may make libzmq hold beyond the messages read (subscribers send 32-byte
+    /// control messages: this is some two thousand of them).
+    static constexpr std::uint64_t kMaxHeldPerSubscriber = 64 * 1024;
     PeerTable peers_;
     GopCache gop_;
     std::string metadata_json_;
@@ -90,6 +94,8 @@ private:
     std::vector<std::byte> header_buffer_; ///< Reused: header + per-frame metadata blob.
 
     std::uint64_t rejected_ = 0;
+    std::uint64_t guarded_counted_ = 0; ///< The guard's refusals and drops already added to stats_.rejected.
+    LogBudget handshake_log_;            ///< Failed handshakes: one line each, within a budget.
     std::uint64_t dropped_total_ = 0;
     std::uint64_t unsent_ = 0; ///< Frames read while no subscriber was connected.
     std::string bound_address_;

@@ -13,6 +13,8 @@
 #include <zmq.h>
 
 #include "bounded_json.h"
+#include "connection_guard.h"
+#include "gop_cache.h"
 #include "route_security.h"
 #include "wire.h"
 #include "zmq_util.h"
@@ -20,6 +22,18 @@
 namespace zerobuffer::relay {
 
 namespace {
+
+/// What a sending relay may have in flight to us within the protocol, and so what the connection guard lets libzmq
+/// hold for it: `window` frames of up to max-frame with their blob and header, the GOP replays it may send beyond
+/// the window (twice the cache bound, when a second replay starts before the first is acknowledged) and a
+/// stream-metadata document; beyond that it breaks the protocol (or sends an endless multipart message).
+std::uint64_t receive_bound(const Endpoint& endpoint)
+{
+    constexpr std::uint64_t kPerFrame = wire::kFrameHeaderSize + 128; // header and ZMTP/CURVE framing of 2 parts
+    const std::uint64_t frame = endpoint.max_frame + wire::kMaxMetadataBlob + kPerFrame;
+    const std::uint64_t replays = 2 * (GopCache::kMaxBytes + GopCache::kMaxFrames * kPerFrame);
+    return std::uint64_t{endpoint.window} * frame + replays + wire::kMaxStreamMetadata + (std::uint64_t{1} << 20);
+}
 
 /// State of the receiving side; one per route thread.
 class Subscriber {
@@ -40,7 +54,7 @@ public:
     {
         zmq_msg_close(&header_);
         zmq_msg_close(&payload_);
-        monitor_.close();
+        guard_.reset();
         dealer_.close();
     }
 
@@ -69,14 +83,17 @@ public:
             if (auto ok = apply_curve(dealer, route_.security, false); !ok)
                 return ok;
         }
-        auto monitor = start_monitor(context_.get(), dealer,
-                                     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                                         ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                                         ZMQ_EVENT_DISCONNECTED,
-                                     std::to_string(::getpid()) + "-" + route_.name);
-        if (!monitor)
-            return tl::unexpected(monitor.error());
-        monitor_ = std::move(*monitor);
+        // A hostile sender must not grow our memory beyond what the protocol lets a real one have in flight.
+        ConnectionGuard::Limits limits{0, receive_bound(endpoint_), curve, {}};
+        const std::string name = route_.name;
+        auto guard = ConnectionGuard::start(
+            context_.get(), dealer, std::move(limits),
+            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_DISCONNECTED,
+            "subscriber-" + route_.name, [name](const std::string& line) { log_route(name, line); });
+        if (!guard)
+            return relay_error(RelayErrc::Network, guard.error().message);
+        guard_ = std::move(*guard);
         if (zmq_connect(dealer, address.c_str()) != 0)
             return relay_error(RelayErrc::Network, "cannot connect to '" + address + "': " + zmq_error_text());
         log_route(route_.name, "connecting to " + address +
@@ -104,9 +121,9 @@ public:
                 }
             }
             std::array<zmq_pollitem_t, 2> items{zmq_pollitem_t{dealer_.get(), 0, ZMQ_POLLIN, 0},
-                                                zmq_pollitem_t{monitor_.get(), 0, ZMQ_POLLIN, 0}};
+                                                zmq_pollitem_t{guard_->events(), 0, ZMQ_POLLIN, 0}};
             zmq_poll(items.data(), 2, 100);
-            while (auto event = read_monitor_event(monitor_.get()))
+            while (auto event = read_monitor_event(guard_->events()))
                 handle_event(*event);
             for (int i = 0; i < 16 && !stop.load(std::memory_order_relaxed); ++i) {
                 if (!receive_one(stop))
@@ -193,17 +210,24 @@ private:
         if (zmq_msg_recv(&header_, dealer_.get(), ZMQ_DONTWAIT) < 0)
             return false;
         if (zmq_msg_more(&header_) == 0) {
+            guard_->received(&header_, guard_->wire_size(zmq_msg_size(&header_)));
             reject("message of 1 part, expected 2 (header, payload)");
             return true;
         }
         zmq_msg_recv(&payload_, dealer_.get(), 0); // The rest of a multipart message is already here.
+        // Counted before anything else: what libzmq held for this message is ours now.
+        std::uint64_t wire_bytes = guard_->wire_size(zmq_msg_size(&header_)) + guard_->wire_size(zmq_msg_size(&payload_));
         if (zmq_msg_more(&payload_) != 0) {
             std::size_t parts = 2;
-            while (zmq_msg_more(&payload_) != 0 && zmq_msg_recv(&payload_, dealer_.get(), 0) >= 0)
+            while (zmq_msg_more(&payload_) != 0 && zmq_msg_recv(&payload_, dealer_.get(), 0) >= 0) {
+                wire_bytes += guard_->wire_size(zmq_msg_size(&payload_));
                 ++parts;
+            }
+            guard_->received(&header_, wire_bytes);
             reject("message of " + std::to_string(parts) + " parts, expected 2");
             return true;
         }
+        guard_->received(&header_, wire_bytes);
         const std::span<const std::byte> header_part(static_cast<const std::byte*>(zmq_msg_data(&header_)),
                                                      zmq_msg_size(&header_));
         const std::span<const std::byte> payload(static_cast<const std::byte*>(zmq_msg_data(&payload_)),
@@ -272,7 +296,7 @@ private:
     RouteStats& stats_;
     ZmqContext context_;
     ZmqSocket dealer_;
-    ZmqSocket monitor_;
+    std::unique_ptr<ConnectionGuard> guard_; ///< Owns the dealer's monitor; destroyed before the context.
     zmq_msg_t header_; ///< Reused for every message: libzmq's buffers, no allocation of ours per frame.
     zmq_msg_t payload_;
     std::string address_;

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -21,6 +22,7 @@
 
 #include "broker_protocol.h"
 #include "broker_query.h"
+#include "connection_guard.h"
 #include "key_files.h"
 #include "log_budget.h"
 #include "registry.h"
@@ -45,8 +47,14 @@ constexpr std::size_t kMaxFrames = 8;
 constexpr int kBatch = 256;
 /// Replies queued per client that does not read them; beyond this its replies are dropped (and counted).
 constexpr int kSendHighWater = 16;
-/// Requests queued per client; with ZMQ_MAXMSGSIZE this bounds what one client can make the broker buffer.
+/// Requests queued per client (complete ones; what a client can make libzmq hold is bounded by the guard).
 constexpr int kReceiveHighWater = 64;
+/// What one client connection may make libzmq hold beyond the requests the broker read: an unfinished multipart
+/// message, or requests not read yet. In units of --max-request-bytes: a frame may be up to 4 of them (the rest
+/// of a too_large request is read and refused), so this is a few such frames.
+constexpr std::size_t kHeldRequestBytesFactor = 16;
+/// A connection that has not completed its ZMTP (or CURVE) handshake after this long is dropped.
+constexpr int kHandshakeMillis = 5000;
 /// Log lines per second before the rest is counted and summarised (a hostile flood must not flood stderr).
 constexpr int kLogLinesPerSecond = 20;
 
@@ -60,6 +68,7 @@ Options:
   --max-request-bytes N     larger requests get {"ok":false,"error":"too_large"} (default 65536);
                             frames beyond 4 times this drop the sender's connection (ZMQ_MAXMSGSIZE)
   --max-streams N           live registrations at most (default 1024, at most 10000)
+  --max-clients N           client connections at once (default 512); more are closed at once
   --curve-secret FILE       serve with CURVE: the broker's secret key (from `zb-relay keygen`)
   --allowed-keys FILE       with --curve-secret: the client public keys allowed in, one Z85 key per line
   --insecure                serve plain tcp (no encryption, no authentication): required for tcp without CURVE
@@ -79,6 +88,7 @@ struct BrokerOptions {
     milliseconds default_ttl = protocol::kDefaultTtl;
     std::size_t max_request_bytes = protocol::kDefaultMaxRequestBytes;
     std::size_t max_streams = 1024;
+    std::size_t max_clients = 512;
     std::string curve_secret_file;
     std::string allowed_keys_file;
     bool insecure = false;
@@ -154,8 +164,8 @@ std::optional<BrokerOptions> parse_options(int argc, char** argv, bool& help_sho
             options.insecure = true;
             continue;
         }
-        static constexpr std::array<std::string_view, 7> kValueOptions{
-            "--bind",         "--ttl",          "--max-request-bytes", "--max-streams",
+        static constexpr std::array<std::string_view, 8> kValueOptions{
+            "--bind",         "--ttl",          "--max-request-bytes", "--max-streams", "--max-clients",
             "--curve-secret", "--allowed-keys", "--status-interval"};
         if (std::find(kValueOptions.begin(), kValueOptions.end(), arg) == kValueOptions.end()) {
             print_error("unknown option '" + std::string(arg) + "' - see zb-relay broker --help");
@@ -192,6 +202,12 @@ std::optional<BrokerOptions> parse_options(int argc, char** argv, bool& help_sho
                 return bad_value("a count between 1 and 10000");
             }
             options.max_streams = *count;
+        } else if (arg == "--max-clients") {
+            const auto count = parse_number<std::size_t>(*text);
+            if (!count || *count < 1 || *count > 100'000) {
+                return bad_value("a count between 1 and 100000");
+            }
+            options.max_clients = *count;
         } else if (arg == "--curve-secret") {
             options.curve_secret_file = std::string(*text);
         } else if (arg == "--allowed-keys") {
@@ -293,7 +309,8 @@ private:
     SignalFd signals_;              // created before the context: libzmq threads inherit the mask
     detail::ContextHandle context_;
     detail::SocketHandle router_;
-    detail::SocketHandle zap_; // the ZAP handler that vets CURVE clients, when CURVE is on
+    std::unique_ptr<ConnectionGuard> guard_; // bounds connections and what each may make libzmq hold
+    detail::SocketHandle zap_;               // the ZAP handler that vets CURVE clients, when CURVE is on
 };
 
 bool Broker::set_up(std::string& failure)
@@ -344,6 +361,7 @@ bool Broker::set_up(std::string& failure)
         detail::set_int_option(router_.get(), ZMQ_SNDHWM, kSendHighWater) &&
         detail::set_int_option(router_.get(), ZMQ_RCVHWM, kReceiveHighWater) &&
         detail::set_int_option(router_.get(), ZMQ_LINGER, 0) &&
+        detail::set_int_option(router_.get(), ZMQ_HANDSHAKE_IVL, kHandshakeMillis) && // a slow handshake holds a slot
         // An IPv6 bind (tcp://[::]:5550) needs ZMQ_IPV6; it then also accepts IPv4 clients.
         detail::set_int_option(router_.get(), ZMQ_IPV6, options_.bind.find('[') != std::string::npos ? 1 : 0);
     if (!configured) {
@@ -358,6 +376,16 @@ bool Broker::set_up(std::string& failure)
             return false;
         }
     }
+    // Before bind, so that it sees every connection.
+    ConnectionGuard::Limits limits{options_.max_clients, kHeldRequestBytesFactor * options_.max_request_bytes,
+                                   !server_keys.secret_key.empty(),
+                                   "--max-clients " + std::to_string(options_.max_clients)};
+    auto guard = ConnectionGuard::start(context_.get(), router_.get(), std::move(limits), 0, "broker", print_line);
+    if (!guard) {
+        failure = guard.error().message;
+        return false;
+    }
+    guard_ = std::move(*guard);
     if (zmq_bind(router_.get(), options_.bind.c_str()) != 0) {
         failure = "cannot bind " + options_.bind + ": " + detail::zmq_error_text() +
                   " - is another broker running there, or is the address wrong?";
@@ -376,7 +404,9 @@ bool Broker::set_up(std::string& failure)
     print_line("listening on " + std::string(endpoint.data()) + " (" + security + "); default ttl " +
                std::to_string(options_.default_ttl.count()) + " ms, max request " +
                std::to_string(options_.max_request_bytes) + " bytes, max streams " +
-               std::to_string(options_.max_streams));
+               std::to_string(options_.max_streams) + ", max clients " + std::to_string(options_.max_clients) +
+               " holding at most " + std::to_string(kHeldRequestBytesFactor * options_.max_request_bytes) +
+               " bytes each");
     return true;
 }
 
@@ -448,6 +478,7 @@ void Broker::serve_one(Clock::time_point now)
     // Read the whole multipart message, keeping at most kMaxFrames frames.
     std::vector<detail::Message> frames;
     std::size_t total_frames = 0;
+    std::uint64_t wire_bytes = 0; // of every frame but the routing id, for the connection guard
     for (;;) {
         detail::Message frame;
         if (zmq_msg_recv(frame.get(), router_.get(), ZMQ_DONTWAIT) < 0) {
@@ -457,6 +488,9 @@ void Broker::serve_one(Clock::time_point now)
             break; // cannot happen mid-message (libzmq delivers multipart messages whole); keep what we have
         }
         ++total_frames;
+        if (total_frames > 1) {
+            wire_bytes += guard_->wire_size(frame.size());
+        }
         const bool more = frame.more();
         if (frames.size() < kMaxFrames) {
             frames.push_back(std::move(frame));
@@ -466,6 +500,9 @@ void Broker::serve_one(Clock::time_point now)
         }
     }
     ++counters_.requests;
+    if (frames.size() >= 2) {
+        guard_->received(frames[1].get(), wire_bytes);
+    }
 
     // frames[0] is the routing id ROUTER added. A REQ client puts an empty delimiter frame before the body
     // (REQ_CORRELATE adds a request id before it); a DEALER may send the body right after the id.
@@ -563,7 +600,9 @@ void Broker::print_status() const
     print_line("status: " + std::to_string(registry_.size()) + " streams, " + std::to_string(counters_.requests) +
                " requests, " + std::to_string(counters_.refused) + " refused" +
                (by_code.empty() ? "" : " (" + by_code + ")") + ", " + std::to_string(counters_.replies_dropped) +
-               " replies dropped, " + std::to_string(counters_.clients_refused) + " clients refused by CURVE");
+               " replies dropped, " + std::to_string(counters_.clients_refused) + " clients refused by CURVE, " +
+               std::to_string(guard_ ? guard_->refused() : 0) + " connections refused (--max-clients), " +
+               std::to_string(guard_ ? guard_->dropped() : 0) + " dropped for holding too much");
 }
 
 } // namespace

@@ -68,6 +68,7 @@ check_shm_clean() {
 }
 free_port() { "$peer" free-port; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; } # resident memory of a process, from /proc
+peak_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; } # its peak since it started
 keys() {
     (cd "$tmp" && "$relay" keygen server >/dev/null && "$relay" keygen client >/dev/null &&
         "$relay" keygen stranger >/dev/null) || fail "keygen failed"
@@ -657,6 +658,86 @@ curve-pinning)
     for p in fake pinned plain pinned_ipc; do stop "${!p}" "$p"; done
     has pinned.err "output ring '$tag-pinned': 0 written"
     has pinned_ipc.err "output ring '$tag-pinned-ipc': 0 written"
+    check_shm_clean
+    ;;
+
+flood-publisher)
+    # A raw ZMTP client sends 4,000-byte parts flagged MORE without end (the publisher reached 627 MB this way): the
+    # connection guard drops it once libzmq holds 64 KiB of it, and a real receiver beside it gets every frame.
+    port=$(free_port)
+    frames=120
+    start reader "$peer" read "$tag-dst" --frames $frames --width 320 --height 240
+    reader=$last_pid
+    start sender "$relay" --from "ring:$tag-src" --to "tcp://127.0.0.1:$port" --insecure --status-interval 0
+    sender=$last_pid
+    start receiver "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-dst?wait-readers=1" --insecure
+    receiver=$last_pid
+    wait_for sender.err "subscriber #1 joined"
+    before=$(rss_kb "$sender")
+    start writer "$peer" write "$tag-src" --frames $frames --width 320 --height 240 --wait-readers 1 --fps 60
+    writer=$last_pid
+    "$peer" flood-client "tcp://127.0.0.1:$port" --part-bytes 4000 --megabytes 300 >"$tmp/flood.out" 2>&1 ||
+        fail "the flood client failed"
+    peak=$(peak_kb "$sender")
+    finish "$writer" writer
+    finish "$reader" reader
+    has reader.out "^frames: $frames$"
+    has reader.out "^mismatches: 0$"
+    echo "$(cat "$tmp/flood.out"); publisher memory $before kB, peak $peak kB"
+    has flood.out "then the relay dropped the connection"
+    wait_for sender.err "dropped the connection from 127.0.0.1:[0-9]+: libzmq held [0-9]+ bytes .* over the limit of 65536 bytes"
+    [ $((peak - before)) -lt 65536 ] || fail "the publisher grew from $before kB to a peak of $peak kB"
+    stop "$sender" sender
+    stop "$receiver" receiver
+    has sender.err "connections refused \(max-peers=64\): 0, dropped for holding too much: 1"
+    check_shm_clean
+    ;;
+
+flood-receiver)
+    # A hostile sending relay sends 200,000-byte parts flagged MORE without end: the receiver drops the connection
+    # once libzmq holds more than a real sender may have in flight (window x max-frame, plus GOP replays).
+    port=$(free_port)
+    start receiver "$relay" --from "tcp://127.0.0.1:$port?max-frame=1M&window=2" --to "ring:$tag-dst" --insecure
+    receiver=$last_pid
+    sleep 0.3
+    before=$(rss_kb "$receiver")
+    "$peer" flood-sender "tcp://127.0.0.1:$port" --part-bytes 200000 --megabytes 400 >"$tmp/flood.out" 2>&1 ||
+        fail "the flood sender failed"
+    peak=$(peak_kb "$receiver")
+    echo "$(cat "$tmp/flood.out"); receiver memory $before kB, peak $peak kB"
+    has flood.out "then the relay dropped the connection"
+    wait_for receiver.err "dropped the connection from 127.0.0.1:$port: libzmq held [0-9]+ bytes"
+    [ $((peak - before)) -lt 131072 ] || fail "the receiver grew from $before kB to a peak of $peak kB"
+    kill -0 "$receiver" 2>/dev/null || fail "the receiving relay died"
+    stop "$receiver" receiver
+    check_shm_clean
+    ;;
+
+max-peers)
+    # A publishing route keeps at most max-peers connections: a second receiver is refused, the first gets every frame.
+    port=$(free_port)
+    frames=90
+    start reader "$peer" read "$tag-dst" --frames $frames --width 320 --height 240
+    reader=$last_pid
+    start sender "$relay" --from "ring:$tag-src" --to "tcp://127.0.0.1:$port?max-peers=1" --insecure
+    sender=$last_pid
+    start receiver "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-dst?wait-readers=1" --insecure
+    receiver=$last_pid
+    wait_for sender.err "subscriber #1 joined"
+    start extra "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-extra" --insecure
+    extra=$last_pid
+    wait_for sender.err "refused a connection from 127.0.0.1:[0-9]+: max-peers=1 connections are open already"
+    start writer "$peer" write "$tag-src" --frames $frames --width 320 --height 240 --wait-readers 1 --fps 100
+    finish "$last_pid" writer
+    finish "$reader" reader
+    has reader.out "^frames: $frames$"
+    has reader.out "^mismatches: 0$"
+    stop "$extra" extra
+    stop "$sender" sender
+    stop "$receiver" receiver
+    lacks sender.err "subscriber #2"
+    has extra.err "output ring '$tag-extra': 0 written"
+    has sender.err "connections refused \(max-peers=1\): [1-9][0-9]*, dropped for holding too much: 0"
     check_shm_clean
     ;;
 

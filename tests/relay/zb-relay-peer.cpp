@@ -12,6 +12,10 @@
 //   zb-relay-peer hostile-client tcp://127.0.0.1:PORT     connect to a sending relay and send garbage
 //   zb-relay-peer hello-flood tcp://127.0.0.1:PORT [--seconds S]  connect to a sending relay and send HELLOs with
 //                                                        a new session each, as fast as it takes them, for S s
+//   zb-relay-peer flood-client tcp://127.0.0.1:PORT [--part-bytes N] [--megabytes M]   a raw ZMTP (NULL) client that
+//                                                        sends parts flagged MORE without end, until M MB are sent or
+//                                                        the relay drops the connection; prints the bytes sent
+//   zb-relay-peer flood-sender tcp://127.0.0.1:PORT [...] the same as a sending relay a receiver connects to
 //   zb-relay-peer broker-reg tcp://BROKER NAME ADDRESS [--broker-key F --curve-secret F] [--ttl-ms MS]
 //                                                        REG as any client of the broker may send it: prints the
 //                                                        reply; exit 0 accepted, 3 refused, 1 no answer
@@ -41,6 +45,7 @@
 
 #include "broker_client.h"
 #include "wire.h"
+#include "zmtp_raw.h"
 
 namespace {
 
@@ -73,7 +78,9 @@ struct Options {
     std::string broker_key;
     std::string curve_secret;
     int ttl_ms = 10'000;
-    double seconds = 5; ///< hello-flood
+    double seconds = 5;                ///< hello-flood
+    std::size_t part_bytes = 200'000; ///< flood-*
+    std::uint64_t megabytes = 400;     ///< flood-*
 };
 
 /// The stream format in effect for frame `index`.
@@ -569,6 +576,26 @@ int run_hello_flood(const Options& options)
     return 0;
 }
 
+/// The port of tcp://127.0.0.1:PORT.
+int port_of(const std::string& address)
+{
+    return std::stoi(address.substr(address.rfind(':') + 1));
+}
+
+int run_flood(const Options& options, bool as_sender)
+{
+    using zerobuffer::relay::test::RawZmtp;
+    auto peer = as_sender ? RawZmtp::accept(port_of(options.target), "ROUTER", 20)
+                          : RawZmtp::connect(port_of(options.target), "DEALER");
+    if (!peer)
+        return fail("no ZMTP handshake with the relay at " + options.target);
+    const std::uint64_t total = options.megabytes * 1'000'000;
+    const std::uint64_t sent = peer->flood(options.part_bytes, total);
+    std::printf("sent %llu bytes in parts of %zu, all flagged MORE%s\n", static_cast<unsigned long long>(sent),
+                options.part_bytes, sent < total ? " (then the relay dropped the connection)" : "");
+    return 0;
+}
+
 int run_broker_reg(const Options& options)
 {
     using namespace zerobuffer::relay;
@@ -675,6 +702,10 @@ int main(int argc, char** argv)
             options.ttl_ms = std::stoi(next());
         else if (flag == "--seconds")
             options.seconds = std::stod(next());
+        else if (flag == "--part-bytes")
+            options.part_bytes = std::stoull(next());
+        else if (flag == "--megabytes")
+            options.megabytes = std::stoull(next());
         else
             return fail("unknown option " + std::string(flag));
     }
@@ -690,5 +721,7 @@ int main(int argc, char** argv)
         return run_broker_reg(options);
     if (options.mode == "hello-flood")
         return run_hello_flood(options);
+    if (options.mode == "flood-client" || options.mode == "flood-sender")
+        return run_flood(options, options.mode == "flood-sender");
     return fail("unknown mode " + options.mode);
 }

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <random>
 #include <regex>
@@ -21,6 +22,7 @@
 #include "broker_client.h"
 #include "broker_process.h"
 #include "key_files.h"
+#include "zmtp_raw.h"
 
 namespace zerobuffer::relay::test {
 namespace {
@@ -46,6 +48,18 @@ protected:
         auto made = BrokerClient::connect({endpoint(), timeout, std::nullopt});
         EXPECT_TRUE(made) << made.error().message;
         return std::move(*made);
+    }
+    /// Waits until the broker's log holds `text` (it is written from the broker's threads as things happen).
+    [[nodiscard]] bool wait_for_log(const std::string& text) const
+    {
+        const auto deadline = std::chrono::steady_clock::now() + kStartup;
+        while (broker_->log().find(text) == std::string::npos) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                return false;
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+        return true;
     }
     /// A valid request from a separate, well-behaved client is still served.
     void expect_still_serving(const std::string& context)
@@ -277,6 +291,66 @@ TEST_F(BrokerTest, MalformedRepliesOfAHostileBrokerAreErrors)
     ASSERT_FALSE(found);
     EXPECT_EQ(found.error().code, BrokerErrc::ProtocolError) << found.error().message;
     EXPECT_NE(found.error().message.find("nested deeper than 16 levels"), std::string::npos) << found.error().message;
+}
+
+TEST_F(BrokerTest, UnfinishedMultipartMessagesAreBoundedPerClient)
+{
+    // Parts of 200,000 bytes, every one flagged MORE, over a raw ZMTP connection: libzmq keeps them all until the
+    // last part (829 MB of RSS for 800 MB sent, before the connection guard). Now the connection is dropped once
+    // it holds 16 x --max-request-bytes (1 MiB here) and everything it held is freed.
+    start_broker();
+    const std::uint64_t before_kib = process_memory_kib(broker_->pid());
+    auto raw = RawZmtp::connect(port_, "DEALER");
+    ASSERT_TRUE(raw) << "no ZMTP handshake with the broker\n" << broker_->log();
+    constexpr std::uint64_t kFlood = std::uint64_t{400} << 20;
+    const std::uint64_t sent = raw->flood(200'000, kFlood);
+    const std::uint64_t peak_kib = process_memory_kib(broker_->pid(), "VmHWM");
+    EXPECT_LT(sent, kFlood) << "the broker never dropped the connection";
+    EXPECT_LT(peak_kib - before_kib, std::uint64_t{64} << 10)
+        << "broker memory went from " << before_kib << " KiB to a peak of " << peak_kib << " KiB";
+    EXPECT_TRUE(wait_for_log("dropped the connection from 127.0.0.1:")) << broker_->log();
+    EXPECT_NE(broker_->log().find("over the limit of 1048576 bytes"), std::string::npos) << broker_->log();
+    expect_still_serving("after an endless multipart message");
+    std::cout << "flood: " << sent << " bytes sent before the drop, broker memory " << before_kib << " -> peak "
+              << peak_kib << " KiB\n";
+}
+
+TEST_F(BrokerTest, UnfinishedAccountingKeepsLongLivedPlainClients)
+{
+    // As CurveAccountingKeepsLongLivedClients, without CURVE: 2 bytes wrong per frame (3 frames a request) would
+    // drop this client.
+    start_broker({"--insecure", "--max-request-bytes", "4096"});
+    BrokerClient plain = client();
+    const nlohmann::json info = {{"pad", std::string(600, 'p')}};
+    for (int i = 0; i < 20000; ++i) {
+        auto reply = i % 2 == 0 ? plain.register_stream("busy", "tcp://127.0.0.1:5555", info).has_value()
+                                : plain.discover("busy").has_value();
+        ASSERT_TRUE(reply) << "request " << i << " got no answer\n" << broker_->log();
+    }
+    EXPECT_EQ(broker_->log().find("dropped the connection"), std::string::npos) << broker_->log();
+}
+
+TEST_F(BrokerTest, ClientsBeyondMaxClientsAreRefused)
+{
+    start_broker({"--insecure", "--max-clients", "2"});
+    std::this_thread::sleep_for(300ms); // wait_ready's own client has gone
+    BrokerClient first = client();
+    BrokerClient second = client();
+    ASSERT_TRUE(first.register_stream("a", "tcp://127.0.0.1:5001")) << broker_->log();
+    ASSERT_TRUE(second.register_stream("b", "tcp://127.0.0.1:5002")) << broker_->log();
+    RawClient third(endpoint());
+    ASSERT_TRUE(third.send_request("{\"type\":\"LIST\"}"));
+    EXPECT_FALSE(third.receive(1000ms)) << "a third connection is closed at once";
+    EXPECT_TRUE(first.discover("b")) << "the two connected clients are still served";
+    EXPECT_TRUE(second.discover("a"));
+    EXPECT_TRUE(wait_for_log("refused a connection from 127.0.0.1:")) << broker_->log();
+    EXPECT_NE(broker_->log().find("--max-clients 2 connections are open already"), std::string::npos)
+        << broker_->log();
+    EXPECT_EQ(broker_->stop(SIGTERM), 0);
+    std::smatch status;
+    const std::string log = broker_->log();
+    ASSERT_TRUE(std::regex_search(log, status, std::regex("([0-9]+) connections refused \\(--max-clients\\)"))) << log;
+    EXPECT_GE(std::stoul(status[1].str()), 1U);
 }
 
 TEST_F(BrokerTest, GarbageEnvelopesGetErrorReplies)
@@ -734,6 +808,38 @@ TEST_F(BrokerTest, CurveAllowsListedKeysOnly)
     auto missing = load_curve_client_keys((dir_.path() / "nope.pub").string(), (dir_.path() / "allowed.key").string());
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.error().code, BrokerErrc::KeyFile);
+}
+
+TEST_F(BrokerTest, CurveAccountingKeepsLongLivedClients)
+{
+    // The connection guard compares the kernel's byte count with the wire size of every request: any error in the
+    // ZMTP or CURVE framing it assumes adds up over many requests and drops a client that did nothing wrong.
+    // --max-request-bytes 4096 makes the limit 64 KiB: 6,000 requests would pass it with 11 bytes wrong each.
+    write_key_pair(dir_.path() / "broker");
+    const auto client_keys = write_key_pair(dir_.path() / "client");
+    std::ofstream(dir_.path() / "allowed.txt") << client_keys.public_key << "\n";
+    broker_ = std::make_unique<BrokerProcess>(
+        port_,
+        std::vector<std::string>{"--curve-secret", (dir_.path() / "broker.key").string(), "--allowed-keys",
+                                 (dir_.path() / "allowed.txt").string(), "--max-request-bytes", "4096"},
+        log_file());
+    auto keys = load_curve_client_keys((dir_.path() / "broker.pub").string(), (dir_.path() / "client.key").string());
+    ASSERT_TRUE(keys) << keys.error().message;
+    auto made = BrokerClient::connect({endpoint(), 1000ms, *keys});
+    ASSERT_TRUE(made);
+    BrokerClient curve = std::move(*made);
+    const nlohmann::json info = {{"pad", std::string(600, 'p')}}; // over 255 bytes: 8-byte frame sizes too
+    BrokerResult<RegisterReply> first = tl::unexpected(BrokerError{BrokerErrc::Timeout, "", ""});
+    for (int attempt = 0; attempt < 20 && !first; ++attempt) {
+        first = curve.register_stream("busy", "tcp://127.0.0.1:5555", info);
+    }
+    ASSERT_TRUE(first) << first.error().message << "\n" << broker_->log();
+    for (int i = 0; i < 6000; ++i) {
+        auto reply = i % 2 == 0 ? curve.register_stream("busy", "tcp://127.0.0.1:5555", info).has_value()
+                                : curve.discover("busy").has_value();
+        ASSERT_TRUE(reply) << "request " << i << " got no answer\n" << broker_->log();
+    }
+    EXPECT_EQ(broker_->log().find("dropped the connection"), std::string::npos) << broker_->log();
 }
 
 TEST_F(BrokerTest, CurveNamesBelongToTheKeyThatRegisteredThem)
