@@ -50,10 +50,10 @@ constexpr int kBatch = 256;
 constexpr int kSendHighWater = 16;
 /// Requests queued per client (complete ones; what a client can make libzmq hold is bounded by the guard).
 constexpr int kReceiveHighWater = 64;
-/// What one client connection may make libzmq hold beyond the requests the broker read: an unfinished multipart
-/// message, or requests not read yet. In units of --max-request-bytes: a frame may be up to 4 of them (the rest
-/// of a too_large request is read and refused), so this is a few such frames.
-constexpr std::size_t kHeldRequestBytesFactor = 16;
+/// What one client connection may make libzmq hold beyond the requests the broker read (an unfinished multipart
+/// message, or requests not read yet), in units of --max-request-bytes: two frames of the largest size libzmq
+/// accepts (ZMQ_MAXMSGSIZE is 4 units, so that a too_large request is read and answered).
+constexpr std::size_t kHeldRequestBytesFactor = 8;
 /// A connection that has not completed its ZMTP (or CURVE) handshake after this long is dropped.
 constexpr int kHandshakeMillis = 5000;
 /// Log lines per second before the rest is counted and summarised (a hostile flood must not flood stderr).

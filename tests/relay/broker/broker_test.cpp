@@ -297,7 +297,7 @@ TEST_F(BrokerTest, UnfinishedMultipartMessagesAreBoundedPerClient)
 {
     // Parts of 200,000 bytes, every one flagged MORE, over a raw ZMTP connection: libzmq keeps them all until the
     // last part (829 MB of RSS for 800 MB sent, before the connection guard). Now the connection is dropped once
-    // it holds 16 x --max-request-bytes (1 MiB here) and everything it held is freed.
+    // it holds 8 x --max-request-bytes (512 KiB here) and everything it held is freed.
     start_broker();
     const std::uint64_t before_kib = process_memory_kib(broker_->pid());
     auto raw = RawZmtp::connect(port_, "DEALER");
@@ -309,7 +309,7 @@ TEST_F(BrokerTest, UnfinishedMultipartMessagesAreBoundedPerClient)
     EXPECT_LT(peak_kib - before_kib, std::uint64_t{64} << 10)
         << "broker memory went from " << before_kib << " KiB to a peak of " << peak_kib << " KiB";
     EXPECT_TRUE(wait_for_log("dropped the connection from 127.0.0.1:")) << broker_->log();
-    EXPECT_NE(broker_->log().find("over the limit of 1048576 bytes"), std::string::npos) << broker_->log();
+    EXPECT_NE(broker_->log().find("over the limit of 524288 bytes"), std::string::npos) << broker_->log();
     expect_still_serving("after an endless multipart message");
     std::cout << "flood: " << sent << " bytes sent before the drop, broker memory " << before_kib << " -> peak "
               << peak_kib << " KiB\n";
@@ -814,7 +814,7 @@ TEST_F(BrokerTest, CurveAccountingKeepsLongLivedClients)
 {
     // The connection guard compares the kernel's byte count with the wire size of every request: any error in the
     // ZMTP or CURVE framing it assumes adds up over many requests and drops a client that did nothing wrong.
-    // --max-request-bytes 4096 makes the limit 64 KiB: 6,000 requests would pass it with 11 bytes wrong each.
+    // --max-request-bytes 4096 makes the limit 32 KiB: 6,000 requests would pass it with 8 bytes wrong each.
     write_key_pair(dir_.path() / "broker");
     const auto client_keys = write_key_pair(dir_.path() / "client");
     std::ofstream(dir_.path() / "allowed.txt") << client_keys.public_key << "\n";
