@@ -15,6 +15,7 @@
 #include "bounded_json.h"
 #include "connection_guard.h"
 #include "gop_cache.h"
+#include "log_budget.h"
 #include "route_security.h"
 #include "wire.h"
 #include "zmq_util.h"
@@ -39,7 +40,9 @@ std::uint64_t receive_bound(const Endpoint& endpoint)
 class Subscriber {
 public:
     Subscriber(const RouteConfig& route, std::vector<OutputRing>& outputs, RouteStats& stats)
-        : route_(route), endpoint_(route.from), outputs_(outputs), stats_(stats)
+        : route_(route), endpoint_(route.from), outputs_(outputs), stats_(stats),
+          connection_log_(20, std::chrono::seconds(10), "connection events",
+                          [name = route.name](const std::string& line) { log_route(name, line); })
     {
         std::random_device entropy;
         // Sessions tell this incarnation's messages from older ones still in flight; random so that a
@@ -125,6 +128,7 @@ public:
             zmq_poll(items.data(), 2, 100);
             while (auto event = read_monitor_event(guard_->events()))
                 handle_event(*event);
+            connection_log_.flush();
             for (int i = 0; i < 16 && !stop.load(std::memory_order_relaxed); ++i) {
                 if (!receive_one(stop))
                     break;
@@ -160,23 +164,23 @@ private:
             first_of_session_ = true;
             send_control(wire::Kind::Hello);
             stats_.peers.store(1, std::memory_order_relaxed);
-            log_route(route_.name,
-                      "connected to " + event.address + " (session " + std::to_string(session_ % 10000) + ")");
+            connection_log_.line("connected to " + event.address + " (session " + std::to_string(session_ % 10000) +
+                                 ")");
             break;
         case ZMQ_EVENT_DISCONNECTED:
             connected_ = false;
             down_since_ = std::chrono::steady_clock::now();
             stats_.peers.store(0, std::memory_order_relaxed);
-            log_route(route_.name, "lost the connection to " + event.address + "; reconnecting with back-off");
+            connection_log_.line("lost the connection to " + event.address + "; reconnecting with back-off");
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-            log_route(route_.name,
-                      "the sender at " + event.address + " refused our key: add our .pub key to its allowed-keys file");
+            connection_log_.line("the sender at " + event.address +
+                                 " refused our key: add our .pub key to its allowed-keys file");
             break;
         default:
-            log_route(route_.name, "handshake with " + event.address +
-                                       " failed: check --server-key (the sender's .pub), our --curve-secret, and "
-                                       "that both sides use CURVE or both --insecure");
+            connection_log_.line("handshake with " + event.address +
+                                 " failed: check --server-key (the sender's .pub), our --curve-secret, and that both "
+                                 "sides use CURVE or both --insecure");
             break;
         }
     }
@@ -297,6 +301,8 @@ private:
     ZmqContext context_;
     ZmqSocket dealer_;
     std::unique_ptr<ConnectionGuard> guard_; ///< Owns the dealer's monitor; destroyed before the context.
+    /// Connects, losses and failed handshakes: a sender that fails every handshake makes libzmq retry every 100 ms.
+    LogBudget connection_log_;
     zmq_msg_t header_; ///< Reused for every message: libzmq's buffers, no allocation of ours per frame.
     zmq_msg_t payload_;
     std::string address_;
