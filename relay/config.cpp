@@ -234,9 +234,9 @@ RelayResult<void> validate_route(const RouteConfig& route)
     for (const Endpoint& output : route.to)
         if (output.kind == EndpointKind::Zmq && output.wait_peers > output.max_peers)
             return relay_error(RelayErrc::InvalidConfig,
-                               where + "endpoint '" + output.text + "': wait-peers=" +
-                                   std::to_string(output.wait_peers) + " can never be reached with max-peers=" +
-                                   std::to_string(output.max_peers));
+                               where + "endpoint '" + output.text +
+                                   "': wait-peers=" + std::to_string(output.wait_peers) +
+                                   " can never be reached with max-peers=" + std::to_string(output.max_peers));
     for (std::size_t i = 0; i < route.to.size(); ++i)
         for (std::size_t j = i + 1; j < route.to.size(); ++j)
             if (route.to[i].kind == route.to[j].kind && route.to[i].address == route.to[j].address)

@@ -27,8 +27,8 @@ PeerTable::PeerTable(std::string route_name, const Endpoint& endpoint, RouteStat
 bool PeerTable::allow_session(SessionAllowance& allowance, Clock::time_point now)
 {
     if (allowance.updated != Clock::time_point{}) {
-        const double refill = std::chrono::duration<double>(now - allowance.updated) /
-                              std::chrono::duration<double>(kSessionInterval);
+        const double refill =
+            std::chrono::duration<double>(now - allowance.updated) / std::chrono::duration<double>(kSessionInterval);
         allowance.tokens = std::min(kSessionBurst, allowance.tokens + refill);
     }
     allowance.updated = now;
@@ -80,8 +80,8 @@ void PeerTable::on_control(const std::string& id, const wire::ControlMessage& me
     peer.number = next_peer_number_++;
     peer.session = message.session;
     peer.window = message.window;
-    peer.policy = endpoint_.policy_given ? endpoint_.policy
-                                         : (message.policy == 1 ? FlowPolicy::Latest : FlowPolicy::Lossless);
+    peer.policy =
+        endpoint_.policy_given ? endpoint_.policy : (message.policy == 1 ? FlowPolicy::Latest : FlowPolicy::Lossless);
     peer.sent = message.received; // A CREDIT from an unknown session adopts the subscriber's count.
     peer.acked = message.received;
     peer.need_keyframe = need_keyframe;
@@ -137,8 +137,7 @@ void PeerTable::add_departed(const Peer& peer)
 void PeerTable::log_summary() const
 {
     if (departed_totals_.subscribers > 0)
-        log_route(route_name_, std::to_string(departed_totals_.subscribers) +
-                                   " earlier subscriber session(s): sent " +
+        log_route(route_name_, std::to_string(departed_totals_.subscribers) + " earlier subscriber session(s): sent " +
                                    std::to_string(departed_totals_.delivered) + ", dropped " +
                                    std::to_string(departed_totals_.dropped));
     auto line = [this](const Peer& peer) {

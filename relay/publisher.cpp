@@ -61,10 +61,9 @@ RelayResult<std::unique_ptr<Publisher>> Publisher::start(const RouteConfig& rout
         return relay_error(RelayErrc::Network, "cannot create a ZeroMQ socket: " + zmq_error_text());
     // ROUTER_MANDATORY: a send to a vanished subscriber fails (EHOSTUNREACH) instead of vanishing silently.
     // HANDSHAKE_IVL: a connection that does not complete its handshake in 5 s is dropped (it holds a peer slot).
-    for (const auto& [option, value] :
-         {std::pair{ZMQ_ROUTER_MANDATORY, 1}, std::pair{ZMQ_SNDHWM, 1000}, std::pair{ZMQ_RCVHWM, 1000},
-          std::pair{ZMQ_HEARTBEAT_IVL, 1000}, std::pair{ZMQ_HEARTBEAT_TIMEOUT, 5000},
-          std::pair{ZMQ_HANDSHAKE_IVL, 5000}}) {
+    for (const auto& [option, value] : {std::pair{ZMQ_ROUTER_MANDATORY, 1}, std::pair{ZMQ_SNDHWM, 1000},
+                                        std::pair{ZMQ_RCVHWM, 1000}, std::pair{ZMQ_HEARTBEAT_IVL, 1000},
+                                        std::pair{ZMQ_HEARTBEAT_TIMEOUT, 5000}, std::pair{ZMQ_HANDSHAKE_IVL, 5000}}) {
         if (auto ok = set_int_option(router, option, value); !ok)
             return tl::unexpected(ok.error());
     }
@@ -80,11 +79,10 @@ RelayResult<std::unique_ptr<Publisher>> Publisher::start(const RouteConfig& rout
     ConnectionGuard::Limits limits{endpoint.max_peers, kMaxHeldPerSubscriber, curve,
                                    "max-peers=" + std::to_string(endpoint.max_peers)};
     const std::string name = route.name;
-    auto guard = ConnectionGuard::start(context, router, std::move(limits),
-                                        ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
-                                        "publisher-" + route.name,
-                                        [name](const std::string& line) { log_route(name, line); });
+    auto guard = ConnectionGuard::start(
+        context, router, std::move(limits),
+        ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
+        "publisher-" + route.name, [name](const std::string& line) { log_route(name, line); });
     if (!guard)
         return relay_error(RelayErrc::Network, guard.error().message);
     publisher->guard_ = std::move(*guard);
@@ -376,8 +374,9 @@ bool Publisher::replay(const std::string& id, Peer& peer)
     stats_.drops.fetch_sub(undropped, std::memory_order_relaxed);
     if (++peer.replays == 1 || peer.replays % 1000 == 0)
         log_route(route_name_, "subscriber #" + std::to_string(peer.number) + ": resumed from the newest keyframe (" +
-                                   "sequence " + std::to_string(cached_frames[0].sequence) + ", " + std::to_string(count) +
-                                   " cached frame(s)), " + std::to_string(peer.replays) + " resumption(s) so far");
+                                   "sequence " + std::to_string(cached_frames[0].sequence) + ", " +
+                                   std::to_string(count) + " cached frame(s)), " + std::to_string(peer.replays) +
+                                   " resumption(s) so far");
     return sent == count;
 }
 
@@ -473,8 +472,8 @@ void Publisher::log_summary() const
     peers_.log_summary();
     if (guard_->refused() + guard_->dropped() > 0)
         log_route(route_name_, "connections refused (max-peers=" + std::to_string(endpoint_.max_peers) +
-                                   "): " + std::to_string(guard_->refused()) + ", dropped for holding too much: " +
-                                   std::to_string(guard_->dropped()));
+                                   "): " + std::to_string(guard_->refused()) +
+                                   ", dropped for holding too much: " + std::to_string(guard_->dropped()));
     if (unsent_ > 0)
         log_route(route_name_, std::to_string(unsent_) + " frame(s) read while no subscriber was connected");
 }

@@ -80,7 +80,7 @@ private:
     ZmqContext context_;
     std::unique_ptr<ZapHandler> zap_;
     ZmqSocket router_;
-    std::unique_ptr<ConnectionGuard> guard_; ///< Bounds connections and what each may make libzmq hold.
+    std::unique_ptr<ConnectionGuard> guard_;       ///< Bounds connections and what each may make libzmq hold.
     std::unique_ptr<LentFrame[]> lent_;            ///< kLentFrames entries.
     static constexpr std::size_t kLentFrames = 32; ///< Frames lent to libzmq at once, at most.
     /// What one subscriber connection may make libzmq hold beyond the messages read (subscribers send 32-byte
@@ -95,7 +95,7 @@ private:
 
     std::uint64_t rejected_ = 0;
     std::uint64_t guarded_counted_ = 0; ///< The guard's refusals and drops already added to stats_.rejected.
-    LogBudget handshake_log_;            ///< Failed handshakes: one line each, within a budget.
+    LogBudget handshake_log_;           ///< Failed handshakes: one line each, within a budget.
     std::uint64_t dropped_total_ = 0;
     std::uint64_t unsent_ = 0; ///< Frames read while no subscriber was connected.
     std::string bound_address_;

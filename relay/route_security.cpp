@@ -42,7 +42,8 @@ RelayResult<void> check_curve_keys(const std::string& where, const Endpoint& end
     const std::string named = (is_tcp(endpoint.address) ? "tcp endpoint '" : "endpoint '") + endpoint.text + "'";
     const std::string why = is_tcp(endpoint.address) ? "" : " (a key option makes ipc:// use CURVE too)";
     if (security.secret_key_file.empty())
-        return relay_error(RelayErrc::Security, where + named + " needs CURVE keys (no --curve-secret)" + why + ": " + how);
+        return relay_error(RelayErrc::Security,
+                           where + named + " needs CURVE keys (no --curve-secret)" + why + ": " + how);
     if (!receiving && security.allowed_keys_file.empty())
         return relay_error(RelayErrc::Security, where + named + " needs --allowed-keys FILE" + why + ": " + how);
     if (receiving && security.server_key_file.empty())
@@ -74,10 +75,10 @@ RelayResult<void> check_publishing(const std::string& where, const RouteConfig& 
         if (auto problem = protocol::check_address(route.advertise))
             return relay_error(RelayErrc::InvalidConfig, where + "--advertise: " + *problem);
         if (scheme_of(route.advertise) != scheme_of(network->address))
-            return relay_error(RelayErrc::InvalidConfig,
-                               where + "--advertise '" + route.advertise + "' is not a " +
-                                   std::string(scheme_of(network->address)) + " address like the output '" +
-                                   network->text + "' that receivers must reach");
+            return relay_error(RelayErrc::InvalidConfig, where + "--advertise '" + route.advertise + "' is not a " +
+                                                             std::string(scheme_of(network->address)) +
+                                                             " address like the output '" + network->text +
+                                                             "' that receivers must reach");
     }
     if (!route.publish_name.empty() && uses_curve(route.security) && !is_tcp(network->address))
         return relay_error(RelayErrc::InvalidConfig,

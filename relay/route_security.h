@@ -23,7 +23,6 @@ namespace zerobuffer::relay {
 /// Why the address a broker gave for the route's stream must not be used, or nullopt. A CURVE route takes only
 /// tcp:// (its --server-key is a network publisher's key; a local socket of the broker's choosing is refused), a
 /// plain route tcp:// or ipc://.
-[[nodiscard]] std::optional<std::string> refuse_discovered_address(const RouteConfig& route,
-                                                                   std::string_view address);
+[[nodiscard]] std::optional<std::string> refuse_discovered_address(const RouteConfig& route, std::string_view address);
 
 } // namespace zerobuffer::relay

@@ -100,9 +100,9 @@ public:
         if (zmq_connect(dealer, address.c_str()) != 0)
             return relay_error(RelayErrc::Network, "cannot connect to '" + address + "': " + zmq_error_text());
         log_route(route_.name, "connecting to " + address +
-                                   (curve                            ? " (CURVE)"
+                                   (curve                           ? " (CURVE)"
                                     : address.starts_with("tcp://") ? " (INSECURE plain tcp)"
-                                                                     : ""));
+                                                                    : ""));
         return {};
     }
 
@@ -220,7 +220,8 @@ private:
         }
         zmq_msg_recv(&payload_, dealer_.get(), 0); // The rest of a multipart message is already here.
         // Counted before anything else: what libzmq held for this message is ours now.
-        std::uint64_t wire_bytes = guard_->wire_size(zmq_msg_size(&header_)) + guard_->wire_size(zmq_msg_size(&payload_));
+        std::uint64_t wire_bytes =
+            guard_->wire_size(zmq_msg_size(&header_)) + guard_->wire_size(zmq_msg_size(&payload_));
         if (zmq_msg_more(&payload_) != 0) {
             std::size_t parts = 2;
             while (zmq_msg_more(&payload_) != 0 && zmq_msg_recv(&payload_, dealer_.get(), 0) >= 0) {

@@ -85,8 +85,8 @@ private:
     void refuse(JsonRefusal refusal, std::string what)
     {
         const bool in_field = top_level_object_ && depth_ >= 1;
-        problem_ = JsonProblem{refusal, top_level_object_, in_field ? shown_key(field_) : std::string(),
-                               std::move(what)};
+        problem_ =
+            JsonProblem{refusal, top_level_object_, in_field ? shown_key(field_) : std::string(), std::move(what)};
     }
 
     JsonLimits limits_;

@@ -110,8 +110,8 @@ std::optional<BrokerOptions> parse_broker_options(int argc, char** argv, bool& h
             continue;
         }
         static constexpr std::array<std::string_view, 8> kValueOptions{
-            "--bind",         "--ttl",          "--max-request-bytes", "--max-streams", "--max-clients",
-            "--curve-secret", "--allowed-keys", "--status-interval"};
+            "--bind",        "--ttl",          "--max-request-bytes", "--max-streams",
+            "--max-clients", "--curve-secret", "--allowed-keys",      "--status-interval"};
         if (std::find(kValueOptions.begin(), kValueOptions.end(), arg) == kValueOptions.end()) {
             print_broker_error("unknown option '" + std::string(arg) + "' - see zb-relay broker --help");
             return std::nullopt;
@@ -176,11 +176,10 @@ std::optional<BrokerOptions> parse_broker_options(int argc, char** argv, bool& h
     }
     if (!curve && !options.insecure && options.bind.starts_with("tcp://")) {
         print_broker_error("refusing to serve plain tcp on " + options.bind +
-                    " - pass --insecure to allow it, or --curve-secret and --allowed-keys for CURVE");
+                           " - pass --insecure to allow it, or --curve-secret and --allowed-keys for CURVE");
         return std::nullopt;
     }
     return options;
 }
-
 
 } // namespace zerobuffer::relay::detail

@@ -279,7 +279,8 @@ void ConnectionGuard::check(Clock::time_point now)
         const bool revalidate = now - last_identity_check_ >= std::chrono::seconds(1);
         if (revalidate) {
             last_identity_check_ = now;
-            std::erase_if(pending_, [now](const auto& entry) { return now - entry.second.since > std::chrono::seconds(1); });
+            std::erase_if(pending_,
+                          [now](const auto& entry) { return now - entry.second.since > std::chrono::seconds(1); });
         }
         for (auto it = connections_.begin(); it != connections_.end();) {
             const int fd = it->first;
@@ -315,8 +316,7 @@ void ConnectionGuard::check(Clock::time_point now)
             }
             connection.closing = true;
             dropped_.fetch_add(1, std::memory_order_relaxed);
-            lines.push_back("dropped the connection from " + connection.peer + ": libzmq held " +
-                            std::to_string(held) +
+            lines.push_back("dropped the connection from " + connection.peer + ": libzmq held " + std::to_string(held) +
                             " bytes of it that no complete message accounts for (an unfinished multipart message "
                             "or messages not read yet), over the limit of " +
                             std::to_string(limits_.max_held_bytes) + " bytes");

@@ -26,8 +26,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <sys/socket.h>
 #include <thread>
+#include <sys/socket.h>
 
 #include <zmq.h>
 
@@ -70,9 +70,8 @@ public:
     /// Starts guarding `socket` of `context`. `forward` is the mask of monitor events the owner wants through
     /// events(); `tag` makes the inproc endpoints unique in the context; `log` gets one line per refused or
     /// dropped connection (rate-limited), from the guard's thread.
-    [[nodiscard]] static BrokerResult<std::unique_ptr<ConnectionGuard>> start(void* context, void* socket,
-                                                                              Limits limits, int forward,
-                                                                              const std::string& tag, Log log);
+    [[nodiscard]] static BrokerResult<std::unique_ptr<ConnectionGuard>>
+    start(void* context, void* socket, Limits limits, int forward, const std::string& tag, Log log);
     ConnectionGuard(const ConnectionGuard&) = delete;
     ConnectionGuard& operator=(const ConnectionGuard&) = delete;
     /// Stops the thread and closes the monitor sockets.
@@ -126,10 +125,10 @@ private:
     Limits limits_;
     int forward_;
     LogBudget log_;
-    detail::SocketHandle monitor_;       ///< Read by the guard's thread only.
-    detail::SocketHandle guard_events_;  ///< The guard's end of the forwarding pair.
-    detail::SocketHandle owner_events_;  ///< The owner's end.
-    mutable std::mutex mutex_;           ///< Guards connections_ and pending_.
+    detail::SocketHandle monitor_;      ///< Read by the guard's thread only.
+    detail::SocketHandle guard_events_; ///< The guard's end of the forwarding pair.
+    detail::SocketHandle owner_events_; ///< The owner's end.
+    mutable std::mutex mutex_;          ///< Guards connections_ and pending_.
     std::map<int, Connection> connections_;
     std::map<int, PendingCredit> pending_; ///< Credits for fds whose connection event has not been read yet.
     Clock::time_point last_identity_check_{};

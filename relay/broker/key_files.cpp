@@ -80,8 +80,8 @@ std::optional<std::string> unsafe_secret_file(int fd, const std::filesystem::pat
 
 /// The text of a key file. A secret file must be a regular file of this user that nobody else may read, and not
 /// a symbolic link (whoever can change the link would choose our key). `hint` says how to make the file.
-BrokerResult<std::string> read_key_file(const std::filesystem::path& path, std::string_view what,
-                                        std::string_view hint, Privacy privacy)
+BrokerResult<std::string> read_key_file(const std::filesystem::path& path, std::string_view what, std::string_view hint,
+                                        Privacy privacy)
 {
     const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | (privacy == Privacy::Secret ? O_NOFOLLOW : 0);
     const int fd = open(path.c_str(), flags);
@@ -122,8 +122,8 @@ BrokerResult<std::string> read_key_file(const std::filesystem::path& path, std::
         }
         text.append(buffer.data(), static_cast<std::size_t>(got));
         if (static_cast<off_t>(text.size()) > kMaxKeyFileBytes) {
-            return make_broker_error(BrokerErrc::KeyFile, std::string(what) + " file '" + path.string() +
-                                                              "' is over " + std::to_string(kMaxKeyFileBytes) +
+            return make_broker_error(BrokerErrc::KeyFile, std::string(what) + " file '" + path.string() + "' is over " +
+                                                              std::to_string(kMaxKeyFileBytes) +
                                                               " bytes: it is not a key file");
         }
     }

@@ -91,10 +91,10 @@ Reply refusal_of(const JsonProblem& problem)
     if (!problem.top_level_object) {
         return error_reply(errors::kNotObject, "request must be a JSON object, got an array that " + problem.message);
     }
-    return error_reply(errors::kInvalidField, "field \"" + problem.field + "\" " + problem.message +
-                                                  " (a request nests at most " +
-                                                  std::to_string(protocol::kMaxJsonDepth) + " levels and holds at most " +
-                                                  std::to_string(protocol::kMaxRequestValues) + " values)");
+    return error_reply(errors::kInvalidField,
+                       "field \"" + problem.field + "\" " + problem.message + " (a request nests at most " +
+                           std::to_string(protocol::kMaxJsonDepth) + " levels and holds at most " +
+                           std::to_string(protocol::kMaxRequestValues) + " values)");
 }
 
 } // namespace
@@ -332,8 +332,8 @@ std::optional<Reply> Registry::refuse_other_owner(const std::string& name, const
     const auto left = std::max<std::int64_t>(0, entry.ttl.count() - ms_between(entry.refreshed, now));
     return error_reply(errors::kNotOwner, "'" + name + "' belongs to the key " + entry.owner +
                                               " that registered it; another key may take it once that registration "
-                                              "expires (in " + std::to_string(left) +
-                                              " ms unless refreshed): use another name");
+                                              "expires (in " +
+                                              std::to_string(left) + " ms unless refreshed): use another name");
 }
 
 std::vector<std::string> Registry::expire(Clock::time_point now)

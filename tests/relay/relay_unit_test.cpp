@@ -266,8 +266,8 @@ TEST(RelayConfig, ACurveRouteRefusesBrokerAddressesOfAnotherTransport)
 TEST(RelayConfig, InsecureWithAnyKeyIsAContradiction)
 {
     // --insecure would serve everyone and silently ignore the key list: refused like --insecure --curve-secret.
-    for (const auto setting : {&SecurityConfig::secret_key_file, &SecurityConfig::allowed_keys_file,
-                               &SecurityConfig::server_key_file}) {
+    for (const auto setting :
+         {&SecurityConfig::secret_key_file, &SecurityConfig::allowed_keys_file, &SecurityConfig::server_key_file}) {
         RouteConfig route;
         route.name = "r";
         route.from = *parse_endpoint("ring:cam", false);

@@ -25,9 +25,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
-#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -78,9 +78,9 @@ struct Options {
     std::string broker_key;
     std::string curve_secret;
     int ttl_ms = 10'000;
-    double seconds = 5;                ///< hello-flood
+    double seconds = 5;               ///< hello-flood
     std::size_t part_bytes = 200'000; ///< flood-*
-    std::uint64_t megabytes = 400;     ///< flood-*
+    std::uint64_t megabytes = 400;    ///< flood-*
 };
 
 /// The stream format in effect for frame `index`.
@@ -484,7 +484,8 @@ int run_hostile_sender(const Options& options)
                 json});
     for (std::uint64_t index = 0; index < small.frames; ++index) {
         std::string bytes(payload_size_for(small, index), '\0');
-        fill_payload(std::span<std::byte>(reinterpret_cast<std::byte*>(bytes.data()), bytes.size()), index, false, true);
+        fill_payload(std::span<std::byte>(reinterpret_cast<std::byte*>(bytes.data()), bytes.size()), index, false,
+                     true);
         const std::string blob = blob_for(index);
         wire::FrameHeader header = good;
         header.sequence = index;
@@ -609,10 +610,8 @@ int run_broker_reg(const Options& options)
     auto client = BrokerClient::connect(client_options);
     if (!client)
         return fail(client.error().message);
-    const nlohmann::json request = {{"type", "REG"},
-                                    {"name", options.stream_name},
-                                    {"address", options.address},
-                                    {"ttl", options.ttl_ms / 1000.0}};
+    const nlohmann::json request = {
+        {"type", "REG"}, {"name", options.stream_name}, {"address", options.address}, {"ttl", options.ttl_ms / 1000.0}};
     for (int attempt = 0; attempt < 20; ++attempt) { // a CURVE handshake may need a moment
         auto reply = client->request(request);
         if (!reply)

@@ -158,7 +158,8 @@ private:
         if (!write_all(greeting) || !read_exactly(64, peer_greeting)) {
             return false;
         }
-        // READY: a command frame holding "\x05READY" and the property Socket-Type (1-byte name size, 4-byte value size).
+        // READY: a command frame holding "\x05READY" and the property Socket-Type (1-byte name size, 4-byte value
+        // size).
         std::string body = "\x05READY";
         body += '\x0b';
         body += "Socket-Type";

@@ -240,7 +240,8 @@ TEST_F(BrokerTest, MalformedDeepJsonIsRefusedAndTheBrokerStaysUp)
                                  std::string(levels, '[') + std::string(levels, ']') + "}}";
         ASSERT_TRUE(hostile.send_request(body));
         auto reply = hostile.receive_json(kReply);
-        ASSERT_TRUE(reply) << "no reply to " << body.size() << " bytes nested " << levels << " deep\n" << broker_->log();
+        ASSERT_TRUE(reply) << "no reply to " << body.size() << " bytes nested " << levels << " deep\n"
+                           << broker_->log();
         EXPECT_EQ((*reply)["error"], "invalid_field") << reply->dump();
         EXPECT_NE((*reply)["message"].get<std::string>().find("nested deeper than 16 levels"), std::string::npos)
             << reply->dump();
@@ -262,8 +263,8 @@ TEST_F(BrokerTest, MalformedRepliesOfAHostileBrokerAreErrors)
     ASSERT_EQ(zmq_bind(router.get(), endpoint().c_str()), 0) << detail::zmq_error_text();
     std::atomic<bool> stop{false};
     std::thread fake([&] {
-        const std::string deep = R"({"ok":true,"address":"tcp://h:1","info":)" + std::string(100'000, '[') +
-                                 std::string(100'000, ']') + "}";
+        const std::string deep =
+            R"({"ok":true,"address":"tcp://h:1","info":)" + std::string(100'000, '[') + std::string(100'000, ']') + "}";
         while (!stop.load()) {
             zmq_pollitem_t item{router.get(), 0, ZMQ_POLLIN, 0};
             if (zmq_poll(&item, 1, 50) <= 0) {
@@ -344,8 +345,7 @@ TEST_F(BrokerTest, ClientsBeyondMaxClientsAreRefused)
     EXPECT_TRUE(first.discover("b")) << "the two connected clients are still served";
     EXPECT_TRUE(second.discover("a"));
     EXPECT_TRUE(wait_for_log("refused a connection from 127.0.0.1:")) << broker_->log();
-    EXPECT_NE(broker_->log().find("--max-clients 2 connections are open already"), std::string::npos)
-        << broker_->log();
+    EXPECT_NE(broker_->log().find("--max-clients 2 connections are open already"), std::string::npos) << broker_->log();
     EXPECT_EQ(broker_->stop(SIGTERM), 0);
     std::smatch status;
     const std::string log = broker_->log();
@@ -855,8 +855,8 @@ TEST_F(BrokerTest, CurveNamesBelongToTheKeyThatRegisteredThem)
                                  (dir_.path() / "allowed.txt").string()},
         log_file());
     const auto curve_client = [&](const std::string& prefix) {
-        auto keys = load_curve_client_keys((dir_.path() / "broker.pub").string(),
-                                           (dir_.path() / (prefix + ".key")).string());
+        auto keys =
+            load_curve_client_keys((dir_.path() / "broker.pub").string(), (dir_.path() / (prefix + ".key")).string());
         EXPECT_TRUE(keys) << keys.error().message;
         auto made = BrokerClient::connect({endpoint(), 1000ms, *keys});
         EXPECT_TRUE(made);
