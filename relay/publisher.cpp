@@ -366,7 +366,7 @@ bool Publisher::replay(const std::string& id, Peer& peer)
             ++undropped; // Counted as dropped for this peer when it went by: delivered after all.
     }
     const std::uint64_t sent = peer.sent - sent_before;
-    peer.burst = (peer.acked < peer.burst_end ? peer.burst : 0) + sent;
+    peer.burst = sent; // send() starts no replay before the previous one is acknowledged
     peer.burst_end = peer.sent;
     undropped = std::min(undropped, peer.dropped);
     peer.dropped -= undropped;
@@ -432,7 +432,10 @@ void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
         }
         peer.last_considered = sequence;
         if (encoded_ && peer.need_keyframe && !starts_decoding && !must_deliver) {
-            if (!gop_.can_replay(peer.sent_any, peer.last_sequence, sequence)) {
+            // One replay in flight at a time: what a receiver may have to hold stays window + one cache bound
+            // (its connection guard relies on it), even when it is stuck and new GOPs keep coming.
+            const bool replay_in_flight = peer.acked < peer.burst_end;
+            if (replay_in_flight || !gop_.can_replay(peer.sent_any, peer.last_sequence, sequence)) {
                 drop(peer, "waiting for a keyframe");
                 continue;
             }

@@ -25,9 +25,9 @@ namespace zerobuffer::relay {
 namespace {
 
 /// What a sending relay may have in flight to us within the protocol, and so what the connection guard lets libzmq
-/// hold for it: `window` frames of up to max-frame with their blob and header, the GOP replays it may send beyond
-/// the window (twice the cache bound, when a second replay starts before the first is acknowledged) and a
-/// stream-metadata document; beyond that it breaks the protocol (or sends an endless multipart message).
+/// hold for it: `window` frames of up to max-frame with their blob and header, the GOP replay it may send beyond
+/// the window (one at a time, at most the cache bound; counted twice as a margin) and a stream-metadata document;
+/// beyond that it breaks the protocol (or sends an endless multipart message).
 std::uint64_t receive_bound(const Endpoint& endpoint)
 {
     constexpr std::uint64_t kPerFrame = wire::kFrameHeaderSize + 128; // header and ZMTP/CURVE framing of 2 parts

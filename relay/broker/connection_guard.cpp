@@ -62,7 +62,7 @@ std::optional<std::uint64_t> bytes_read(int fd)
     if (ioctl(fd, FIONREAD, &queued) != 0 || queued < 0) {
         return std::nullopt;
     }
-    return info.tcpi_bytes_received - std::min<std::uint64_t>(info.tcpi_bytes_received, queued);
+    return info.tcpi_bytes_received - std::min<std::uint64_t>(info.tcpi_bytes_received, static_cast<std::uint64_t>(queued));
 }
 
 } // namespace

@@ -205,8 +205,8 @@ Reply Registry::handle_reg(const nlohmann::json& request, const Requester& reque
 
     Entry* existing = find_live(*name, now);
     if (existing != nullptr) {
-        if (auto refusal = refuse_other_owner(*name, *existing, requester, now)) {
-            return std::move(*refusal);
+        if (auto taken = refuse_other_owner(*name, *existing, requester, now)) {
+            return std::move(*taken);
         }
     }
     if (existing == nullptr && entries_.size() >= limits_.max_streams) {
@@ -279,8 +279,8 @@ Reply Registry::handle_dereg(const nlohmann::json& request, const Requester& req
         reply.log_line.clear(); // deregistering after expiry is routine
         return reply;
     }
-    if (auto refusal = refuse_other_owner(*name, *entry, requester, now)) {
-        return std::move(*refusal);
+    if (auto taken = refuse_other_owner(*name, *entry, requester, now)) {
+        return std::move(*taken);
     }
     if (address_it != request.end() && address_it->get_ref<const std::string&>() != entry->requested_address) {
         return error_reply(errors::kNotOwner, "'" + *name + "' is registered by another publisher (" + entry->address +

@@ -98,7 +98,7 @@ public:
         std::array<unsigned char, 9> header{};
         header[0] = static_cast<unsigned char>((more ? 0x01 : 0x00) | 0x02); // MORE, LONG (8-byte size)
         const std::uint64_t size = body.size();
-        for (int i = 0; i < 8; ++i) {
+        for (std::size_t i = 0; i < 8; ++i) {
             header[1 + i] = static_cast<unsigned char>(size >> (56 - 8 * i));
         }
         return write_all(std::string_view(reinterpret_cast<const char*>(header.data()), header.size())) &&
