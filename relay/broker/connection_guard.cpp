@@ -109,8 +109,8 @@ bool read_identity(int fd, sockaddr_storage& local, socklen_t& local_size, socka
 
 } // namespace
 
-ConnectionGuard::ConnectionGuard(Limits limits, int forward, Log log)
-    : limits_(std::move(limits)), forward_(forward),
+ConnectionGuard::ConnectionGuard(void* socket, Limits limits, int forward, Log log)
+    : socket_(socket), limits_(std::move(limits)), forward_(forward),
       log_(20, std::chrono::seconds(10), "refused or dropped connections", std::move(log))
 {
 }
@@ -118,7 +118,7 @@ ConnectionGuard::ConnectionGuard(Limits limits, int forward, Log log)
 BrokerResult<std::unique_ptr<ConnectionGuard>> ConnectionGuard::start(void* context, void* socket, Limits limits,
                                                                       int forward, const std::string& tag, Log log)
 {
-    std::unique_ptr<ConnectionGuard> guard(new ConnectionGuard(std::move(limits), forward, std::move(log)));
+    std::unique_ptr<ConnectionGuard> guard(new ConnectionGuard(socket, std::move(limits), forward, std::move(log)));
     const std::string id = tag + "-" + std::to_string(reinterpret_cast<std::uintptr_t>(guard.get()));
     const std::string monitor_endpoint = "inproc://zb-guard-monitor-" + id;
     const std::string events_endpoint = "inproc://zb-guard-events-" + id;
@@ -149,6 +149,8 @@ BrokerResult<std::unique_ptr<ConnectionGuard>> ConnectionGuard::start(void* cont
 
 ConnectionGuard::~ConnectionGuard()
 {
+    // Stop the monitor first: libzmq leaks an event it cannot deliver, and closing the socket later sends some.
+    zmq_socket_monitor(socket_, nullptr, 0);
     stop_.store(true, std::memory_order_relaxed);
     if (thread_.joinable()) {
         thread_.join();

@@ -13,7 +13,8 @@
 // Contract: start() is called by the thread that owns the socket, before it binds or connects. The guard then
 // owns the socket's monitor (zmq_socket_monitor allows one) and reads it on its own thread, every
 // kCheckInterval; events the owner asked for are forwarded to events(), in libzmq's monitor format. received()
-// may be called from the owner's thread at any time. Destroy the guard before closing the socket's context.
+// may be called from the owner's thread at any time. Destroy the guard (from the owner's thread) before closing
+// the socket.
 // ipc:// connections count towards max_peers but their bytes cannot be measured (no kernel byte count).
 #pragma once
 
@@ -74,7 +75,8 @@ public:
     start(void* context, void* socket, Limits limits, int forward, const std::string& tag, Log log);
     ConnectionGuard(const ConnectionGuard&) = delete;
     ConnectionGuard& operator=(const ConnectionGuard&) = delete;
-    /// Stops the thread and closes the monitor sockets.
+    /// Stops the socket's monitor, the thread, and closes the monitor sockets. Call it from the owner's thread
+    /// while the socket is still open.
     ~ConnectionGuard();
 
     /// The socket to poll for the forwarded monitor events; read them with read_monitor_event().
@@ -113,7 +115,7 @@ private:
         Clock::time_point since;
     };
 
-    ConnectionGuard(Limits limits, int forward, Log log);
+    ConnectionGuard(void* socket, Limits limits, int forward, Log log);
     void run();
     void handle(const MonitorEvent& event, Clock::time_point now);
     void add(int fd, Clock::time_point now);
@@ -122,6 +124,7 @@ private:
     bool shut_down(int fd, const Connection& connection);
     [[nodiscard]] std::size_t open_connections() const;
 
+    void* socket_; ///< The guarded socket (the owner's); only its monitor is stopped from here.
     Limits limits_;
     int forward_;
     LogBudget log_;

@@ -69,6 +69,10 @@ check_shm_clean() {
 free_port() { "$peer" free-port; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; } # resident memory of a process, from /proc
 peak_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; } # its peak since it started
+anon_kb() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; } # its heap and stacks, without mapped rings
+# Prefix of a process whose memory a case measures: under AddressSanitizer freed memory is kept in a quarantine
+# (256 MB by default), which a flood of small messages fills with libzmq's freed receive buffers.
+measured=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0")
 keys() {
     (cd "$tmp" && "$relay" keygen server >/dev/null && "$relay" keygen client >/dev/null &&
         "$relay" keygen stranger >/dev/null) || fail "keygen failed"
