@@ -8,6 +8,11 @@
 # Usage: scripts/check-install.sh [BUILD_DIR]   (default: build; must be configured and built)
 set -euo pipefail
 
+case "${1:-}" in
+    -h | --help) sed -n '3,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "check-install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+esac
+(($# <= 1)) || { echo "check-install.sh: one BUILD_DIR at most (see --help)" >&2; exit 2; }
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 builddir="${1:-build}"
 [[ -f "$builddir/build.ninja" ]] || { echo "check-install: $builddir is not a configured build dir" >&2; exit 1; }

@@ -32,6 +32,13 @@ zb_die()
     exit 1
 }
 
+# A wrong command line: the message, a pointer to --help, exit status 2 (docs/errors.md).
+zb_usage_error()
+{
+    printf '[zb] error: %s (see %s --help)\n' "$*" "$0" >&2
+    exit 2
+}
+
 # True if the Debian package is fully installed. dpkg-query fails for unknown packages, which counts as missing.
 zb_pkg_installed()
 {

@@ -36,7 +36,7 @@ while (($#)); do
         --only=*) IFS=, read -r -a more <<<"${1#*=}"; only+=("${more[@]}"); shift ;;
         --) shift; test_args=("$@"); break ;;
         -h|--help) sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) zb_die "unknown argument '$1' (see --help)" ;;
+        *) zb_usage_error "unknown argument '$1'" ;;
     esac
 done
 
@@ -48,7 +48,7 @@ else
     flavours=(main)
 fi
 for f in "${flavours[@]}"; do
-    case "$f" in main|asan|tsan) ;; *) zb_die "unknown flavour '$f' (main, asan, tsan)" ;; esac
+    case "$f" in main|asan|tsan) ;; *) zb_usage_error "unknown flavour '$f' (main, asan, tsan)" ;; esac
 done
 # The install check (scripts/check-install.sh) follows the main flavour in CI: a few seconds.
 install_check="${install_check:-$ci}"
