@@ -14,6 +14,7 @@
 #include <zerobuffer/duplex.h>
 #include <zerobuffer/inspect.h>
 
+#include "gtest_cli.h"
 #include "support.h"
 
 namespace {
@@ -326,7 +327,9 @@ int main(int argc, char** argv)
             return client_role(args.get("name"));
         return 2;
     }
-    ::testing::InitGoogleTest(&argc, argv);
+    if (const auto status = zbtest::init_google_test(argc, argv)) {
+        return *status;
+    }
     ::testing::AddGlobalTestEnvironment(new zbtest::ShmLeakEnvironment);
     return RUN_ALL_TESTS();
 }
