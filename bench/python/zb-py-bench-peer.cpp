@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <unistd.h>
@@ -143,18 +144,57 @@ int overhead_role(long frames)
     return 0;
 }
 
+constexpr const char* kUsage = R"(Usage: zb-py-bench-peer writer RING WIDTH HEIGHT FRAMES
+       zb-py-bench-peer reader RING FRAMES
+       zb-py-bench-peer overhead FRAMES
+The C++ side of bench/python/py-bench.py: the writer creates an I420 ring of 8 frames, waits for a reader and
+produces FRAMES frames as fast as it takes them; the reader acquires and releases FRAMES frames; overhead times
+acquire + release in one process. Each prints one line of key=value results.
+Exit status: 0 done, 1 a ring call failed, 2 usage error.
+)";
+
+[[noreturn]] void usage_error(const std::string& message)
+{
+    std::fprintf(stderr, "zb-py-bench-peer: %s\n%s", message.c_str(), kUsage);
+    std::exit(2);
+}
+
+/// A positive count or size, or a usage error naming WHAT.
+long positive(const char* text, const char* what)
+{
+    char* end = nullptr;
+    const long value = std::strtol(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || value <= 0)
+        usage_error(std::string(what) + " must be a positive number, not '" + text + "'");
+    return value;
+}
+
+/// A ring name, or a usage error when it looks like an option.
+std::string ring_name(const char* text)
+{
+    if (*text == '-')
+        usage_error(std::string("expected a RING, not the option '") + text + "'");
+    return text;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
 {
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "-h" || arg == "--help") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        }
+    }
     const std::string role = argc > 1 ? argv[1] : "";
     if (role == "writer" && argc == 6)
-        return writer_role(argv[2], static_cast<std::uint32_t>(std::atol(argv[3])),
-                           static_cast<std::uint32_t>(std::atol(argv[4])), std::atol(argv[5]));
+        return writer_role(ring_name(argv[2]), static_cast<std::uint32_t>(positive(argv[3], "WIDTH")),
+                           static_cast<std::uint32_t>(positive(argv[4], "HEIGHT")), positive(argv[5], "FRAMES"));
     if (role == "reader" && argc == 4)
-        return reader_role(argv[2], std::atol(argv[3]));
+        return reader_role(ring_name(argv[2]), positive(argv[3], "FRAMES"));
     if (role == "overhead" && argc == 3)
-        return overhead_role(std::atol(argv[2]));
-    std::fprintf(stderr, "usage: %s writer RING WIDTH HEIGHT FRAMES | reader RING FRAMES | overhead FRAMES\n", argv[0]);
-    return 2;
+        return overhead_role(positive(argv[2], "FRAMES"));
+    usage_error("expected writer, reader or overhead with their arguments");
 }

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Child processes of the Python module's tests: `python3 children.py ROLE ARGS...` (same interpreter and
 PYTHONPATH as pytest). Each role prints status lines the test waits for."""
+import inspect
 import sys
 import time
 
@@ -99,5 +100,23 @@ ROLES = {
     "duplex-client": duplex_client,
 }
 
+USAGE = "Usage: children.py ROLE ARGS...  (roles: " + ", ".join(ROLES) + "; see each role's docstring)"
+
+
+def main(args: list) -> int:
+    if any(arg in ("-h", "--help") for arg in args):
+        print(USAGE)
+        print(__doc__)
+        return 0
+    role = ROLES.get(args[0]) if args else None
+    parameters = inspect.signature(role).parameters if role else {}
+    if role is None or len(args) - 1 != len(parameters):
+        wanted = f"{args[0]} takes {' '.join(p.upper() for p in parameters)}" if role else "unknown or missing ROLE"
+        print(f"children.py: {wanted}\n{USAGE}", file=sys.stderr)
+        return 2
+    role(*args[1:])
+    return 0
+
+
 if __name__ == "__main__":
-    ROLES[sys.argv[1]](*sys.argv[2:])
+    sys.exit(main(sys.argv[1:]))

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <sodium.h>
@@ -76,16 +77,45 @@ int read_ring(const std::string& ring, long limit)
     return 0;
 }
 
+constexpr const char* kUsage = R"(Usage: zb-py-peer read RING [FRAMES]
+Test helper of the Python module's tests: reads ring RING with the core's lossless Reader (waiting up to 10 s
+for it) and prints "format JSON" at each format change, one "frame SEQUENCE SIZE PTS FLAGS METADATA_HEX
+BLAKE2B_HEX" line per frame and "end N"; stops after FRAMES frames (0: all) or when the writer is gone.
+Exit status: 0 done, 1 a ring call failed, 2 usage error.
+)";
+
+int usage_error(const std::string& message)
+{
+    std::fprintf(stderr, "zb-py-peer: %s\n%s", message.c_str(), kUsage);
+    return 2;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
 {
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "-h" || arg == "--help") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        }
+    }
+    if (argc < 3 || argc > 4 || std::string_view(argv[1]) != "read")
+        return usage_error("expected 'read RING [FRAMES]'");
+    const std::string ring = argv[2];
+    if (ring.starts_with('-'))
+        return usage_error("expected a RING, not the option '" + ring + "'");
+    long limit = 0;
+    if (argc == 4) {
+        char* end = nullptr;
+        limit = std::strtol(argv[3], &end, 10);
+        if (*argv[3] == '\0' || *end != '\0' || limit < 0)
+            return usage_error("FRAMES must be a count (0 or more), not '" + std::string(argv[3]) + "'");
+    }
     if (sodium_init() < 0) {
         std::fprintf(stderr, "zb-py-peer: error: libsodium failed to initialise\n");
         return 1;
     }
-    if (argc >= 3 && std::string(argv[1]) == "read")
-        return read_ring(argv[2], argc >= 4 ? std::atol(argv[3]) : 0);
-    std::fprintf(stderr, "usage: %s read RING [FRAMES]\n", argv[0]);
-    return 2;
+    return read_ring(ring, limit);
 }
