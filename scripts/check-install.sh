@@ -9,7 +9,7 @@
 set -euo pipefail
 
 case "${1:-}" in
-    -h | --help) sed -n '3,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '3,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "check-install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 esac
 (($# <= 1)) || { echo "check-install.sh: one BUILD_DIR at most (see --help)" >&2; exit 2; }

@@ -7,6 +7,14 @@
 # Usage: scripts/check-pip.sh   (a few minutes: meson-python builds the core and the module from scratch)
 set -euo pipefail
 
+case "${1:-}" in
+    -h | --help) sed -n '3,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+esac
+if (($#)); then
+    echo "check-pip.sh: takes no arguments, not '$1' (see --help)" >&2
+    exit 2
+fi
+
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 work="$(mktemp -d "${TMPDIR:-/tmp}/zb-pip-check.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
