@@ -81,6 +81,9 @@ ReaderOptions reader_options(const DuplexOptions& options)
     reader.start_at = StartAt::NextFrame;
     reader.max_held = options.max_held;
     reader.liveness_interval = options.liveness_interval;
+    // A request or response is due when the other side has worked, not on a clock; and the cadence wait sleeps
+    // until the predicted frame even past a shorter timeout, which receive(timeout) must keep.
+    reader.wait_mode = WaitMode::Sleep;
     return reader;
 }
 

@@ -153,6 +153,31 @@ TEST_F(Duplex, TimeoutsAndBusyAreClearErrors)
     EXPECT_TRUE(is_error(pair.server.respond_copy(7, bytes_of("never asked")), Errc::InvalidArgument));
 }
 
+TEST_F(Duplex, ReceiveKeepsItsTimeoutOnPeriodicTraffic)
+{
+    // A client asking at a steady slow rate (a camera at 2.5 fps): were the channel's readers to wait by cadence,
+    // they would learn the rate and a receive would sleep until the next predicted frame, past its 20 ms timeout.
+    constexpr auto kInterval = 400ms;
+    const std::string name = channel();
+    Pair pair = connect_pair(name);
+    for (int i = 0; i < 8; ++i) {
+        std::this_thread::sleep_for(kInterval);
+        ASSERT_TRUE(is_ok(pair.client.send_copy(bytes_of("frame"))));
+        auto request = pair.server.receive(bound(2s));
+        ASSERT_TRUE(is_ok(request));
+        ASSERT_TRUE(is_ok(pair.server.respond_copy(request->sequence, bytes_of("boxes"))));
+        ASSERT_TRUE(is_ok(pair.client.receive(bound(2s))));
+    }
+    const auto limit = std::min<std::chrono::milliseconds>(bound(100ms), kInterval / 2);
+    const auto server_start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(is_error(pair.server.receive(20ms), Errc::Timeout));
+    EXPECT_LT(std::chrono::steady_clock::now() - server_start, limit) << "the server's receive overran its timeout";
+    ASSERT_TRUE(is_ok(pair.client.send_copy(bytes_of("unanswered"))));
+    const auto client_start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(is_error(pair.client.receive(20ms), Errc::Timeout));
+    EXPECT_LT(std::chrono::steady_clock::now() - client_start, limit) << "the client's receive overran its timeout";
+}
+
 TEST_F(Duplex, FullResponseRingTimesOutNamingTheClient)
 {
     const std::string name = channel();
