@@ -48,6 +48,9 @@ py::dict reader_counters(const zerobuffer::ReaderCounters& c)
     d["checksum_failures"] = c.checksum_failures;
     d["overruns"] = c.overruns;
     d["wait_ns"] = c.wait_ns;
+    d["spin_ns"] = c.spin_ns;
+    d["cadence_hits"] = c.cadence_hits;
+    d["cadence_misses"] = c.cadence_misses;
     return d;
 }
 

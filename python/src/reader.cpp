@@ -70,6 +70,10 @@ public:
         if (!(spin >= 0) || spin > 60)
             raise_error(zerobuffer::Errc::InvalidArgument, "spin must be a number of seconds >= 0");
         options.spin = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(spin));
+        // Waits run in short slices that check for signals (wait.h). The core's cadence wait sleeps until the next
+        // frame is due even past a shorter timeout, which would hold off Ctrl-C and timeouts for up to a frame
+        // interval of a slow stream; and with slices shorter than the interval it would never get its window.
+        options.wait_mode = zerobuffer::WaitMode::Sleep;
         // NotFound is retried while `wait` lasts (the writer may start after us), in signal-checked slices.
         const Deadline deadline(wait);
         zerobuffer::Result<zerobuffer::Reader> attached = make_error_result(name);

@@ -75,6 +75,36 @@ def test_timeout_and_try_acquire(ring):
             reader.acquire(timeout=-1)
 
 
+def test_timeouts_hold_on_a_slow_periodic_stream(ring):
+    # A camera at 2.5 fps: the core's cadence wait would learn the rate and sleep until the next frame is due, past
+    # the timeout (and past a Ctrl-C, which is only seen between the module's short wait slices).
+    interval = 0.4
+    name = ring()
+    with zb.Writer(name) as writer, zb.Reader(name) as reader:
+        writer.set_format(zb.video_format("GRAY8", 8, 8, framerate=(5, 2)))
+        stop = threading.Event()
+
+        def produce():
+            while not stop.wait(interval):
+                writer.write(bytes(64))
+
+        producer = threading.Thread(target=produce)
+        producer.start()
+        try:
+            for _ in range(8):
+                reader.acquire(timeout=bound(5)).release()
+            for _ in range(3):
+                start = time.monotonic()
+                with pytest.raises(zb.Timeout):
+                    reader.acquire(timeout=0.02)
+                assert time.monotonic() - start < min(bound(0.1), interval / 2), "the wait overran its timeout"
+                reader.acquire(timeout=bound(5)).release()
+        finally:
+            stop.set()
+            producer.join()
+        assert reader.counters["cadence_hits"] == reader.counters["spin_ns"] == 0
+
+
 def test_writer_gone_after_the_last_frame_and_iteration_ends(ring):
     name = ring()
     writer = zb.Writer(name)
