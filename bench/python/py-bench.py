@@ -247,6 +247,10 @@ def main() -> int:
     if args.role == "overhead":
         role_overhead(int(rest[0]))
         return 0
+    if rest:
+        parser.error(f"unknown arguments: {' '.join(rest)}")
+    if args.rounds < 1:
+        parser.error(f"--rounds must be 1 or more, not {args.rounds}")
     if not args.peer:
         parser.error("--peer is required (BUILD/bench/python/zb-py-bench-peer)")
 
