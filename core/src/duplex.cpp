@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -87,9 +88,17 @@ ReaderOptions reader_options(const DuplexOptions& options)
     return reader;
 }
 
+/// The caller's keep_waiting said no: connect gives up (DuplexClient::connect).
+Error interrupted(const std::string& channel)
+{
+    return Error{Errc::Timeout, "connecting to channel '" + channel + "' was interrupted", 0};
+}
+
 /// Attaches to `ring` once its writer lives, polling until `deadline`. A ring whose writer is dead (left by a
-/// crashed peer) is removed and waited past. NotFound when the deadline passes.
-Result<Reader> attach_live(const std::string& ring, const ReaderOptions& options, Clock::time_point deadline)
+/// crashed peer) is removed and waited past. NotFound when the deadline passes; InvalidState when `keep_waiting`
+/// (called at every poll, if given) returns false.
+Result<Reader> attach_live(const std::string& ring, const ReaderOptions& options, Clock::time_point deadline,
+                           const std::function<bool()>& keep_waiting = {})
 {
     while (true) {
         auto reader = Reader::attach(ring, options);
@@ -103,6 +112,8 @@ Result<Reader> attach_live(const std::string& ring, const ReaderOptions& options
         }
         if (Clock::now() >= deadline)
             return make_error(Errc::NotFound, "ring '" + ring + "' has no live writer");
+        if (keep_waiting && !keep_waiting())
+            return make_error(Errc::InvalidState, "waiting for ring '" + ring + "' was interrupted");
         std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(kAttachPoll, left_until(deadline)));
     }
 }
@@ -211,7 +222,7 @@ DuplexClient& DuplexClient::operator=(DuplexClient&&) noexcept = default;
 DuplexClient::~DuplexClient() = default;
 
 Result<DuplexClient> DuplexClient::connect(std::string_view channel, const DuplexOptions& options,
-                                           std::chrono::nanoseconds timeout)
+                                           std::chrono::nanoseconds timeout, const std::function<bool()>& keep_waiting)
 {
     if (auto valid = check_channel_name(channel); !valid)
         return tl::unexpected(std::move(valid.error()));
@@ -224,8 +235,10 @@ Result<DuplexClient> DuplexClient::connect(std::string_view channel, const Duple
                                               "): one client per channel");
         return tl::unexpected(std::move(writer.error()));
     }
-    auto reader = attach_live(duplex_response_ring(name), reader_options(options), deadline);
+    auto reader = attach_live(duplex_response_ring(name), reader_options(options), deadline, keep_waiting);
     if (!reader) {
+        if (reader.error().code == Errc::InvalidState)
+            return tl::unexpected(interrupted(name));
         if (reader.error().code == Errc::NotFound)
             return make_error(Errc::Timeout, "no server for channel '" + name +
                                                  "' within the timeout: start the server first (it creates '" +
@@ -234,7 +247,12 @@ Result<DuplexClient> DuplexClient::connect(std::string_view channel, const Duple
     }
     // The server attaches to our ring in its receive(); wait for it, watching that it stays alive.
     while (true) {
-        const auto slice = std::min<std::chrono::nanoseconds>(left_until(deadline), options.liveness_interval);
+        if (keep_waiting && !keep_waiting())
+            return tl::unexpected(interrupted(name));
+        // With keep_waiting, short slices, so that the caller hears of its signals soon.
+        const std::chrono::nanoseconds step = keep_waiting ? std::chrono::nanoseconds(kAttachPoll)
+                                                           : std::chrono::nanoseconds(options.liveness_interval);
+        const auto slice = std::min(left_until(deadline), step);
         auto joined = writer->wait_for_readers(1, slice);
         if (joined)
             break;
@@ -252,13 +270,19 @@ Result<DuplexClient> DuplexClient::connect(std::string_view channel, const Duple
 
 Result<FrameReservation> DuplexClient::reserve(std::size_t payload_size, std::size_t metadata_capacity)
 {
+    return reserve(payload_size, metadata_capacity, state_->options.full_timeout);
+}
+
+Result<FrameReservation> DuplexClient::reserve(std::size_t payload_size, std::size_t metadata_capacity,
+                                               std::chrono::nanoseconds timeout)
+{
     if (auto alive = state_->check_server(); !alive)
         return tl::unexpected(std::move(alive.error()));
-    auto reservation = state_->requests.reserve(payload_size, metadata_capacity);
+    auto reservation = state_->requests.reserve(payload_size, metadata_capacity, timeout);
     if (!reservation && reservation.error().code == Errc::Timeout)
         return make_error(Errc::Timeout, "the request ring of channel '" + state_->channel +
                                              "' is full: the server did not read or release requests within "
-                                             "full_timeout (" +
+                                             "the timeout (" +
                                              reservation.error().message + ")");
     return reservation;
 }
@@ -483,11 +507,17 @@ Result<DuplexMessage> DuplexServer::receive(std::chrono::nanoseconds timeout)
 
 Result<FrameReservation> DuplexServer::reserve(std::size_t payload_size, std::size_t metadata_capacity)
 {
-    auto reservation = state_->responses.reserve(payload_size, metadata_capacity);
+    return reserve(payload_size, metadata_capacity, state_->options.full_timeout);
+}
+
+Result<FrameReservation> DuplexServer::reserve(std::size_t payload_size, std::size_t metadata_capacity,
+                                               std::chrono::nanoseconds timeout)
+{
+    auto reservation = state_->responses.reserve(payload_size, metadata_capacity, timeout);
     if (!reservation && reservation.error().code == Errc::Timeout)
         return make_error(Errc::Timeout, "the response ring of channel '" + state_->channel +
                                              "' is full: the client did not read or release its responses within "
-                                             "full_timeout (" +
+                                             "the timeout (" +
                                              reservation.error().message +
                                              "); release responses sooner or give the server a larger ring_size");
     return reservation;

@@ -2,6 +2,7 @@
 // zerobuffer.DuplexClient / DuplexServer: the core's request/response channel (zerobuffer/duplex.h) from Python.
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -48,6 +49,23 @@ std::uint64_t request_sequence_of(const py::object& request)
     return request.cast<std::uint64_t>();
 }
 
+/// How long a reservation may wait for room: `timeout` seconds, or the side's full_timeout when None.
+Deadline room_deadline(std::optional<double> timeout, std::chrono::nanoseconds full_timeout)
+{
+    return Deadline(timeout ? timeout : std::optional<double>(std::chrono::duration<double>(full_timeout).count()));
+}
+
+/// Copies `payload` and `metadata` into a reservation (with the GIL released: the buffers stay exported).
+void copy_into(zerobuffer::FrameReservation& reservation, const ContiguousBytes& payload, const ContiguousBytes& metadata)
+{
+    py::gil_scoped_release unlocked;
+    if (!payload.bytes().empty())
+        std::memcpy(reservation.payload().data(), payload.bytes().data(), payload.bytes().size());
+    if (!metadata.bytes().empty())
+        std::memcpy(reservation.metadata().data(), metadata.bytes().data(), metadata.bytes().size());
+    reservation.mark_copied();
+}
+
 std::size_t size_or_frame_size(std::optional<std::size_t> size, const Layout& layout, const std::string& channel)
 {
     if (size)
@@ -62,8 +80,9 @@ std::size_t size_or_frame_size(std::optional<std::size_t> size, const Layout& la
 
 class ClientState final : public ReservationOwner {
 public:
-    explicit ClientState(zerobuffer::DuplexClient c) : client(std::move(c)) {}
+    ClientState(zerobuffer::DuplexClient c, std::chrono::nanoseconds full) : client(std::move(c)), full_timeout(full) {}
     zerobuffer::DuplexClient client;
+    std::chrono::nanoseconds full_timeout;
     std::shared_ptr<const Layout> request_layout = std::make_shared<const Layout>();
     LayoutCache response_layouts; ///< Guarded by mutex.
 
@@ -82,11 +101,21 @@ public:
         const Deadline checked(connect_timeout); // Validates the number.
         const auto timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(
             std::isinf(connect_timeout) ? 1e9 : connect_timeout));
+        // The core calls this every few ms while it waits: the Python signal handlers run, and a handler that
+        // raised (Ctrl-C) stops the wait; its exception is then the one raised.
+        bool interrupted = false;
+        const auto keep_waiting = [&interrupted] {
+            const py::gil_scoped_acquire locked;
+            interrupted = PyErr_CheckSignals() != 0;
+            return !interrupted;
+        };
         auto connected = [&] {
             py::gil_scoped_release unlocked;
-            return zerobuffer::DuplexClient::connect(channel, options, timeout);
+            return zerobuffer::DuplexClient::connect(channel, options, timeout, keep_waiting);
         }();
-        state_ = std::make_shared<ClientState>(unwrap(std::move(connected)));
+        if (interrupted)
+            throw py::error_already_set();
+        state_ = std::make_shared<ClientState>(unwrap(std::move(connected)), options.full_timeout);
     }
 
     std::uint32_t set_format_json(const std::string& json)
@@ -100,17 +129,13 @@ public:
         return s.request_layout->generation;
     }
 
-    py::object reserve(std::optional<std::size_t> size, std::size_t metadata_capacity)
+    py::object reserve(std::optional<std::size_t> size, std::size_t metadata_capacity, std::optional<double> timeout)
     {
         std::shared_ptr<ClientState> s = shared_state();
         const std::size_t payload_size = size_or_frame_size(size, *s->request_layout, channel_);
-        auto reserved = [&] {
-            py::gil_scoped_release unlocked; // Waits up to full_timeout when the server does not keep up.
-            const std::lock_guard lock(s->mutex);
-            return s->client.reserve(payload_size, metadata_capacity);
-        }();
+        zerobuffer::FrameReservation reserved = reserve_room(*s, payload_size, metadata_capacity, timeout);
         std::shared_ptr<const Layout> layout = s->request_layout;
-        return wrap_reservation(s, unwrap(std::move(reserved)), std::move(layout));
+        return wrap_reservation(s, std::move(reserved), std::move(layout));
     }
 
     std::uint64_t send(const py::object& data, const zerobuffer::FrameInfo& info, const py::object& metadata)
@@ -118,12 +143,10 @@ public:
         std::shared_ptr<ClientState> s = shared_state();
         const ContiguousBytes payload(data);
         const ContiguousBytes meta(metadata);
-        auto sent = [&] {
-            py::gil_scoped_release unlocked;
-            const std::lock_guard lock(s->mutex);
-            return s->client.send_copy(payload.bytes(), info, meta.bytes());
-        }();
-        return unwrap(std::move(sent));
+        zerobuffer::FrameReservation request = reserve_room(*s, payload.bytes().size(), meta.bytes().size(), std::nullopt);
+        copy_into(request, payload, meta);
+        const std::lock_guard lock(s->mutex);
+        return unwrap(s->client.send(request, info));
     }
 
     py::object receive(std::optional<double> timeout, std::optional<std::uint64_t> sequence)
@@ -152,6 +175,17 @@ public:
     bool closed() const noexcept { return !state_; }
 
 private:
+    /// Waits for room in the request ring (up to `timeout`, default full_timeout) in signal-checked slices.
+    static zerobuffer::FrameReservation reserve_room(ClientState& s, std::size_t size, std::size_t metadata,
+                                                     std::optional<double> timeout)
+    {
+        auto reserved = wait_in_slices(room_deadline(timeout, s.full_timeout), [&](std::chrono::nanoseconds slice) {
+            const std::lock_guard lock(s.mutex);
+            return s.client.reserve(size, metadata, slice);
+        });
+        return unwrap(std::move(reserved));
+    }
+
     ClientState& state() { return *shared_state(); }
     const std::shared_ptr<ClientState>& shared_state()
     {
@@ -167,8 +201,9 @@ private:
 
 class ServerState final : public ReservationOwner {
 public:
-    explicit ServerState(zerobuffer::DuplexServer s) : server(std::move(s)) {}
+    ServerState(zerobuffer::DuplexServer s, std::chrono::nanoseconds full) : server(std::move(s)), full_timeout(full) {}
     zerobuffer::DuplexServer server;
+    std::chrono::nanoseconds full_timeout;
     std::shared_ptr<const Layout> response_layout = std::make_shared<const Layout>();
     LayoutCache request_layouts;      ///< Guarded by mutex; generations restart with each client.
     std::uint64_t layouts_client = 0; ///< clients_accepted() the cache belongs to.
@@ -189,7 +224,7 @@ public:
             py::gil_scoped_release unlocked;
             return zerobuffer::DuplexServer::create(channel, options);
         }();
-        state_ = std::make_shared<ServerState>(unwrap(std::move(created)));
+        state_ = std::make_shared<ServerState>(unwrap(std::move(created)), options.full_timeout);
     }
 
     std::uint32_t set_format_json(const std::string& json)
@@ -237,18 +272,15 @@ public:
         }
     }
 
-    py::object reserve(const py::object& request, std::optional<std::size_t> size, std::size_t metadata_capacity)
+    py::object reserve(const py::object& request, std::optional<std::size_t> size, std::size_t metadata_capacity,
+                       std::optional<double> timeout)
     {
         std::shared_ptr<ServerState> s = shared_state();
         const std::uint64_t sequence = request_sequence_of(request);
         const std::size_t payload_size = size_or_frame_size(size, *s->response_layout, channel_);
-        auto reserved = [&] {
-            py::gil_scoped_release unlocked; // Waits up to full_timeout when the client does not release responses.
-            const std::lock_guard lock(s->mutex);
-            return s->server.reserve(payload_size, metadata_capacity);
-        }();
+        zerobuffer::FrameReservation reserved = reserve_room(*s, payload_size, metadata_capacity, timeout);
         std::shared_ptr<const Layout> layout = s->response_layout;
-        return wrap_reservation(s, unwrap(std::move(reserved)), std::move(layout), sequence);
+        return wrap_reservation(s, std::move(reserved), std::move(layout), sequence);
     }
 
     void respond(const py::object& request, const py::object& data, const zerobuffer::FrameInfo& info,
@@ -258,12 +290,10 @@ public:
         const std::uint64_t sequence = request_sequence_of(request);
         const ContiguousBytes payload(data);
         const ContiguousBytes meta(metadata);
-        auto sent = [&] {
-            py::gil_scoped_release unlocked;
-            const std::lock_guard lock(s->mutex);
-            return s->server.respond_copy(sequence, payload.bytes(), info, meta.bytes());
-        }();
-        unwrap(std::move(sent));
+        zerobuffer::FrameReservation response = reserve_room(*s, payload.bytes().size(), meta.bytes().size(), std::nullopt);
+        copy_into(response, payload, meta);
+        const std::lock_guard lock(s->mutex);
+        unwrap(s->server.respond(sequence, response, info));
     }
 
     void close() noexcept { state_.reset(); }
@@ -274,6 +304,17 @@ public:
     bool closed() const noexcept { return !state_; }
 
 private:
+    /// Waits for room in the response ring (up to `timeout`, default full_timeout) in signal-checked slices.
+    static zerobuffer::FrameReservation reserve_room(ServerState& s, std::size_t size, std::size_t metadata,
+                                                     std::optional<double> timeout)
+    {
+        auto reserved = wait_in_slices(room_deadline(timeout, s.full_timeout), [&](std::chrono::nanoseconds slice) {
+            const std::lock_guard lock(s.mutex);
+            return s.server.reserve(size, metadata, slice);
+        });
+        return unwrap(std::move(reserved));
+    }
+
     ServerState& state() { return *shared_state(); }
     const std::shared_ptr<ServerState>& shared_state()
     {
@@ -312,8 +353,9 @@ no server accepts within connect_timeout. When the server dies or closes, waits 
              "that the server lives.")
         .def("_set_format_json", &PyDuplexClient::set_format_json, py::arg("json"))
         .def("reserve", &PyDuplexClient::reserve, py::arg("size") = py::none(), py::kw_only(),
-             py::arg("metadata_capacity") = 0,
-             "Reserves a request to fill in place; its commit() sends it and returns its sequence number.")
+             py::arg("metadata_capacity") = 0, py::arg("timeout") = py::none(),
+             "Reserves a request to fill in place; its commit() sends it and returns its sequence number. Waits\n"
+             "up to `timeout` s (None: full_timeout) for room; Timeout \"... is full\" when none came.")
         .def(
             "send",
             [](PyDuplexClient& c, const py::object& data, const py::object& pts, const py::object& dts,
@@ -368,9 +410,9 @@ client until it goes. Raises Busy if the channel has another live server.
         .def("__iter__", [](py::object self) { return self; })
         .def("__next__", &PyDuplexServer::next)
         .def("reserve", &PyDuplexServer::reserve, py::arg("request"), py::arg("size") = py::none(), py::kw_only(),
-             py::arg("metadata_capacity") = 0,
+             py::arg("metadata_capacity") = 0, py::arg("timeout") = py::none(),
              "Reserves the response to `request` (a request Frame or its sequence) to fill in place; its commit()\n"
-             "sends it.")
+             "sends it. Waits up to `timeout` s (None: full_timeout) for room; Timeout \"... is full\" when none came.")
         .def(
             "respond",
             [](PyDuplexServer& s, const py::object& request, const py::object& data, const py::object& pts,

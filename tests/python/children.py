@@ -92,12 +92,35 @@ def duplex_client(channel: str) -> None:
     time.sleep(3600)
 
 
+def sigint_duplex(channel: str, how: str) -> None:
+    """Waits in the duplex channel (HOW: "connect" to a channel with no server, "reserve" in a request ring its
+    server never reads); on Ctrl-C prints the time."""
+    try:
+        if how == "connect":
+            print("waiting", flush=True)
+            zb.DuplexClient(channel, connect_timeout=30)
+        else:
+            client = zb.DuplexClient(channel, connect_timeout=30, ring_size=64 * 1024, full_timeout=30)
+            while True:  # The server accepted but never reads: the request ring fills, then reserve waits.
+                try:
+                    with client.reserve(16 * 1024, timeout=0.05) as request:
+                        request.commit()
+                except zb.Timeout:
+                    break
+            print("waiting", flush=True)
+            client.reserve(16 * 1024)
+        print("no interrupt", flush=True)
+    except KeyboardInterrupt:
+        print(f"interrupted {time.monotonic_ns()}", flush=True)
+
+
 ROLES = {
     "pattern-writer": pattern_writer,
     "video-writer": video_writer,
     "sigint-reader": sigint_reader,
     "duplex-server": duplex_server,
     "duplex-client": duplex_client,
+    "sigint-duplex": sigint_duplex,
 }
 
 USAGE = "Usage: children.py ROLE ARGS...  (roles: " + ", ".join(ROLES) + "; see each role's docstring)"

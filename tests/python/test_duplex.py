@@ -2,6 +2,7 @@
 """The request/response channel from Python: matching by sequence, zero copy both ways, the death of either
 side (a real process, killed), timeouts, a full response ring, one client at a time."""
 import asyncio
+import signal
 import threading
 import time
 
@@ -151,6 +152,26 @@ def test_timeouts_busy_and_a_full_response_ring_are_clear_errors(ring):
             response.commit()
         with pytest.raises(zb.InvalidArgument, match="not awaiting"):
             server.respond(request, b"twice")
+
+
+@pytest.mark.parametrize("how", ["connect", "reserve"])
+def test_ctrl_c_while_connecting_or_waiting_for_room_raises_keyboard_interrupt(ring, spawn, how):
+    channel = ring()
+    server = zb.DuplexServer(channel, ring_size=64 * 1024) if how == "reserve" else None
+    child = spawn("sigint-duplex", channel, how)
+    held = server.receive(timeout=bound(10)) if server is not None else None  # Accepts; reads no more.
+    child.expect("waiting")
+    time.sleep(0.3)  # Well inside the wait.
+    sent = time.monotonic_ns()
+    child.process.send_signal(signal.SIGINT)
+    words = child.line().split()
+    assert words[0] == "interrupted", words
+    delay = (int(words[1]) - sent) / 1e9
+    assert delay < bound(0.2), f"KeyboardInterrupt came {delay * 1000:.1f} ms after SIGINT"
+    assert child.wait() == 0
+    if server is not None:
+        del held
+        server.close()
 
 
 def test_formats_arrays_and_asyncio_on_a_channel(ring):

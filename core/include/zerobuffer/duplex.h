@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -69,8 +70,11 @@ class DuplexClient {
 public:
     /// Creates "CHANNEL.req", attaches to "CHANNEL.resp" and waits until the server reads requests, for up to
     /// `timeout` in all (Errc::Timeout "no server ..."). Errc::Busy if another client of the channel is alive.
+    /// `keep_waiting`, when given, is called at least every 5 ms while connect waits; when it returns false,
+    /// connect gives up at once (Errc::Timeout "... was interrupted"), so a caller can honour its own signals.
     [[nodiscard]] static Result<DuplexClient> connect(std::string_view channel, const DuplexOptions& options = {},
-                                                      std::chrono::nanoseconds timeout = std::chrono::seconds(5));
+                                                      std::chrono::nanoseconds timeout = std::chrono::seconds(5),
+                                                      const std::function<bool()>& keep_waiting = {});
 
     DuplexClient(DuplexClient&&) noexcept;
     DuplexClient& operator=(DuplexClient&&) noexcept;
@@ -80,6 +84,9 @@ public:
 
     /// Reserves a request in place (waits up to full_timeout for room).
     [[nodiscard]] Result<FrameReservation> reserve(std::size_t payload_size, std::size_t metadata_capacity = 0);
+    /// The same, waiting up to `timeout` instead (a caller that waits in slices; Errc::Timeout "... is full").
+    [[nodiscard]] Result<FrameReservation> reserve(std::size_t payload_size, std::size_t metadata_capacity,
+                                                   std::chrono::nanoseconds timeout);
     /// Sends a reserved request and returns its sequence. payload_size / metadata_size may shrink the reservation.
     [[nodiscard]] Result<std::uint64_t> send(FrameReservation& request, const FrameInfo& info = {});
     [[nodiscard]] Result<std::uint64_t> send(FrameReservation& request, const FrameInfo& info, std::size_t payload_size,
@@ -135,6 +142,9 @@ public:
     /// Reserves a response in place (waits up to full_timeout for room: Errc::Timeout "the response ring ... is
     /// full" if the client does not read or release its responses).
     [[nodiscard]] Result<FrameReservation> reserve(std::size_t payload_size, std::size_t metadata_capacity = 0);
+    /// The same, waiting up to `timeout` instead of full_timeout.
+    [[nodiscard]] Result<FrameReservation> reserve(std::size_t payload_size, std::size_t metadata_capacity,
+                                                   std::chrono::nanoseconds timeout);
     /// Sends a reserved response to request `sequence`. Errc::InvalidArgument if that request was not received
     /// or is answered already; Errc::WriterGone if its client is gone (the response is dropped).
     [[nodiscard]] Result<void> respond(std::uint64_t sequence, FrameReservation& response, const FrameInfo& info = {});
