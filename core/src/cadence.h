@@ -16,12 +16,15 @@
 //   (unpaced, irregular, paused) never gets a window;
 // - the CPU the windows cost is counted (ReaderCounters::spin_ns) and shown by zbctl.
 //
-// The learning. Intervals come from commit times of the frames the reader gets (divided by the sequence distance, so a
-// latest reader that skips frames learns the stream's interval, not its own) and from the stream format's frame rate
-// when it has one; the jitter is the mean deviation from the interval. The window is the sleep's own lateness
-// (how late timed sleeps on this machine wake up, learnt from each sleep) plus twice the jitter, at least 20 us, at
-// most `budget` of the interval. The estimates adapt with weight 1/8, and a deviation of more than half an interval
-// (a gap: dropped frames, a pause) does not teach anything.
+// The learning. A paced writer commits on a grid (its clock's deadlines) plus its own lateness, which is never
+// negative. So the reader estimates the interval (commit deltas divided by the sequence distance, so a latest
+// reader that skips frames learns the stream's interval, not its own; the stream format's frame rate is the first
+// guess) and the grid's phase as the lower envelope of the commits (a commit earlier than the grid moves it at once,
+// later ones pull it back only slowly), and how late commits come after their grid point (the writer's lateness) and
+// how late its own timed sleeps wake up. It sleeps until the grid point less its own wake-up lateness, then polls
+// until the grid point plus about twice the writer's usual lateness: at most `budget` of the interval in all.
+// Commits that deviate from the grid by more than half an interval (dropped frames, a pause) teach nothing; many of
+// them in a row start the learning again.
 #pragma once
 
 #include "private.h"
@@ -49,21 +52,25 @@ public:
     void on_frame(std::uint64_t sequence, std::int64_t commit_ns) noexcept
     {
         if (samples_ != 0 && sequence > last_sequence_ && commit_ns > last_commit_ns_) {
-            const std::int64_t delta =
-                (commit_ns - last_commit_ns_) / static_cast<std::int64_t>(std::min<std::uint64_t>(sequence - last_sequence_, 1'000'000));
+            const auto frames = static_cast<std::int64_t>(std::min<std::uint64_t>(sequence - last_sequence_, 1'000'000));
+            const std::int64_t delta = (commit_ns - last_commit_ns_) / frames;
             if (interval_ns_ == 0) {
                 interval_ns_ = delta;
+                grid_ns_ = commit_ns;
             } else if (std::llabs(delta - interval_ns_) <= interval_ns_ / 2) {
-                const std::int64_t deviation = std::llabs(delta - interval_ns_);
-                interval_ns_ += (delta - interval_ns_) / 8;
-                jitter_ns_ += (deviation - jitter_ns_) / 8;
+                interval_ns_ += (delta - interval_ns_) / 16;
+                follow_grid(commit_ns);
                 ++regular_;
-            } else if (++irregular_ > 8 && irregular_ > regular_ / 4) {
-                // The rate changed (or never was one): learn again from scratch.
+                irregular_ = 0;
+            } else if (++irregular_ > 8) {
+                // The rate changed (or never was one): learn again from here.
                 interval_ns_ = delta;
-                jitter_ns_ = 0;
+                grid_ns_ = commit_ns;
+                writer_late_ns_ = 0;
                 regular_ = irregular_ = 0;
             }
+        } else if (samples_ == 0) {
+            grid_ns_ = commit_ns;
         }
         last_sequence_ = sequence;
         last_commit_ns_ = commit_ns;
@@ -74,37 +81,54 @@ public:
     void on_sleep(std::int64_t asked_ns, std::int64_t woke_ns) noexcept
     {
         const std::int64_t late = std::max<std::int64_t>(0, woke_ns - asked_ns);
-        // A slowly decaying maximum: one late wake-up widens the window at once, calm ones narrow it slowly.
-        lateness_ns_ = std::max(late, lateness_ns_ - lateness_ns_ / 32);
+        wake_late_ns_ += (std::min(late, interval_ns_ / 4) - wake_late_ns_) / 8;
     }
 
-    /// A stream regular enough to wait for: enough regular intervals of 1 ms to 10 s, jitter under a quarter.
+    /// A stream regular enough to wait for: enough regular intervals of 1 ms to 10 s.
     [[nodiscard]] bool periodic() const noexcept
     {
-        return regular_ >= 4 && interval_ns_ >= 1'000'000 && interval_ns_ <= 10'000'000'000 &&
-               jitter_ns_ <= interval_ns_ / 4;
+        return regular_ >= 4 && interval_ns_ >= 1'000'000 && interval_ns_ <= 10'000'000'000;
     }
 
-    /// When the frame after the last one the reader got is due.
-    [[nodiscard]] std::int64_t next_due_ns() const noexcept { return last_commit_ns_ + interval_ns_; }
-
-    /// How long before (and after) the due time to poll for the frame.
-    [[nodiscard]] std::int64_t window_ns() const noexcept
+    /// The grid point of the frame after the last one the reader got.
+    [[nodiscard]] std::int64_t next_due_ns() const noexcept { return grid_ns_ + interval_ns_; }
+    /// When to stop sleeping (registered) and start polling for it.
+    [[nodiscard]] std::int64_t poll_from_ns() const noexcept { return next_due_ns() - kGuardNs - wake_late_ns_; }
+    /// When to give up polling for it (the frame is late: the plain wait takes over).
+    [[nodiscard]] std::int64_t poll_until_ns() const noexcept
     {
-        const std::int64_t wanted = lateness_ns_ + 2 * jitter_ns_ + 20'000;
-        const auto most = static_cast<std::int64_t>(static_cast<double>(interval_ns_) * budget_);
-        return std::max<std::int64_t>(20'000, std::min(wanted, most));
+        const auto budget = static_cast<std::int64_t>(static_cast<double>(interval_ns_) * budget_);
+        const std::int64_t cover = std::max<std::int64_t>(kGuardNs, std::min(2 * writer_late_ns_ + kGuardNs,
+                                                                            budget - kGuardNs - wake_late_ns_));
+        return next_due_ns() + cover;
     }
 
     [[nodiscard]] std::int64_t interval_ns() const noexcept { return interval_ns_; }
-    [[nodiscard]] std::int64_t nominal_ns() const noexcept { return nominal_ns_; }
+    [[nodiscard]] std::int64_t window_ns() const noexcept { return poll_until_ns() - poll_from_ns(); }
 
 private:
+    static constexpr std::int64_t kGuardNs = 20'000;
+
+    /// The grid: the lower envelope of the commits, anchored at the newest grid point.
+    void follow_grid(std::int64_t commit_ns) noexcept
+    {
+        const std::int64_t steps = (commit_ns - grid_ns_ + interval_ns_ / 2) / interval_ns_;
+        const std::int64_t point = grid_ns_ + steps * interval_ns_;
+        const std::int64_t late = commit_ns - point;
+        if (late < 0) {
+            grid_ns_ = commit_ns; // Earlier than we thought: the grid is there.
+        } else {
+            grid_ns_ = point + late / 32; // Later: the writer was late, or the grid drifts; follow slowly.
+            writer_late_ns_ += (std::min(late, interval_ns_ / 4) - writer_late_ns_) / 8;
+        }
+    }
+
     double budget_;
     std::int64_t nominal_ns_ = 0;
     std::int64_t interval_ns_ = 0;
-    std::int64_t jitter_ns_ = 0;
-    std::int64_t lateness_ns_ = 0;
+    std::int64_t grid_ns_ = 0;
+    std::int64_t writer_late_ns_ = 0;
+    std::int64_t wake_late_ns_ = 0;
     std::uint64_t last_sequence_ = 0;
     std::int64_t last_commit_ns_ = 0;
     std::uint64_t samples_ = 0;

@@ -410,12 +410,10 @@ private:
     /// frame, false when the frame did not come in the window (the caller falls back to the plain wait).
     Result<bool> wait_for_due_frame(std::int64_t deadline)
     {
-        const std::int64_t due = cadence_.next_due_ns();
-        const std::int64_t window = cadence_.window_ns();
         slot_->cadence_interval_ns.store(cadence_.interval_ns(), std::memory_order_relaxed);
-        slot_->cadence_window_ns.store(window, std::memory_order_relaxed);
-        const std::int64_t poll_from = due - window;
-        const std::int64_t poll_until = std::min(due + window, deadline);
+        slot_->cadence_window_ns.store(cadence_.window_ns(), std::memory_order_relaxed);
+        const std::int64_t poll_from = cadence_.poll_from_ns();
+        const std::int64_t poll_until = std::min(cadence_.poll_until_ns(), deadline);
         std::int64_t now = monotonic_ns();
         if (now >= poll_until)
             return false; // Late already: the plain wait (and its timeout) takes it from here.
