@@ -17,6 +17,8 @@ ZB_PACKAGES=(
     gstreamer1.0-plugins-ugly gstreamer1.0-libav
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg time
     libzmq3-dev
+    python3-dev python3-numpy pybind11-dev libdlpack-dev python3-pytest python3-mesonpy python3-venv patchelf
+    python3-gi gir1.2-gst-plugins-base-1.0
 )
 
 zb_log()

@@ -6,9 +6,11 @@
 # programs run in a private /dev/shm (a mount namespace) that must stay empty; where no namespace can be made,
 # the shared /dev/shm is checked for rings named after the arguments. Also checks that no program is missing
 # from the list: every executable target of BUILD_DIR and every script under SOURCE_DIR must be given.
+# Environment: ZB_PYTHON runs the *.py scripts (default python3); ZB_PROGRAMS_LEFT_OUT names scripts of parts the
+# build leaves out.
 set -u
 
-usage() { sed -n '3,9s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '3,10s/^# \{0,1\}//p' "$0"; }
 case "${1:-}" in
 -h | --help) usage; exit 0 ;;
 esac
@@ -103,7 +105,7 @@ for program in "${programs[@]}"; do
 done
 for script in "${scripts[@]}"; do
     case "$script" in
-    *.py) check "$(basename "$script")" python3 "$script" ;;
+    *.py) check "$(basename "$script")" "${ZB_PYTHON:-python3}" "$script" ;;
     *) check "$(basename "$script")" bash "$script" ;;
     esac
 done
@@ -117,9 +119,14 @@ for target in json.load(sys.stdin):
         for name in target["filename"]:
             print(os.path.basename(name))' | sort -u >"$tmp/built"
 [ -s "$tmp/built" ] || fail "meson introspect listed no executables in $build_dir"
+# A Python file without a __main__ block is a module (a pytest file, a sample's helper), not a program.
 (cd "$source_dir" && find scripts tests bench samples tools ffmpeg-io relay \( -name '*.sh' -o -name '*.py' \) \
-    ! -name common.sh -exec basename {} \;) | sort -u >"$tmp/scripts"
-missing=$(comm -23 <(sort -u "$tmp/built" "$tmp/scripts") <(echo "$given"))
+    ! -name common.sh | while IFS= read -r file; do
+        [[ "$file" != *.py ]] || grep -q '^if __name__ == "__main__":' "$file" && basename "$file"
+    done) | sort -u >"$tmp/scripts"
+# ZB_PROGRAMS_LEFT_OUT: scripts of parts this build leaves out (they need what it does not make).
+left_out=$(for name in ${ZB_PROGRAMS_LEFT_OUT:-}; do echo "$name"; done)
+missing=$(comm -23 <(sort -u "$tmp/built" "$tmp/scripts") <(printf '%s\n%s\n' "$given" "$left_out" | sort -u))
 [ -z "$missing" ] || fail "not checked (add them to tests/cli/meson.build): $(echo $missing)"
 
 echo "$checked commands checked, $failures failures"

@@ -478,7 +478,7 @@ camera-latest-hold)
     got=$(buffer_count reader.out)
     [ "$got" -ge 2 ] || fail "the reader received $got frames, too few to compare"
     median_step=$(sed -n 's/^buffer [0-9]* pts=\([0-9]*\) .*/\1/p' "$tmp/reader.out" |
-        awk 'NR > 1 { print $1 - prev } { prev = $1 }' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+        awk 'NR > 1 { printf "%.0f\n", $1 - prev } { prev = $1 }' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
     [ -n "$median_step" ] || fail "no pts in the reader's buffers"
     [ "$median_step" -ge $((hold_us * 500)) ] ||
         fail "frames the reader got are ${median_step} ns apart (median), less than half the hold of ${hold_us} us: not the newest"
