@@ -23,8 +23,8 @@
 // later ones pull it back only slowly), and how late commits come after their grid point (the writer's lateness) and
 // how late its own timed sleeps wake up. It sleeps until the grid point less its own wake-up lateness, then polls
 // until the grid point plus about twice the writer's usual lateness: at most `budget` of the interval in all.
-// Commits that deviate from the grid by more than half an interval (dropped frames, a pause) teach nothing; many of
-// them in a row start the learning again.
+// Commits that deviate from the grid by more than half an interval (dropped frames, a pause) teach nothing and close
+// the windows until four regular intervals in a row come again; many of them in a row start the learning again.
 #pragma once
 
 #include "private.h"
@@ -62,12 +62,17 @@ public:
                 follow_grid(commit_ns);
                 ++regular_;
                 irregular_ = 0;
-            } else if (++irregular_ > 8) {
-                // The rate changed (or never was one): learn again from here.
-                interval_ns_ = delta;
-                grid_ns_ = commit_ns;
-                writer_late_ns_ = 0;
-                regular_ = irregular_ = 0;
+            } else {
+                // An interval off the rate: no window until four regular ones in a row again (a bursty stream that
+                // only sometimes looks regular never gets one).
+                regular_ = 0;
+                if (++irregular_ > 8) {
+                    // The rate changed (or never was one): learn again from here.
+                    interval_ns_ = delta;
+                    grid_ns_ = commit_ns;
+                    writer_late_ns_ = 0;
+                    irregular_ = 0;
+                }
             }
         } else if (samples_ == 0) {
             grid_ns_ = commit_ns;

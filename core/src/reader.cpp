@@ -415,8 +415,8 @@ private:
         const std::int64_t poll_from = cadence_.poll_from_ns();
         const std::int64_t poll_until = std::min(cadence_.poll_until_ns(), deadline);
         std::int64_t now = monotonic_ns();
-        if (now >= poll_until)
-            return false; // Late already: the plain wait (and its timeout) takes it from here.
+        if (now >= poll_until || poll_from >= deadline)
+            return false; // Late already, or due after the timeout: the plain wait (and its timeout) takes it.
         bump(slot_->counters.waits);
         while (now < poll_from) {
             if (auto gone = check_writer(); !gone)
