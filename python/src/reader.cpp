@@ -39,6 +39,15 @@ zerobuffer::ReaderPolicy policy_from(const std::string& name)
     raise_error(zerobuffer::Errc::InvalidArgument, "policy must be 'lossless' or 'latest', not '" + name + "'");
 }
 
+zerobuffer::WaitMode wait_mode_from(const std::string& name)
+{
+    if (name == "cadence")
+        return zerobuffer::WaitMode::Cadence;
+    if (name == "sleep")
+        return zerobuffer::WaitMode::Sleep;
+    raise_error(zerobuffer::Errc::InvalidArgument, "wait_mode must be 'cadence' or 'sleep', not '" + name + "'");
+}
+
 zerobuffer::StartAt start_from(const std::string& name)
 {
     if (name == "next")
@@ -54,7 +63,7 @@ class PyReader {
 public:
     PyReader(const std::string& name, const std::string& policy, const std::string& start_at, std::uint32_t max_held,
              std::uint64_t max_lag_frames, bool verify, const std::string& secret, double liveness_interval, double spin,
-             double wait)
+             double wait, const std::string& wait_mode)
         : name_(name)
     {
         zerobuffer::ReaderOptions options;
@@ -70,10 +79,9 @@ public:
         if (!(spin >= 0) || spin > 60)
             raise_error(zerobuffer::Errc::InvalidArgument, "spin must be a number of seconds >= 0");
         options.spin = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(spin));
-        // Waits run in short slices that check for signals (wait.h). The core's cadence wait sleeps until the next
-        // frame is due even past a shorter timeout, which would hold off Ctrl-C and timeouts for up to a frame
-        // interval of a slow stream; and with slices shorter than the interval it would never get its window.
-        options.wait_mode = zerobuffer::WaitMode::Sleep;
+        // Waits run in short slices that check for signals (wait.h); the cadence wait opens its window in the slice
+        // that covers the frame's due time and leaves the others to the plain futex sleep.
+        options.wait_mode = wait_mode_from(wait_mode);
         // NotFound is retried while `wait` lasts (the writer may start after us), in signal-checked slices.
         const Deadline deadline(wait);
         zerobuffer::Result<zerobuffer::Reader> attached = make_error_result(name);
@@ -200,14 +208,17 @@ frame of it is alive. Raises NotFound when the ring does not exist (pass wait=SE
 when all reader slots are taken.
 )doc")
         .def(py::init<const std::string&, const std::string&, const std::string&, std::uint32_t, std::uint64_t, bool,
-                      const std::string&, double, double, double>(),
+                      const std::string&, double, double, double, const std::string&>(),
              py::arg("name"), py::kw_only(), py::arg("policy") = "lossless", py::arg("start_at") = "next",
              py::arg("max_held") = 0, py::arg("max_lag_frames") = 0, py::arg("verify") = true, py::arg("secret") = "",
              py::arg("liveness_interval") = 0.05, py::arg("spin") = 0.0, py::arg("wait") = 0.0,
+             py::arg("wait_mode") = "cadence",
              "Attaches to ring NAME. start_at: 'next' (the first frame committed after attaching) or 'newest'.\n"
              "max_held: frames held at once (0: the ring's limit). max_lag_frames: latest policy, read in order\n"
              "while at most that many frames behind. liveness_interval: seconds between checks that the writer\n"
-             "lives (WriterGone within about twice that). wait: seconds to wait for the ring to appear.")
+             "lives (WriterGone within about twice that). wait: seconds to wait for the ring to appear.\n"
+             "wait_mode: 'cadence' (default: on a periodic stream, sleep until just before the next frame is due\n"
+             "and poll for it, at most 3 % of a core) or 'sleep' (always the futex sleep; spin polls first).")
         .def("acquire", &PyReader::acquire, py::arg("timeout") = py::none(),
              "The next frame, waiting up to `timeout` seconds (None: forever, 0: poll) with the GIL released.\n"
              "Raises Timeout, WriterGone (writer closed or died and every frame was read), KeyboardInterrupt.")

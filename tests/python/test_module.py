@@ -75,12 +75,13 @@ def test_timeout_and_try_acquire(ring):
             reader.acquire(timeout=-1)
 
 
-def test_timeouts_hold_on_a_slow_periodic_stream(ring):
-    # A camera at 2.5 fps: the core's cadence wait would learn the rate and sleep until the next frame is due, past
-    # the timeout (and past a Ctrl-C, which is only seen between the module's short wait slices).
+@pytest.mark.parametrize("wait_mode", ["cadence", "sleep"])
+def test_timeouts_hold_on_a_slow_periodic_stream(ring, wait_mode):
+    # A camera at 2.5 fps: the cadence wait learns the rate and sleeps until just before the next frame is due; a
+    # timeout (and so a Ctrl-C, seen between the module's short wait slices) must still end the wait on time.
     interval = 0.4
     name = ring()
-    with zb.Writer(name) as writer, zb.Reader(name) as reader:
+    with zb.Writer(name) as writer, zb.Reader(name, wait_mode=wait_mode) as reader:
         writer.set_format(zb.video_format("GRAY8", 8, 8, framerate=(5, 2)))
         stop = threading.Event()
 
@@ -102,7 +103,13 @@ def test_timeouts_hold_on_a_slow_periodic_stream(ring):
         finally:
             stop.set()
             producer.join()
-        assert reader.counters["cadence_hits"] == reader.counters["spin_ns"] == 0
+        counters = reader.counters
+        if wait_mode == "sleep":
+            assert counters["cadence_hits"] == counters["cadence_misses"] == counters["spin_ns"] == 0
+        else:  # The windows opened (within the 20 ms slices that covered a due time).
+            assert counters["cadence_hits"] + counters["cadence_misses"] > 0, counters
+    with pytest.raises(zb.InvalidArgument, match="wait_mode must be"):
+        zb.Reader(name, wait_mode="spin")
 
 
 def test_writer_gone_after_the_last_frame_and_iteration_ends(ring):
