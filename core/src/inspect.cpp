@@ -263,6 +263,13 @@ Result<RingSnapshot> inspect_ring(std::string_view name)
             reader.oldest_hold_age_ns = std::max<std::int64_t>(0, now - oldest);
         if (const std::int64_t last = slot.last_acquire_ns.load(kRelaxed); last != 0)
             reader.idle_ns = std::max<std::int64_t>(0, now - last);
+        // Bytes another process wrote: a nonsense value is shown as "not periodic", not trusted.
+        const std::int64_t interval = slot.cadence_interval_ns.load(kRelaxed);
+        const std::int64_t window = slot.cadence_window_ns.load(kRelaxed);
+        if (interval > 0 && interval <= 3600'000'000'000LL && window >= 0 && window <= interval) {
+            reader.cadence_interval_ns = interval;
+            reader.cadence_window_ns = window;
+        }
         reader.counters = detail::snapshot(slot.counters);
         snapshot.readers.push_back(reader);
     }

@@ -129,6 +129,24 @@ int run_list(const Options& options)
 
 namespace {
 
+// How the readers wait: the cadence wait's learnt interval and window, and the CPU its polling cost.
+void print_reader_waiting(const zerobuffer::RingSnapshot& ring)
+{
+    std::printf("\nReader waits (cadence: sleep until shortly before a periodic frame is due, then poll)\n");
+    Table table({"SLOT", "INTERVAL", "WINDOW", "CADENCE_HITS", "CADENCE_MISSES", "POLLED", "WAITED"});
+    for (const auto& r : ring.readers) {
+        const auto& c = r.counters;
+        const auto ms = [](double ns) { return strprintf("%.3fms", ns / 1e6); };
+        table.add({u64(r.slot),
+                   r.cadence_interval_ns > 0 ? ms(static_cast<double>(r.cadence_interval_ns)) : std::string("-"),
+                   r.cadence_interval_ns > 0 ? strprintf("%.0fus", static_cast<double>(r.cadence_window_ns) / 1e3)
+                                             : std::string("-"),
+                   u64(c.cadence_hits), u64(c.cadence_misses), ms(static_cast<double>(c.spin_ns)),
+                   ms(static_cast<double>(c.wait_ns))});
+    }
+    table.print(stdout, "  ");
+}
+
 void print_inspect(const RingSnapshot& ring)
 {
     std::printf("Ring %s\n", ring.name.c_str());
@@ -216,6 +234,7 @@ void print_inspect(const RingSnapshot& ring)
                    u64(c.waits), u64(c.timeouts), u64(c.checksum_failures)});
     }
     table.print(stdout, "  ");
+    print_reader_waiting(ring);
 }
 
 } // namespace

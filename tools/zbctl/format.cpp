@@ -237,6 +237,9 @@ json reader_counters_json(const zerobuffer::ReaderCounters& c)
         {"checksum_failures", c.checksum_failures},
         {"overruns", c.overruns},
         {"wait_ns", c.wait_ns},
+        {"spin_ns", c.spin_ns},
+        {"cadence_hits", c.cadence_hits},
+        {"cadence_misses", c.cadence_misses},
     };
 }
 
@@ -274,6 +277,8 @@ json ring_json(const RingSnapshot& ring)
             {"held_bytes", r.held_bytes},
             {"oldest_hold_age_ns", r.oldest_hold_age_ns},
             {"idle_ns", r.idle_ns},
+            {"cadence_interval_ns", r.cadence_interval_ns},
+            {"cadence_window_ns", r.cadence_window_ns},
             {"counters", reader_counters_json(r.counters)},
         });
     }

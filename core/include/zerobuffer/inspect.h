@@ -26,6 +26,8 @@ struct ReaderSnapshot {
     std::uint64_t held_bytes = 0;  ///< Frame memory those holds keep.
     std::int64_t oldest_hold_age_ns = -1; ///< How long it has held its oldest frame; -1 when it holds none.
     std::int64_t idle_ns = -1;     ///< Time since its last acquire; -1 before the first.
+    std::int64_t cadence_interval_ns = 0; ///< Frame interval its cadence wait learnt; 0 while not periodic.
+    std::int64_t cadence_window_ns = 0;   ///< The polling window it opens around each due frame.
     ReaderCounters counters;
 };
 
