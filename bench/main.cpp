@@ -45,7 +45,7 @@ void print_usage(std::ostream& out)
            "  --json           print one JSON object on stdout (the table goes to stderr)\n"
            "  --cpu-writer N   CPU of the writer / ping process (default: first allowed CPU; -1: no pinning)\n"
            "  --cpu-reader M   CPU of the reader / echo processes (default: second allowed CPU)\n"
-           "  --only LIST      comma-separated subset of latency,throughput,idle,held\n"
+           "  --only LIST      comma-separated subset of latency,throughput,idle,held,live\n"
            "  -h, --help       this text\n"
            "  Exit codes: 0 done (a missed target is printed, not an error), 1 the benchmark failed,\n"
            "  2 usage error, 130 interrupted.\n";
@@ -87,12 +87,12 @@ std::set<std::string> parse_sections(const std::string& text)
     std::istringstream list(text);
     for (std::string item; std::getline(list, item, ',');) {
         if (std::find(kSections.begin(), kSections.end(), item) == kSections.end()) {
-            throw UsageError("unknown section '" + item + "' (latency, throughput, idle, held)");
+            throw UsageError("unknown section '" + item + "' (latency, throughput, idle, held, live)");
         }
         sections.insert(item);
     }
     if (sections.empty()) {
-        throw UsageError("--only needs at least one of latency, throughput, idle, held");
+        throw UsageError("--only needs at least one of latency, throughput, idle, held, live");
     }
     return sections;
 }
@@ -149,6 +149,9 @@ void run_bench(const Config& config)
     }
     if (config.wants("held") && !session.stopped()) {
         results.held = run_held(session);
+    }
+    if (config.wants("live") && !session.stopped()) {
+        results.live = run_live(session);
     }
     results.leftovers = session.remove_leftovers();
     const auto targets = evaluate_targets(config, results);

@@ -99,6 +99,32 @@ void add_held_target(const Results& results, std::vector<TargetRow>& targets)
     targets.push_back(t);
 }
 
+/// Issue 11's targets for the cadence wait at each rate (1080p): p99 <= 50 us, p99.9 <= 200 us, and at most 3 % of
+/// one core beyond the plain futex wait.
+void add_live_targets(const Results& results, std::vector<TargetRow>& targets)
+{
+    for (const double fps : {30.0, 60.0, 120.0}) {
+        const auto* cadence = find_live(results.live, kFrame1080I420, fps, "cadence");
+        const auto* sleep = find_live(results.live, kFrame1080I420, fps, "sleep");
+        const auto add = [&](const std::string& what, double limit, const std::string& unit, auto value) {
+            TargetRow t;
+            t.name = format("live 1080p%.0f cadence ", fps) + what;
+            t.limit = limit;
+            t.unit = unit;
+            if (cadence != nullptr && (sleep != nullptr || unit != "% CPU")) {
+                t.measured = true;
+                t.value = value();
+                t.pass = t.value <= t.limit;
+                t.disturbed = cadence->other_cpu > kDisturbed || (sleep != nullptr && sleep->other_cpu > kDisturbed);
+            }
+            targets.push_back(t);
+        };
+        add("p99 <= 50 us", 50, "us", [&] { return cadence->p99_us; });
+        add("p99.9 <= 200 us", 200, "us", [&] { return cadence->p999_us; });
+        add("CPU beyond sleep <= 3 %", 3, "% CPU", [&] { return cadence->cpu_percent - sleep->cpu_percent; });
+    }
+}
+
 } // namespace
 
 std::vector<TargetRow> evaluate_targets(const Config& config, const Results& results)
@@ -112,6 +138,9 @@ std::vector<TargetRow> evaluate_targets(const Config& config, const Results& res
     }
     if (config.wants("held")) {
         add_held_target(results, targets);
+    }
+    if (config.wants("live")) {
+        add_live_targets(results, targets);
     }
     return targets;
 }
@@ -138,6 +167,9 @@ std::string render_table(const Config& config, const Results& results, const std
     }
     if (!results.held.empty()) {
         render_held(out, results.held);
+    }
+    if (!results.live.empty()) {
+        render_live(out, results.live);
     }
 
     if (!targets.empty()) {
@@ -174,6 +206,7 @@ json to_json(const Config& config, const Results& results, const std::vector<Tar
     j["throughput"] = throughput_json(results.throughput);
     j["idle_reader"] = idle_json(results.idle);
     j["held"] = held_json(results.held);
+    j["live"] = live_json(results.live);
     j["targets"] = json::array();
     for (const auto& t : targets) {
         json r{{"name", t.name},

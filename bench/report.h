@@ -18,6 +18,7 @@ struct Results {
     std::vector<ThroughputRow> throughput;
     std::vector<IdleRow> idle;
     std::vector<HeldRow> held;
+    std::vector<LiveRow> live;
     std::vector<std::string> leftovers; ///< What the children left in /dev/shm (a bug when not empty).
 };
 

@@ -69,4 +69,8 @@ void stamp(std::span<std::byte> payload, std::uint64_t value) noexcept;
 int role_held_writer(const Args& args);
 int role_held_reader(const Args& args);
 
+// The roles of the live-latency section (live_roles.cpp).
+int role_live_writer(const Args& args);
+int role_live_reader(const Args& args);
+
 } // namespace zbbench

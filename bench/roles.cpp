@@ -519,6 +519,7 @@ int run_role(std::string_view role, const Args& args)
         {"bare-pong", role_bare_pong},     {"tput-writer", role_tput_writer},   {"tput-reader", role_tput_reader},
         {"memcpy", role_memcpy},           {"idle-writer", role_idle_writer},   {"idle-reader", role_idle_reader},
         {"capacity", role_capacity},       {"held-writer", role_held_writer},   {"held-reader", role_held_reader},
+        {"live-writer", role_live_writer}, {"live-reader", role_live_reader},
     };
     const auto it = kRoles.find(role);
     if (it == kRoles.end()) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The measured sections of zb-bench: their result rows, how each runs, and how it prints (table and JSON).
-// One source file per section: latency.cpp, throughput.cpp, idle.cpp, held.cpp.
+// One source file per section: latency.cpp, throughput.cpp, idle.cpp, held.cpp, live.cpp.
 #pragma once
 
 #include "session.h"
@@ -113,5 +113,27 @@ struct HeldRow {
 [[nodiscard]] std::vector<HeldRow> run_held(Session& session);
 void render_held(std::ostream& out, const std::vector<HeldRow>& rows);
 [[nodiscard]] nlohmann::json held_json(const std::vector<HeldRow>& rows);
+
+// ---------------------------------------------------------------- 5. live latency
+
+struct LiveRow {
+    std::string label; ///< Frame size, as size_label() names it.
+    std::size_t size = 0;
+    double fps = 0;
+    std::string mode; ///< The reader's wait: sleep (plain futex) or cadence.
+    std::uint64_t warmup = 0;
+    bool ok = false;
+    std::string failure;
+    double count = 0, p50_us = 0, p99_us = 0, p999_us = 0, max_us = 0, errors = 0;
+    double cpu_percent = 0, spin_percent = 0, cadence_hits = 0, cadence_misses = 0, writer_max_late_ms = 0;
+    double other_cpu = 0;
+};
+
+/// 1080p I420 frames (and 2160p in full runs) at 30, 60 and 120 fps, read with the sleep and the cadence wait.
+[[nodiscard]] std::vector<LiveRow> run_live(Session& session);
+[[nodiscard]] const LiveRow* find_live(const std::vector<LiveRow>& rows, std::size_t size, double fps,
+                                       const std::string& mode);
+void render_live(std::ostream& out, const std::vector<LiveRow>& rows);
+[[nodiscard]] nlohmann::json live_json(const std::vector<LiveRow>& rows);
 
 } // namespace zbbench

@@ -24,7 +24,7 @@ struct Config {
 };
 
 /// The sections --only may name, in the order they run.
-inline const std::vector<std::string> kSections{"latency", "throughput", "idle", "held"};
+inline const std::vector<std::string> kSections{"latency", "throughput", "idle", "held", "live"};
 
 /// printf into a std::string (lines of the table; at most 511 characters).
 __attribute__((format(printf, 1, 2))) std::string format(const char* fmt, ...);
