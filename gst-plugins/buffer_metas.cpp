@@ -189,12 +189,12 @@ GstCaps* MetaAttacher::reference_caps(const std::string& text)
 
 void MetaAttacher::attach(GstBuffer* buffer, const frame_meta::FrameMeta& meta, std::string& skipped)
 {
-    // A buffer lists its metas newest first: adding in reverse gives readers the writer's order.
-    for (auto region = meta.regions.rbegin(); region != meta.regions.rend(); ++region)
-        attach_region(buffer, *region, skipped);
+    // Metas are added in the writer's order: a buffer lists them in the order they were added.
+    for (const frame_meta::RegionOfInterest& region : meta.regions)
+        attach_region(buffer, region, skipped);
     if (meta.timecode)
         attach_timecode(buffer, *meta.timecode, skipped);
-    for (auto reference = meta.references.rbegin(); reference != meta.references.rend(); ++reference) {
+    for (auto reference = meta.references.begin(); reference != meta.references.end(); ++reference) {
         GstCaps* caps = reference_caps(reference->reference);
         if (caps == nullptr) {
             note(skipped, "reference timestamp caps that do not parse: " + reference->reference.substr(0, 80));
@@ -202,7 +202,7 @@ void MetaAttacher::attach(GstBuffer* buffer, const frame_meta::FrameMeta& meta, 
         }
         gst_buffer_add_reference_timestamp_meta(buffer, caps, reference->timestamp, reference->duration);
     }
-    for (auto custom = meta.custom.rbegin(); custom != meta.custom.rend(); ++custom) {
+    for (auto custom = meta.custom.begin(); custom != meta.custom.end(); ++custom) {
         const GstMetaInfo* info = gst_meta_get_info(custom->name.c_str());
         if (info == nullptr || !gst_meta_info_is_custom(info)) {
             if (unknown_custom_.size() < frame_meta::kMaxItems && unknown_custom_.insert(custom->name).second)

@@ -244,7 +244,7 @@ static void gst_zero_buffer_sink_class_init(GstZeroBufferSinkClass* klass)
     g_object_class_install_property(
         object_class, PROP_SIZE,
         g_param_spec_uint64("size", "Ring size",
-                            "Payload bytes of the ring; 0 = derive from the caps: raw video frame size x buffers "
+                            "Bytes of frame memory in the ring; 0 = derive from the caps: raw video (frame size + 320) x buffers "
                             "(again when new caps would leave fewer frames), 32 MiB for other streams",
                             0, G_MAXUINT64, 0, flags));
     g_object_class_install_property(
@@ -282,7 +282,8 @@ static void gst_zero_buffer_sink_class_init(GstZeroBufferSinkClass* klass)
     g_object_class_install_property(
         object_class, PROP_PERMISSIONS,
         g_param_spec_uint("permissions", "Permissions",
-                          "File mode of the shared-memory object, e.g. 0600 (owner only) or 0660 (group may read)", 0,
+                          "File mode of the shared-memory object, octal on the command line: permissions=0600 (owner only) or 0660 "
+                          "(group may read); gst-inspect shows it in decimal (384 = 0600)", 0,
                           0777, zbsink::kDefaultPermissions, flags));
 
     gst_element_class_add_static_pad_template(element_class, &sink_template);

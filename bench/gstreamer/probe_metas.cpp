@@ -42,12 +42,18 @@ std::string hex(const guint8* data, gsize size)
 
 } // namespace
 
+void register_test_metas()
+{
+    (void)custom_info(kCustomName);
+}
+
 void add_test_metas(GstBuffer* buffer, std::uint64_t index)
 {
     const auto frame = static_cast<gint>(index);
     GstVideoRegionOfInterestMeta* person = gst_buffer_add_video_region_of_interest_meta(
         buffer, "person", 10 + static_cast<guint>(index % 50), 20, 100, 200);
     person->id = 2 * frame;
+    person->parent_id = -1; // a top-level region
     gst_video_region_of_interest_meta_add_param(
         person, gst_structure_new("detection", "label", G_TYPE_STRING, "person", "confidence", G_TYPE_DOUBLE, 0.875,
                                   "frame", G_TYPE_INT, frame, nullptr));

@@ -10,6 +10,10 @@
 
 namespace zbprobe {
 
+/// Registers the custom meta of the tests (ZbProbeMeta), as an application that uses one does in every process
+/// that handles it: a reader that has not registered it gets a warning and no meta.
+void register_test_metas();
+
 /// Adds to buffer number `index`: two regions of interest (a "person" and a "face" inside it, each with a parameter
 /// structure), a reference timestamp (caps timestamp/x-zb-probe), a custom meta ZbProbeMeta and user bytes
 /// (GstZeroBufferUserMeta). The buffer must be writable.

@@ -504,6 +504,7 @@ bool start_looping(Probe& probe)
 int main(int argc, char** argv)
 {
     gst_init(nullptr, nullptr);
+    register_test_metas();
     auto options = parse_options(argc, argv);
     if (!options) {
         return kExitUsage;
