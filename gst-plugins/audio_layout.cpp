@@ -79,7 +79,8 @@ Result<void> add_audio_meta(GstBuffer* buffer, const GstAudioInfo& info,
         for (std::size_t i = 0; i < sorted.size(); ++i) {
             if (sorted[i] > size || plane > size - sorted[i])
                 return make_error(Errc::CorruptSegment, "an audio plane at offset " + std::to_string(sorted[i]) +
-                                                            " runs past the frame of " + std::to_string(size) + " bytes");
+                                                            " runs past the frame of " + std::to_string(size) +
+                                                            " bytes");
             if (i > 0 && sorted[i] - sorted[i - 1] < plane)
                 return make_error(Errc::CorruptSegment, "two audio planes overlap (offsets " +
                                                             std::to_string(sorted[i - 1]) + " and " +

@@ -100,8 +100,8 @@ void attach_region(GstBuffer* buffer, const frame_meta::RegionOfInterest& region
         }
         params.push_back(param);
     }
-    GstVideoRegionOfInterestMeta* meta =
-        gst_buffer_add_video_region_of_interest_meta(buffer, region.type.c_str(), region.x, region.y, region.w, region.h);
+    GstVideoRegionOfInterestMeta* meta = gst_buffer_add_video_region_of_interest_meta(
+        buffer, region.type.c_str(), region.x, region.y, region.w, region.h);
     meta->id = region.id;
     meta->parent_id = region.parent_id;
     for (GstStructure* param : params)

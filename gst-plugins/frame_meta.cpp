@@ -16,7 +16,10 @@ namespace {
 
 constexpr std::size_t kRecordHeaderSize = 8;
 
-constexpr std::size_t padded(std::size_t size) { return (size + 7) / 8 * 8; }
+constexpr std::size_t padded(std::size_t size)
+{
+    return (size + 7) / 8 * 8;
+}
 
 /// Appends little-endian fields to a byte vector.
 class Writer {
@@ -24,7 +27,7 @@ public:
     explicit Writer(std::vector<std::byte>& out) : out_(out) {}
 
     template <typename T>
-        requires std::is_arithmetic_v<T>
+    requires std::is_arithmetic_v<T>
     void put(T value)
     {
         const std::size_t at = out_.size();
@@ -63,8 +66,7 @@ public:
     Reader(std::span<const std::byte> bytes, const char* what) : bytes_(bytes), what_(what) {}
 
     template <typename T>
-        requires std::is_arithmetic_v<T>
-    T get()
+    requires std::is_arithmetic_v<T> T get()
     {
         T value{};
         if (!take(sizeof value))
@@ -133,8 +135,8 @@ void encode_segment(Writer& out, const Segment& segment)
     out.put(std::uint32_t{0});
     out.put(segment.rate);
     out.put(segment.applied_rate);
-    for (const std::uint64_t value : {segment.base, segment.offset, segment.start, segment.stop, segment.time,
-                                      segment.duration})
+    for (const std::uint64_t value :
+         {segment.base, segment.offset, segment.start, segment.stop, segment.time, segment.duration})
         out.put(value);
     out.end_record(body);
 }
@@ -145,8 +147,8 @@ bool decode_segment(Reader& in, Segment& segment)
     (void)in.get<std::uint32_t>();
     segment.rate = in.get<double>();
     segment.applied_rate = in.get<double>();
-    for (std::uint64_t* value : {&segment.base, &segment.offset, &segment.start, &segment.stop, &segment.time,
-                                 &segment.duration})
+    for (std::uint64_t* value :
+         {&segment.base, &segment.offset, &segment.start, &segment.stop, &segment.time, &segment.duration})
         *value = in.get<std::uint64_t>();
     if (!in.failed() && (!std::isfinite(segment.rate) || segment.rate == 0.0 || !std::isfinite(segment.applied_rate) ||
                          segment.applied_rate == 0.0))
@@ -213,8 +215,8 @@ void encode_timecode(Writer& out, const TimeCode& timecode)
 
 bool decode_timecode(Reader& in, TimeCode& timecode)
 {
-    for (std::uint32_t* value : {&timecode.fps_n, &timecode.fps_d, &timecode.flags, &timecode.hours,
-                                 &timecode.minutes, &timecode.seconds, &timecode.frames, &timecode.field_count})
+    for (std::uint32_t* value : {&timecode.fps_n, &timecode.fps_d, &timecode.flags, &timecode.hours, &timecode.minutes,
+                                 &timecode.seconds, &timecode.frames, &timecode.field_count})
         *value = in.get<std::uint32_t>();
     timecode.daily_jam = in.get_string();
     return !in.failed();
@@ -382,7 +384,8 @@ Result<FrameMeta> decode(std::span<const std::byte> bytes)
     if (bytes.size() < kMagic.size() || !std::equal(kMagic.begin(), kMagic.end(), bytes.begin())) {
         if (bytes.size() > kMaxSize)
             return make_error(Errc::CorruptSegment, "frame metadata of " + std::to_string(bytes.size()) +
-                                                        " bytes is larger than the limit of " + std::to_string(kMaxSize));
+                                                        " bytes is larger than the limit of " +
+                                                        std::to_string(kMaxSize));
         meta.user_data.emplace(bytes.begin(), bytes.end()); // Another program's own format: carried as it is.
         return meta;
     }

@@ -114,8 +114,7 @@ struct FrameMeta {
 
     [[nodiscard]] bool empty() const noexcept
     {
-        return !segment && !audio && regions.empty() && !timecode && references.empty() && custom.empty() &&
-               !user_data;
+        return !segment && !audio && regions.empty() && !timecode && references.empty() && custom.empty() && !user_data;
     }
     void clear();
     friend bool operator==(const FrameMeta&, const FrameMeta&) = default;

@@ -15,8 +15,8 @@ namespace {
 // offers many formats takes the first one a caps query allows, and for videotestsrc that is 8-byte ABGR64_LE.
 // These are what readers most often want: 8-bit 4:2:0, then packed RGB, then the rest of the common ones.
 constexpr std::array kPreferredVideo{
-    "I420", "NV12", "YV12", "NV21", "YUY2", "UYVY", "RGBA", "BGRA", "RGBx", "BGRx", "ARGB", "ABGR", "xRGB",
-    "xBGR", "RGB",  "BGR",  "GRAY8", "Y42B", "Y444", "P010_10LE", "I420_10LE", "GRAY16_LE",
+    "I420", "NV12", "YV12", "NV21", "YUY2", "UYVY",  "RGBA", "BGRA", "RGBx",      "BGRx",      "ARGB",
+    "ABGR", "xRGB", "xBGR", "RGB",  "BGR",  "GRAY8", "Y42B", "Y444", "P010_10LE", "I420_10LE", "GRAY16_LE",
 };
 constexpr std::array kPreferredAudio{"S16LE", "F32LE", "S32LE", "S24LE", "F64LE", "U8"};
 
@@ -54,8 +54,8 @@ gboolean set_caps(GstBaseSink* sink, GstCaps* caps)
     // The new caps are checked on locals: a refused renegotiation leaves the state of the published format.
     auto format = stream_format_from_caps(caps);
     if (!format) {
-        GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("cannot describe the caps for the ring: %s", format.error().message.c_str()),
-                          (nullptr));
+        GST_ELEMENT_ERROR(self, STREAM, FORMAT,
+                          ("cannot describe the caps for the ring: %s", format.error().message.c_str()), (nullptr));
         return FALSE;
     }
     const bool raw_video = format->media_type == "video/x-raw";
@@ -73,7 +73,8 @@ gboolean set_caps(GstBaseSink* sink, GstCaps* caps)
         return TRUE; // Renegotiated to the same caps: readers need no new generation.
     const guint64 frame_size = raw_video ? GST_VIDEO_INFO_SIZE(&video_info) : 0;
     const guint buffers = state.active.buffers;
-    if (state.ring && state.active.size != 0 && state.ring->writer.max_payload_size(kPoolMetadataCapacity) < frame_size) {
+    if (state.ring && state.active.size != 0 &&
+        state.ring->writer.max_payload_size(kPoolMetadataCapacity) < frame_size) {
         GST_ELEMENT_ERROR(self, RESOURCE, NO_SPACE_LEFT,
                           ("ring '%s' of size=%" G_GUINT64_FORMAT " cannot hold the new %" G_GUINT64_FORMAT
                            "-byte frames: set size=%" G_GUINT64_FORMAT " or more (or size=0 to derive it)",
@@ -97,17 +98,16 @@ gboolean set_caps(GstBaseSink* sink, GstCaps* caps)
         return FALSE;
     }
     if (raw_video && state.active.size != 0 && frames_held(state.active.size, frame_size) < buffers) {
-        GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS,
-                            ("ring '%s' of size=%" G_GUINT64_FORMAT " holds only %" G_GUINT64_FORMAT " frames of %"
-                             G_GUINT64_FORMAT " bytes, fewer than buffers=%u; readers that keep frames (a video "
-                             "sink's last sample, a queue) can stall it: set size=%" G_GUINT64_FORMAT
-                             " (or size=0 to derive it)",
-                             state.active.ring.c_str(), state.active.size, frames_held(state.active.size, frame_size),
-                             frame_size, buffers, ring_size_for(frame_size, buffers)),
-                            (nullptr));
+        GST_ELEMENT_WARNING(
+            self, RESOURCE, SETTINGS,
+            ("ring '%s' of size=%" G_GUINT64_FORMAT " holds only %" G_GUINT64_FORMAT " frames of %" G_GUINT64_FORMAT
+             " bytes, fewer than buffers=%u; readers that keep frames (a video "
+             "sink's last sample, a queue) can stall it: set size=%" G_GUINT64_FORMAT " (or size=0 to derive it)",
+             state.active.ring.c_str(), state.active.size, frames_held(state.active.size, frame_size), frame_size,
+             buffers, ring_size_for(frame_size, buffers)),
+            (nullptr));
     }
-    const VideoLayout layout =
-        raw_video ? video_layout_of(video_info, nullptr) : VideoLayout{};
+    const VideoLayout layout = raw_video ? video_layout_of(video_info, nullptr) : VideoLayout{};
     if (!publish_format(self, *format))
         return FALSE;
     state.raw_video = raw_video;
@@ -140,7 +140,8 @@ gboolean propose_allocation(GstBaseSink* sink, GstQuery* query)
         return TRUE;
     }
     const auto size = static_cast<guint>(frame_size);
-    GstBufferPool* pool = gst_zero_buffer_pool_new(state.ring, std::chrono::milliseconds(state.active.reader_timeout_ms));
+    GstBufferPool* pool =
+        gst_zero_buffer_pool_new(state.ring, std::chrono::milliseconds(state.active.reader_timeout_ms));
     GstStructure* config = gst_buffer_pool_get_config(pool);
     gst_buffer_pool_config_set_params(config, caps, size, 0, 0);
     gst_buffer_pool_config_add_option(config, GST_BUFFER_POOL_OPTION_VIDEO_META);

@@ -38,8 +38,7 @@ void handle_event(GstZeroBufferSink* self, GstEvent* event)
         timeline_segment(self, *segment);
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -56,8 +55,9 @@ void forward_keyframe_requests(GstZeroBufferSink* self)
     if (!requested)
         return;
     ++state.keyframe_requests;
-    GST_INFO_OBJECT(self, "a reader of ring '%s' asks for a keyframe: sending force-key-unit upstream (%" G_GUINT64_FORMAT ")",
-                    state.active.ring.c_str(), state.keyframe_requests);
+    GST_INFO_OBJECT(
+        self, "a reader of ring '%s' asks for a keyframe: sending force-key-unit upstream (%" G_GUINT64_FORMAT ")",
+        state.active.ring.c_str(), state.keyframe_requests);
     GstEvent* request = gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE,
                                                                     static_cast<guint>(state.keyframe_requests));
     if (!gst_pad_push_event(GST_BASE_SINK_PAD(self), request))

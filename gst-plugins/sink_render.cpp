@@ -54,8 +54,9 @@ GstFlowReturn wait_until_playing(GstZeroBufferSink* self, const char* what)
     GST_INFO_OBJECT(self, "unlocked while waiting for %s on ring '%s': waiting for PLAYING or a flush", what,
                     self->state->active.ring.c_str());
     const GstFlowReturn resumed = gst_base_sink_wait_preroll(GST_BASE_SINK(self));
-    GST_INFO_OBJECT(self, "%s", resumed == GST_FLOW_OK ? "playing again: going on with the frame"
-                                                       : "flushing or stopping: giving the frame up");
+    GST_INFO_OBJECT(self, "%s",
+                    resumed == GST_FLOW_OK ? "playing again: going on with the frame"
+                                           : "flushing or stopping: giving the frame up");
     return resumed;
 }
 
@@ -101,7 +102,8 @@ bool publish_layout_of(GstZeroBufferSink* self, GstBuffer* buffer)
     // Readers refuse frames whose planes run past the payload: refuse them here, where the cause is.
     if (auto checked = check_video_layout(state.video_info, format, layout.frame_size); !checked) {
         GST_ELEMENT_ERROR(self, STREAM, FORMAT,
-                          ("upstream sent a %" G_GUINT64_FORMAT "-byte buffer that does not hold a frame of its caps: %s",
+                          ("upstream sent a %" G_GUINT64_FORMAT
+                           "-byte buffer that does not hold a frame of its caps: %s",
                            layout.frame_size, checked.error().message.c_str()),
                           (nullptr));
         return false;
@@ -241,10 +243,10 @@ GstFlowReturn render(GstBaseSink* sink, GstBuffer* buffer)
                           ("%s", written.error().message.c_str()));
         return GST_FLOW_ERROR;
     }
-    GST_ELEMENT_ERROR(self, RESOURCE, WRITE,
-                      ("could not write a frame to ring '%s': %s", state.active.ring.c_str(),
-                       written.error().message.c_str()),
-                      (nullptr));
+    GST_ELEMENT_ERROR(
+        self, RESOURCE, WRITE,
+        ("could not write a frame to ring '%s': %s", state.active.ring.c_str(), written.error().message.c_str()),
+        (nullptr));
     return GST_FLOW_ERROR;
 }
 

@@ -6,8 +6,14 @@
 
 namespace zerobuffer::gst::sink {
 
-guint64 ring_size_for(guint64 frame_size, guint buffers) { return (frame_size + kRecordOverhead) * buffers; }
-guint64 frames_held(guint64 ring_size, guint64 frame_size) { return ring_size / (frame_size + kRecordOverhead); }
+guint64 ring_size_for(guint64 frame_size, guint buffers)
+{
+    return (frame_size + kRecordOverhead) * buffers;
+}
+guint64 frames_held(guint64 ring_size, guint64 frame_size)
+{
+    return ring_size / (frame_size + kRecordOverhead);
+}
 
 guint64 derived_ring_size(const Settings& settings, bool raw_video, const GstVideoInfo& info)
 {
@@ -27,8 +33,8 @@ bool create_ring(GstZeroBufferSink* self, guint64 ring_size)
     options.max_readers = settings.max_readers;
     options.permissions = settings.permissions;
     // reserve() waits at most one slice; write_frame() repeats it up to reader-timeout, checking for flushes.
-    options.reader_timeout = std::min<std::chrono::nanoseconds>(std::chrono::milliseconds(settings.reader_timeout_ms),
-                                                                kRingWaitSlice);
+    options.reader_timeout =
+        std::min<std::chrono::nanoseconds>(std::chrono::milliseconds(settings.reader_timeout_ms), kRingWaitSlice);
     options.max_outstanding = std::max<std::uint32_t>(16, settings.buffers * 2);
     if (!settings.secret.empty()) {
         options.integrity = Integrity::Mac;
@@ -48,10 +54,10 @@ bool create_ring(GstZeroBufferSink* self, guint64 ring_size)
     const std::string& name = settings.ring;
     switch (error.code) {
     case Errc::Busy:
-        GST_ELEMENT_ERROR(self, RESOURCE, BUSY,
-                          ("ring '%s' already has a live writer: stop that writer or use another ring name",
-                           name.c_str()),
-                          ("%s", error.message.c_str()));
+        GST_ELEMENT_ERROR(
+            self, RESOURCE, BUSY,
+            ("ring '%s' already has a live writer: stop that writer or use another ring name", name.c_str()),
+            ("%s", error.message.c_str()));
         break;
     case Errc::SystemError:
         // The core's message names the file, the OS error and what to do (free /dev/shm, zbctl gc, smaller ring).
@@ -120,7 +126,8 @@ bool drop_ring_for_bigger_caps(GstZeroBufferSink* self, guint64 frame_size, guin
                             (nullptr));
         return true;
     }
-    GST_INFO_OBJECT(self, "caps need %" G_GUINT64_FORMAT " bytes for %u frames of %" G_GUINT64_FORMAT
+    GST_INFO_OBJECT(self,
+                    "caps need %" G_GUINT64_FORMAT " bytes for %u frames of %" G_GUINT64_FORMAT
                     " bytes, the ring has %" G_GUINT64_FORMAT ": recreating it",
                     wanted_size, state.active.buffers, frame_size, state.ring_size);
     const std::weak_ptr<SharedWriter> old_ring = state.ring;

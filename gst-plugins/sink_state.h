@@ -58,11 +58,11 @@ struct SharedTimeline;
 /// The ring's timeline for this sink: the writer's running time, moved on at every flushing seek so that it never
 /// goes back (sink_time.cpp). Streaming thread only.
 struct Timeline {
-    GstSegment segment{};                     ///< The last TIME segment from upstream.
+    GstSegment segment{}; ///< The last TIME segment from upstream.
     bool have_segment = false;
-    std::shared_ptr<SharedTimeline> shared;   ///< The offset shared by the pipeline's zerobuffersinks.
-    std::uint64_t generation = 0;             ///< The flush generation `offset` belongs to.
-    GstClockTime offset = 0;                  ///< Added to the running time of every frame.
+    std::shared_ptr<SharedTimeline> shared; ///< The offset shared by the pipeline's zerobuffersinks.
+    std::uint64_t generation = 0;           ///< The flush generation `offset` belongs to.
+    GstClockTime offset = 0;                ///< Added to the running time of every frame.
 };
 
 /// The element's C++ state: created in init, destroyed in finalize. Settings are guarded by settings_mutex;
@@ -71,22 +71,22 @@ struct SinkState {
     std::mutex settings_mutex;
     Settings settings;
 
-    Settings active;                      ///< Settings copied at start, used while running.
-    std::shared_ptr<SharedWriter> ring;   ///< Created at the first caps; pool buffers share it.
-    guint64 ring_size = 0;                ///< Payload bytes `ring` was created with.
+    Settings active;                    ///< Settings copied at start, used while running.
+    std::shared_ptr<SharedWriter> ring; ///< Created at the first caps; pool buffers share it.
+    guint64 ring_size = 0;              ///< Payload bytes `ring` was created with.
     bool raw_video = false;
     bool raw_audio = false;
     GstVideoInfo video_info{};
     GstAudioInfo audio_info{};
-    zerobuffer::StreamFormat format;       ///< What the current caps say, as last published.
+    zerobuffer::StreamFormat format; ///< What the current caps say, as last published.
     VideoLayout published_layout;
     bool discont_next = false;
     bool waited_for_reader = false;
     std::atomic<bool> unlocking{false};
     guint64 dropped = 0;
-    guint64 keyframe_requests = 0;        ///< Force-key-unit events sent upstream for readers.
+    guint64 keyframe_requests = 0; ///< Force-key-unit events sent upstream for readers.
     Timeline timeline;
-    frame_meta::FrameMeta frame_meta;     ///< Reused per frame, so that no frame allocates for its metadata.
+    frame_meta::FrameMeta frame_meta; ///< Reused per frame, so that no frame allocates for its metadata.
     std::vector<std::byte> encoded_meta;
 };
 

@@ -52,7 +52,8 @@ std::shared_ptr<SharedTimeline> shared_timeline_of(GstElement* element)
         timeline = std::make_shared<SharedTimeline>();
     } else {
         GST_OBJECT_LOCK(top);
-        auto* holder = static_cast<std::shared_ptr<SharedTimeline>*>(g_object_get_qdata(G_OBJECT(top), timeline_quark()));
+        auto* holder =
+            static_cast<std::shared_ptr<SharedTimeline>*>(g_object_get_qdata(G_OBJECT(top), timeline_quark()));
         if (holder == nullptr) {
             holder = std::make_unique<std::shared_ptr<SharedTimeline>>(std::make_shared<SharedTimeline>()).release();
             g_object_set_qdata_full(G_OBJECT(top), timeline_quark(), holder, free_timeline);

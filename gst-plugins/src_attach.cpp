@@ -11,8 +11,7 @@ AttachResult attach(GstZeroBufferSrc* self)
     SrcState& state = *self->state;
     const Settings& settings = state.active;
     ReaderOptions options;
-    options.policy = settings.policy == Policy::Latest ? ReaderPolicy::Latest
-                                                       : ReaderPolicy::Lossless;
+    options.policy = settings.policy == Policy::Latest ? ReaderPolicy::Latest : ReaderPolicy::Lossless;
     options.max_lag_frames = settings.policy == Policy::Latest ? settings.max_lag : 0;
     options.verify = settings.verify_checksum;
     options.secret = settings.secret;
@@ -40,8 +39,7 @@ AttachResult attach(GstZeroBufferSrc* self)
         break;
     case Errc::AuthenticationFailed:
         GST_ELEMENT_ERROR(self, RESOURCE, NOT_AUTHORIZED,
-                          ("wrong or missing secret for ring '%s': set secret= to the writer's secret",
-                           name.c_str()),
+                          ("wrong or missing secret for ring '%s': set secret= to the writer's secret", name.c_str()),
                           ("%s", error.message.c_str()));
         break;
     case Errc::Busy:

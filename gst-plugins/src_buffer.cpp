@@ -30,7 +30,8 @@ void warn_copies(GstZeroBufferSrc* self, std::uint64_t size)
     GST_ELEMENT_WARNING(self, RESOURCE, READ,
                         ("downstream keeps %u buffers (%" G_GUINT64_FORMAT " bytes) of ring '%s' (%" G_GSIZE_FORMAT
                          " bytes), more than the ring can spare: further frames are copied so that the writer keeps "
-                         "flowing. A ring of at least %" G_GUINT64_FORMAT " bytes (zerobuffersink buffers=%" G_GUINT64_FORMAT
+                         "flowing. A ring of at least %" G_GUINT64_FORMAT
+                         " bytes (zerobuffersink buffers=%" G_GUINT64_FORMAT
                          " or more) lets them stay zero copy; the element's log at stop says how many downstream kept "
                          "at most",
                          frames, kept, state.active.ring.c_str(), state.reader->reader.ring_size(), wanted,
@@ -88,7 +89,6 @@ GstBuffer* wrap_frame(GstZeroBufferSrc* self, Frame frame)
                                                 GST_CLOCK_TIME_NONE);
     return buffer;
 }
-
 
 // Warns once per reader about metadata that cannot be used; the frame goes on without it.
 void warn_metadata(GstZeroBufferSrc* self, const std::string& what)

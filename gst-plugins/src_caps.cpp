@@ -49,23 +49,22 @@ bool update_caps(GstZeroBufferSrc* self)
     state.raw_audio = format.media_type == "audio/x-raw";
     state.encoded = !state.raw_video && !state.raw_audio && format.media_type != "application/octet-stream";
     if (state.raw_video && !gst_video_info_from_caps(&state.video_info, new_caps.get())) {
-        GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("ring '%s' describes raw video GStreamer cannot use",
-                                                 state.active.ring.c_str()),
-                          (nullptr));
+        GST_ELEMENT_ERROR(self, STREAM, FORMAT,
+                          ("ring '%s' describes raw video GStreamer cannot use", state.active.ring.c_str()), (nullptr));
         return false;
     }
     if (state.raw_audio && !gst_audio_info_from_caps(&state.audio_info, new_caps.get())) {
-        GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("ring '%s' describes raw audio GStreamer cannot use",
-                                                 state.active.ring.c_str()),
-                          (nullptr));
+        GST_ELEMENT_ERROR(self, STREAM, FORMAT,
+                          ("ring '%s' describes raw audio GStreamer cannot use", state.active.ring.c_str()), (nullptr));
         return false;
     }
     {
         // The latency query's figures follow the new format (note_frame_timing completes them from the frames).
         const std::lock_guard lock(state.caps_mutex);
         const bool rate = format.framerate && format.framerate->num > 0 && format.framerate->den > 0;
-        state.frame_duration =
-            rate ? gst_util_uint64_scale_int(GST_SECOND, format.framerate->den, format.framerate->num) : GST_CLOCK_TIME_NONE;
+        state.frame_duration = rate
+                                   ? gst_util_uint64_scale_int(GST_SECOND, format.framerate->den, format.framerate->num)
+                                   : GST_CLOCK_TIME_NONE;
         state.ring_frames = 0;
     }
     state.format = std::move(format);

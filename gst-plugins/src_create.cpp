@@ -92,8 +92,7 @@ GstFlowReturn create(GstPushSrc* push_src, GstBuffer** out)
                 continue;
             case Errc::ChecksumMismatch:
                 GST_ELEMENT_WARNING(self, STREAM, DECODE,
-                                    ("a frame of ring '%s' failed its checksum and was dropped",
-                                     settings.ring.c_str()),
+                                    ("a frame of ring '%s' failed its checksum and was dropped", settings.ring.c_str()),
                                     ("%s", error.message.c_str()));
                 state.discont_next = true;
                 continue;
@@ -118,8 +117,7 @@ GstFlowReturn create(GstPushSrc* push_src, GstBuffer** out)
         if ((frame->format_changed() || state.need_caps) && !update_caps(self))
             return GST_FLOW_NOT_NEGOTIATED;
         if (state.raw_video) {
-            if (auto checked = check_video_layout(state.video_info, state.format, frame->payload().size());
-                !checked) {
+            if (auto checked = check_video_layout(state.video_info, state.format, frame->payload().size()); !checked) {
                 GST_ELEMENT_ERROR(self, STREAM, FORMAT,
                                   ("ring '%s' sent a frame that does not match its stream format: %s",
                                    settings.ring.c_str(), checked.error().message.c_str()),
@@ -130,9 +128,9 @@ GstFlowReturn create(GstPushSrc* push_src, GstBuffer** out)
         const frame_meta::FrameMeta meta = frame_metadata(self, *frame);
         const std::uint64_t sequence = frame->sequence();
         request_keyframe_if_needed(self, (frame->info().flags & kFrameKeyframe) != 0);
-        note_frame_timing(self, frame->info().duration >= 0 ? static_cast<GstClockTime>(frame->info().duration)
-                                                            : GST_CLOCK_TIME_NONE,
-                          frame->payload().size(), frame->metadata().size());
+        note_frame_timing(
+            self, frame->info().duration >= 0 ? static_cast<GstClockTime>(frame->info().duration) : GST_CLOCK_TIME_NONE,
+            frame->payload().size(), frame->metadata().size());
         GstBuffer* buffer = buffer_for_frame(self, std::move(*frame), meta);
         if (buffer == nullptr)
             return GST_FLOW_ERROR;

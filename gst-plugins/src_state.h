@@ -55,12 +55,12 @@ using CapsPtr = std::unique_ptr<GstCaps, CapsDeleter>;
 /// How the reader's running time follows the writer's timeline (src_time.cpp): reader running time = the frame's
 /// running time in the writer's timeline + shift. Streaming thread only.
 struct ReaderTimeline {
-    bool anchored = false;          ///< shift is chosen (at the first frame, again after a reconnect)
-    bool from_segment = false;      ///< the anchor frame carried the writer's segment
+    bool anchored = false;     ///< shift is chosen (at the first frame, again after a reconnect)
+    bool from_segment = false; ///< the anchor frame carried the writer's segment
     std::int64_t shift = 0;
-    GstSegment writer_segment{};    ///< The writer's segment pushed last (its running times are the timeline)
-    GstClockTime end = 0;           ///< Reader running time at the end of the last frame pushed
-    bool pushed = false;            ///< a frame was pushed since start (so `end` means something)
+    GstSegment writer_segment{}; ///< The writer's segment pushed last (its running times are the timeline)
+    GstClockTime end = 0;        ///< Reader running time at the end of the last frame pushed
+    bool pushed = false;         ///< a frame was pushed since start (so `end` means something)
 };
 
 /// The element's C++ state: created in init, destroyed in finalize. Settings are guarded by settings_mutex;
@@ -73,18 +73,18 @@ struct SrcState {
     std::shared_ptr<SharedReader> reader;
     ZeroCopyBudget budget;
     guint64 frames_copied = 0;
-    std::mutex caps_mutex;              ///< Guards caps, frame_duration and ring_frames: queries come from any thread.
-    CapsPtr caps;                       ///< Caps pushed downstream for the current stream format.
+    std::mutex caps_mutex; ///< Guards caps, frame_duration and ring_frames: queries come from any thread.
+    CapsPtr caps;          ///< Caps pushed downstream for the current stream format.
     GstClockTime frame_duration = GST_CLOCK_TIME_NONE; ///< From the framerate or the frames, for the latency query
-    guint64 ring_frames = 0;            ///< Frames of the current size the ring holds, for the latency query
+    guint64 ring_frames = 0; ///< Frames of the current size the ring holds, for the latency query
     StreamFormat format;
     bool raw_video = false;
     bool raw_audio = false;
-    bool encoded = false;               ///< Not raw media: a decoder needs a keyframe to start
+    bool encoded = false; ///< Not raw media: a decoder needs a keyframe to start
     GstVideoInfo video_info{};
     GstAudioInfo audio_info{};
     bool need_caps = true;
-    bool need_keyframe = false;         ///< Attached to an encoded stream and no keyframe yet
+    bool need_keyframe = false; ///< Attached to an encoded stream and no keyframe yet
     bool discont_next = false;
     bool warned_held = false;
     bool warned_copies = false;

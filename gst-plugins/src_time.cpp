@@ -75,7 +75,10 @@ GstClockTime anchor_time(const GstSegment& segment, GstBuffer* buffer)
     return GST_CLOCK_TIME_IS_VALID(dts) ? std::min(pts, dts) : pts;
 }
 
-std::int64_t signed_time(GstClockTime time) { return static_cast<std::int64_t>(time); }
+std::int64_t signed_time(GstClockTime time)
+{
+    return static_cast<std::int64_t>(time);
+}
 
 } // namespace
 
@@ -114,22 +117,24 @@ void update_segment(GstZeroBufferSrc* self, const std::optional<frame_meta::Segm
         if (!GST_CLOCK_TIME_IS_VALID(writer_time))
             return; // Anchor on a frame with a time.
         const GstClockTime target = gst_base_src_is_live(base_src) ? running_time_now(GST_ELEMENT(self))
-                                    : timeline.pushed                ? timeline.end
-                                                                     : 0;
+                                    : timeline.pushed              ? timeline.end
+                                                                   : 0;
         std::int64_t shift = signed_time(target) - signed_time(writer_time);
         if (writer && sequence == 0 && !gst_base_src_is_live(base_src))
             shift = std::max<std::int64_t>(0, shift); // From the writer's start: its own running time.
         timeline.shift = shift;
         timeline.anchored = true;
         timeline.from_segment = writer.has_value();
-        GST_DEBUG_OBJECT(self, "anchored at frame %" G_GUINT64_FORMAT " (writer running time %" GST_TIME_FORMAT
+        GST_DEBUG_OBJECT(self,
+                         "anchored at frame %" G_GUINT64_FORMAT " (writer running time %" GST_TIME_FORMAT
                          "): shift %" G_GINT64_FORMAT " ns",
                          sequence, GST_TIME_ARGS(writer_time), shift);
     }
     if (anchor || !gst_segment_is_equal(&segment, &timeline.writer_segment)) {
         GstSegment pushed = segment;
         if (!gst_segment_offset_running_time(&pushed, GST_FORMAT_TIME, timeline.shift)) {
-            GST_WARNING_OBJECT(self, "cannot move the writer's segment by %" G_GINT64_FORMAT " ns: starting at the frame",
+            GST_WARNING_OBJECT(self,
+                               "cannot move the writer's segment by %" G_GINT64_FORMAT " ns: starting at the frame",
                                timeline.shift);
             pushed = pts_segment(pts);
             pushed.base = 0;
@@ -146,7 +151,8 @@ void update_segment(GstZeroBufferSrc* self, const std::optional<frame_meta::Segm
     const GstClockTime running = gst_segment_to_running_time(&segment, GST_FORMAT_TIME, pts);
     if (GST_CLOCK_TIME_IS_VALID(running) && signed_time(running) + timeline.shift >= 0) {
         const GstClockTime duration = GST_BUFFER_DURATION_IS_VALID(buffer) ? GST_BUFFER_DURATION(buffer) : 0;
-        timeline.end = std::max<GstClockTime>(timeline.end, static_cast<GstClockTime>(signed_time(running) + timeline.shift) + duration);
+        timeline.end = std::max<GstClockTime>(
+            timeline.end, static_cast<GstClockTime>(signed_time(running) + timeline.shift) + duration);
         timeline.pushed = true;
     }
 }

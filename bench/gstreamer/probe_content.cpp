@@ -41,10 +41,9 @@ std::string content_sha1(const Media& media, GstBuffer* buffer, std::string& lay
                 const gint stride = GST_VIDEO_FRAME_PLANE_STRIDE(&frame, plane);
                 // Formats packed in groups (v210, NV12_10LE32) have no pixel stride: hash whole rows then.
                 const gint pixel_stride = GST_VIDEO_FRAME_COMP_PSTRIDE(&frame, comp);
-                const auto row_bytes = pixel_stride > 0
-                                           ? static_cast<gsize>(GST_VIDEO_FRAME_COMP_WIDTH(&frame, comp)) *
-                                                 static_cast<gsize>(pixel_stride)
-                                           : static_cast<gsize>(stride);
+                const auto row_bytes = pixel_stride > 0 ? static_cast<gsize>(GST_VIDEO_FRAME_COMP_WIDTH(&frame, comp)) *
+                                                              static_cast<gsize>(pixel_stride)
+                                                        : static_cast<gsize>(stride);
                 const auto* data = static_cast<const guint8*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, plane));
                 for (gint row = 0; row < rows; ++row) {
                     g_checksum_update(checksum, data + static_cast<std::ptrdiff_t>(row) * stride,
@@ -94,7 +93,8 @@ void note_caps(Media& media, GstCaps* caps)
     // gst_video_info_from_caps also accepts encoded video (format ENCODED, no planes): only raw video has rows.
     const GstStructure* structure = gst_caps_get_structure(caps, 0);
     media.is_video = structure != nullptr && gst_structure_has_name(structure, "video/x-raw") &&
-                     gst_video_info_from_caps(&media.video_info, caps) && GST_VIDEO_INFO_N_PLANES(&media.video_info) > 0;
+                     gst_video_info_from_caps(&media.video_info, caps) &&
+                     GST_VIDEO_INFO_N_PLANES(&media.video_info) > 0;
     media.is_audio = structure != nullptr && gst_structure_has_name(structure, "audio/x-raw") &&
                      gst_audio_info_from_caps(&media.audio_info, caps);
 }
@@ -135,8 +135,7 @@ GstBuffer* repacked(const Media& media, GstBuffer* buffer, std::uint32_t pad)
         gint components[GST_VIDEO_MAX_COMPONENTS];
         gst_video_format_info_component(source.info.finfo, plane, components);
         const gint rows = GST_VIDEO_FRAME_COMP_HEIGHT(&source, components[0]);
-        strides[plane] = GST_VIDEO_INFO_PLANE_STRIDE(&media.video_info, plane) +
-                         static_cast<gint>(pad);
+        strides[plane] = GST_VIDEO_INFO_PLANE_STRIDE(&media.video_info, plane) + static_cast<gint>(pad);
         offsets[plane] = total;
         total += static_cast<gsize>(strides[plane]) * static_cast<gsize>(rows);
         if (plane == 0) {

@@ -54,14 +54,14 @@ void add_test_metas(GstBuffer* buffer, std::uint64_t index)
         buffer, "person", 10 + static_cast<guint>(index % 50), 20, 100, 200);
     person->id = 2 * frame;
     person->parent_id = -1; // a top-level region
-    gst_video_region_of_interest_meta_add_param(
-        person, gst_structure_new("detection", "label", G_TYPE_STRING, "person", "confidence", G_TYPE_DOUBLE, 0.875,
-                                  "frame", G_TYPE_INT, frame, nullptr));
+    gst_video_region_of_interest_meta_add_param(person, gst_structure_new("detection", "label", G_TYPE_STRING, "person",
+                                                                          "confidence", G_TYPE_DOUBLE, 0.875, "frame",
+                                                                          G_TYPE_INT, frame, nullptr));
     GstVideoRegionOfInterestMeta* face = gst_buffer_add_video_region_of_interest_meta(buffer, "face", 40, 30, 20, 24);
     face->id = 2 * frame + 1;
     face->parent_id = person->id;
-    gst_video_region_of_interest_meta_add_param(
-        face, gst_structure_new("detection", "label", G_TYPE_STRING, "face", "confidence", G_TYPE_DOUBLE, 0.5, nullptr));
+    gst_video_region_of_interest_meta_add_param(face, gst_structure_new("detection", "label", G_TYPE_STRING, "face",
+                                                                        "confidence", G_TYPE_DOUBLE, 0.5, nullptr));
 
     GstCaps* reference = gst_caps_new_empty_simple("timestamp/x-zb-probe");
     gst_buffer_add_reference_timestamp_meta(buffer, reference, 1'000'000 * index, 1000);
@@ -117,7 +117,8 @@ std::string describe_metas(GstBuffer* buffer)
                                   ? static_cast<GBytes*>(g_value_get_boxed(value))
                                   : nullptr;
                 gsize size = 0;
-                const auto* data = bytes != nullptr ? static_cast<const guint8*>(g_bytes_get_data(bytes, &size)) : nullptr;
+                const auto* data =
+                    bytes != nullptr ? static_cast<const guint8*>(g_bytes_get_data(bytes, &size)) : nullptr;
                 user = hex(data, size);
             } else {
                 custom += (custom.empty() ? "" : ";") + text_of(gst_structure_to_string(structure));

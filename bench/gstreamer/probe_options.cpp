@@ -125,7 +125,8 @@ std::optional<Options> parse_options(int argc, char** argv)
         } else if (arg == "--seek") {
             const auto value = value_of(arg);
             const auto colon = value ? value->find(':') : std::string::npos;
-            if (colon == std::string::npos || !parse_number(std::string_view(*value).substr(0, colon), options.seek_after) ||
+            if (colon == std::string::npos ||
+                !parse_number(std::string_view(*value).substr(0, colon), options.seek_after) ||
                 !parse_number(std::string_view(*value).substr(colon + 1), options.seek_to_ms)) {
                 std::fputs("zb-gst-probe: error: --seek takes N:POS (a buffer count, then milliseconds)\n", stderr);
                 return std::nullopt;

@@ -54,7 +54,6 @@ struct Options {
     std::string pipeline;
 };
 
-
 void print_usage(std::FILE* out);
 
 /// The options, or nullopt after printing why they are wrong. --help prints the usage and exits 0.

@@ -17,8 +17,8 @@ fm::FrameMeta everything()
     fm::FrameMeta meta;
     meta.segment = fm::Segment{1, 1.0, 1.0, 400'000'000, 0, 0, fm::kNone, 0, fm::kNone};
     meta.audio = fm::AudioLayout{1024, {0, 4096, 8192, 12288, 16384, 20480}};
-    meta.regions.push_back({"person", 3, -1, 10, 20, 300, 400,
-                            {"detection, label=(string)person, confidence=(double)0.875"}});
+    meta.regions.push_back(
+        {"person", 3, -1, 10, 20, 300, 400, {"detection, label=(string)person, confidence=(double)0.875"}});
     meta.regions.push_back({"face", 4, 3, 50, 60, 70, 80, {}});
     meta.timecode = fm::TimeCode{25, 1, 0, 1, 2, 3, 4, 1, "2024-05-01T10:00:00Z"};
     meta.references.push_back({"timestamp/x-ntp", 3'900'000'000'000'000'000ULL, 40'000'000});
@@ -76,8 +76,7 @@ TEST(FrameMeta, TheWriterVectorIsReused)
 
 TEST(FrameMeta, BytesOfAnotherFormatAreUserData)
 {
-    const std::vector<std::byte> foreign{std::byte{'D'}, std::byte{'E'}, std::byte{'M'}, std::byte{'O'},
-                                         std::byte{42}};
+    const std::vector<std::byte> foreign{std::byte{'D'}, std::byte{'E'}, std::byte{'M'}, std::byte{'O'}, std::byte{42}};
     auto decoded = fm::decode(foreign);
     ASSERT_TRUE(decoded.has_value());
     ASSERT_TRUE(decoded->user_data.has_value());

@@ -74,7 +74,13 @@ int write_frames(const std::string& ring, int frames, bool raw)
                             reinterpret_cast<const std::byte*>(bytes.data()) + bytes.size());
         } else {
             fm::FrameMeta meta;
-            meta.regions.push_back({"car", n, -1, static_cast<std::uint32_t>(n), 2, 30, 20,
+            meta.regions.push_back({"car",
+                                    n,
+                                    -1,
+                                    static_cast<std::uint32_t>(n),
+                                    2,
+                                    30,
+                                    20,
                                     {"detection, label=(string)car, confidence=(double)0.25"}});
             const std::string bytes = "frame=" + std::to_string(n);
             meta.user_data.emplace(reinterpret_cast<const std::byte*>(bytes.data()),
@@ -106,8 +112,8 @@ std::string describe(const fm::FrameMeta& meta)
         text += " rois=[";
         for (std::size_t i = 0; i < meta.regions.size(); ++i) {
             const fm::RegionOfInterest& r = meta.regions[i];
-            text += (i == 0 ? "" : ";") + r.type + "#" + std::to_string(r.id) + "<" + std::to_string(r.parent_id) + "@" +
-                    std::to_string(r.x) + "," + std::to_string(r.y) + "," + std::to_string(r.w) + "x" +
+            text += (i == 0 ? "" : ";") + r.type + "#" + std::to_string(r.id) + "<" + std::to_string(r.parent_id) +
+                    "@" + std::to_string(r.x) + "," + std::to_string(r.y) + "," + std::to_string(r.w) + "x" +
                     std::to_string(r.h);
             for (const std::string& param : r.params)
                 text += "{" + param + "}";
@@ -125,7 +131,8 @@ int read_frames(const std::string& ring)
 {
     const auto deadline = std::chrono::steady_clock::now() + 30s;
     zerobuffer::Result<zerobuffer::Reader> reader = zerobuffer::Reader::attach(ring);
-    while (!reader && reader.error().code == zerobuffer::Errc::NotFound && std::chrono::steady_clock::now() < deadline) {
+    while (!reader && reader.error().code == zerobuffer::Errc::NotFound &&
+           std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(20ms);
         reader = zerobuffer::Reader::attach(ring);
     }

@@ -76,7 +76,8 @@ TEST(Metas, SinkWritesRegionsReferencesCustomAndUserBytes)
     GstVideoRegionOfInterestMeta* roi = gst_buffer_add_video_region_of_interest_meta(buffer, "dog", 1, 2, 3, 4);
     roi->id = 7;
     roi->parent_id = -1;
-    gst_video_region_of_interest_meta_add_param(roi, gst_structure_new("detection", "label", G_TYPE_STRING, "dog", nullptr));
+    gst_video_region_of_interest_meta_add_param(roi,
+                                                gst_structure_new("detection", "label", G_TYPE_STRING, "dog", nullptr));
     GstCaps* reference = gst_caps_new_empty_simple("timestamp/x-ntp");
     gst_buffer_add_reference_timestamp_meta(buffer, reference, 123, 45);
     gst_caps_unref(reference);
@@ -147,7 +148,8 @@ TEST(Metas, SourceAddsTheMetasTheFrameCarries)
     ASSERT_NE(buffer, nullptr);
     gpointer state = nullptr;
     std::vector<GstVideoRegionOfInterestMeta*> regions;
-    while (GstMeta* meta = gst_buffer_iterate_meta_filtered(buffer.get(), &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))
+    while (GstMeta* meta =
+               gst_buffer_iterate_meta_filtered(buffer.get(), &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))
         regions.push_back(reinterpret_cast<GstVideoRegionOfInterestMeta*>(meta));
     ASSERT_EQ(regions.size(), 2u);
     EXPECT_STREQ(g_quark_to_string(regions[0]->roi_type), "car") << "in the writer's order";
@@ -174,7 +176,8 @@ TEST(Metas, SourceAddsTheMetasTheFrameCarries)
     const GValue* data = gst_structure_get_value(gst_custom_meta_get_structure(user), "data");
     ASSERT_NE(data, nullptr);
     gsize size = 0;
-    const auto* got = static_cast<const std::uint8_t*>(g_bytes_get_data(static_cast<GBytes*>(g_value_get_boxed(data)), &size));
+    const auto* got =
+        static_cast<const std::uint8_t*>(g_bytes_get_data(static_cast<GBytes*>(g_value_get_boxed(data)), &size));
     ASSERT_EQ(size, 2u);
     EXPECT_EQ(got[1], 2);
 }
@@ -260,7 +263,8 @@ TEST(Metas, HostileAudioLayoutIsAnError)
 {
     RingName ring;
     zerobuffer::Writer writer = zbtest::make_writer(ring, planar_format());
-    zbtest::PipelinePtr pipeline(gst_parse_launch(("zerobuffersrc ring=" + ring.str() + " ! fakesink").c_str(), nullptr));
+    zbtest::PipelinePtr pipeline(
+        gst_parse_launch(("zerobuffersrc ring=" + ring.str() + " ! fakesink").c_str(), nullptr));
     zbtest::BusPtr bus(gst_element_get_bus(pipeline.get()));
     fm::FrameMeta layout;
     layout.audio = fm::AudioLayout{100, {0, 100}}; // 200-byte planes 100 bytes apart

@@ -147,7 +147,7 @@ TEST(Time, FlushMovesTheTimelineOfEverySinkOfAPipelineToTheSameOffset)
     zerobuffer::Reader video_reader = zbtest::attach(video_ring);
     zerobuffer::Reader audio_reader = zbtest::attach(audio_ring);
     for (GstClockTime pts = 0; pts < 400 * GST_MSECOND; pts += kFrame)
-        push_frame(video.get(), pts); // ends at 400 ms
+        push_frame(video.get(), pts);              // ends at 400 ms
     push_frame(audio.get(), 0, 420 * GST_MSECOND); // ends at 420 ms
     for (int n = 0; n < 10; ++n)
         (void)zbtest::next_frame(video_reader);
@@ -310,8 +310,8 @@ TEST(Time, SourceAsksForKeyframes)
     ASSERT_NE(buffer, nullptr);
     EXPECT_TRUE(writer.keyframe_requested());
     EXPECT_FALSE(writer.keyframe_requested()) << "true once per batch of requests";
-    ASSERT_TRUE(gst_harness_push_upstream_event(harness.get(),
-                                                gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 1)));
+    ASSERT_TRUE(gst_harness_push_upstream_event(
+        harness.get(), gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 1)));
     EXPECT_TRUE(writer.keyframe_requested());
 
     RingName raw_ring; // A reader of a stream that starts with a keyframe asks for nothing.
