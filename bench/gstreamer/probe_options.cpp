@@ -174,7 +174,7 @@ std::optional<Options> parse_options(int argc, char** argv)
                 return std::nullopt;
             }
             options.pause = true;
-        } else if (arg.starts_with("--")) {
+        } else if (arg.starts_with("-")) {
             std::fprintf(stderr, "zb-gst-probe: error: unknown option '%s' - see --help\n", argv[index]);
             return std::nullopt;
         } else {

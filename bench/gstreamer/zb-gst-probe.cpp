@@ -507,6 +507,7 @@ int main(int argc, char** argv)
     register_test_metas();
     auto options = parse_options(argc, argv);
     if (!options) {
+        print_usage(stderr);
         return kExitUsage;
     }
     Probe probe;

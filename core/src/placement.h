@@ -63,6 +63,7 @@ public:
     Outcome place(std::uint64_t size, std::uint32_t owner, Owners& owners, std::uint64_t& position, std::uint32_t& slot)
     {
         std::uint32_t passes = 0;
+        std::uint64_t passed = 0; // Counted only when the frame is placed: a walk that finds no room passes nothing.
         while (true) {
             std::uint64_t at = write_;
             if (at % capacity_ + size > capacity_)
@@ -75,6 +76,7 @@ public:
                 slot = push_back({at, size, owner});
                 write_ = at + size;
                 position = at;
+                passed_ += passed;
                 return Outcome::Placed;
             }
             Extent first = front();
@@ -91,7 +93,7 @@ public:
                 first.position += capacity_;
                 owners.moved(first.owner, push_back(first));
                 write_ = first.position + first.size;
-                ++passed_;
+                ++passed;
                 continue;
             }
         }

@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # End-to-end tests of zb-ingest and zb-record with real processes on both ends of real rings.
-#   ffmpeg-test.sh CASE ZB_INGEST ZB_RECORD ZB_FRAME_MD5 ZBCTL ZB_HOSTILE_WRITER
+# Usage: ffmpeg-test.sh CASE ZB_INGEST ZB_RECORD ZB_FRAME_MD5 ZBCTL ZB_HOSTILE_WRITER
 # Clips are made here with the ffmpeg CLI in a temporary folder; expected frames come from a direct FFmpeg decode.
 set -euo pipefail
+
+# --help prints the comment above; a wrong command line prints it too and exits 2.
+usage() { sed -n '3,5s/^# \{0,1\}//p' "$0"; }
+case "${1:-}" in
+-h | --help) usage; exit 0 ;;
+esac
+if (($# < 6)) || [[ "$1" == -* ]]; then
+    echo "ffmpeg-test.sh: expected CASE ZB_INGEST ZB_RECORD ZB_FRAME_MD5 ZBCTL ZB_HOSTILE_WRITER" >&2
+    usage >&2
+    exit 2
+fi
 
 CASE=$1 INGEST=$2 RECORD=$3 FRAME_MD5=$4 ZBCTL=$5 HOSTILE_WRITER=$6
 WORK=$(mktemp -d /tmp/zb-ffmpeg-test.XXXXXX)
@@ -644,6 +655,6 @@ record-errors) case_record_errors ;;
 record-format-change) case_record_format_change ;;
 gst-roundtrip) case_gst_roundtrip ;;
 hostile-ring) case_hostile_ring ;;
-*) fail "unknown case '$CASE'" ;;
+*) echo "ffmpeg-test.sh: unknown case '$CASE'" >&2; usage >&2; exit 2 ;;
 esac
 echo "PASS [$CASE]"

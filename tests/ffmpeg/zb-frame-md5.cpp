@@ -56,13 +56,20 @@ std::string md5_of(AVMD5* md5, const zerobuffer::Frame& frame, const zbffmpeg::R
 
 int main(int argc, char** argv)
 {
-    if (argc != 2 && argc != 4) {
-        std::fprintf(stderr, "usage: zb-frame-md5 RING [--timeout SEC]\n");
-        return 2;
+    constexpr const char* kUsage =
+        "usage: zb-frame-md5 RING [--timeout SEC]\n"
+        "  Prints \"format JSON\" per stream-format generation, \"frame SEQ PTS_NS FLAGS MD5\" per frame of ring RING\n"
+        "  and \"eos\" at its end; waits up to SEC seconds (default 20) for the ring.\n"
+        "  Exit status: 0 after end-of-stream, 1 the writer died without it, 2 usage error, 3 ring or format error.\n";
+    const std::string_view ring = argc > 1 ? argv[1] : "";
+    if (ring == "-h" || ring == "--help") {
+        std::fputs(kUsage, stdout);
+        return 0;
     }
     double timeout = 20.0;
-    if (argc == 4 && (std::string_view(argv[2]) != "--timeout" || !zbffmpeg::parse_seconds(argv[3], timeout))) {
-        std::fprintf(stderr, "usage: zb-frame-md5 RING [--timeout SEC]\n");
+    if ((argc != 2 && argc != 4) || ring.starts_with("-") ||
+        (argc == 4 && (std::string_view(argv[2]) != "--timeout" || !zbffmpeg::parse_seconds(argv[3], timeout)))) {
+        std::fprintf(stderr, "zb-frame-md5: expected RING [--timeout SEC]\n%s", kUsage);
         return 2;
     }
     const std::int64_t deadline = zbffmpeg::monotonic_ns() + static_cast<std::int64_t>(timeout * 1e9);
