@@ -83,16 +83,21 @@ PoolReservation* pool_reservation_of(GstBuffer* buffer, const SharedWriter* owne
     return holder;
 }
 
-std::uint32_t pool_budget(std::size_t ring_size, std::size_t frame_size) noexcept
+std::uint32_t pool_budget(std::size_t ring_size, std::size_t frame_size, std::size_t metadata_capacity) noexcept
 {
-    const std::size_t extent = (frame_size + 63) / 64 * 64;
+    const std::size_t extent = (frame_size + 63) / 64 * 64 + (metadata_capacity + 63) / 64 * 64;
     const std::size_t frames = extent == 0 ? 0 : ring_size / extent;
     return static_cast<std::uint32_t>(std::max<std::size_t>(1, frames / 2 > 1 ? frames / 2 - 1 : 1));
 }
 
-Result<void> commit_pool_buffer(PoolReservation& pooled, const FrameInfo& info, std::size_t size)
+Result<void> commit_pool_buffer(PoolReservation& pooled, const FrameInfo& info, std::size_t size,
+                                std::span<const std::byte> metadata)
 {
-    auto committed = pooled.owner->writer.commit_retained(pooled.reservation, info, size, 0);
+    const std::span<std::byte> area = pooled.reservation.metadata();
+    if (metadata.size() > area.size())
+        return make_error(Errc::InvalidArgument, "frame metadata larger than the pool reservation's metadata area");
+    std::copy(metadata.begin(), metadata.end(), area.begin());
+    auto committed = pooled.owner->writer.commit_retained(pooled.reservation, info, size, metadata.size());
     if (!committed)
         return tl::unexpected(std::move(committed.error()));
     pooled.committed = std::move(*committed);
@@ -156,13 +161,14 @@ static GstFlowReturn gst_zero_buffer_pool_acquire_buffer(GstBufferPool* pool, Gs
     while (true) {
         if (GST_BUFFER_POOL_IS_FLUSHING(pool))
             return GST_FLOW_FLUSHING;
-        if (owner.pool_kept >= zerobuffer::gst::pool_budget(owner.writer.ring_size(), state.frame_size)) {
+        if (owner.pool_kept >=
+            zerobuffer::gst::pool_budget(owner.writer.ring_size(), state.frame_size, owner.metadata_capacity)) {
             lock.unlock();
             GST_LOG_OBJECT(pool, "upstream keeps %u ring buffers (its share of the ring): ordinary memory", owner.pool_kept);
             *buffer = gst_buffer_new_allocate(nullptr, state.frame_size, nullptr);
             return *buffer != nullptr ? GST_FLOW_OK : GST_FLOW_ERROR;
         }
-        auto reserved = owner.writer.reserve(state.frame_size, 0, slice);
+        auto reserved = owner.writer.reserve(state.frame_size, owner.metadata_capacity, slice);
         if (reserved) {
             ++owner.pool_kept;
             lock.unlock();

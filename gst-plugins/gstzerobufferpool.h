@@ -7,6 +7,7 @@
 #include <memory>
 #include <cstdint>
 #include <mutex>
+#include <span>
 
 #include <gst/gst.h>
 
@@ -18,6 +19,11 @@ namespace zerobuffer::gst {
 /// another thread needing the writer gets its turn within this time. (The ring's `timeouts` counter counts slices
 /// that ran out, so a stall of T ms adds about T/100 to it.)
 inline constexpr std::chrono::milliseconds kRingWaitSlice{100};
+
+/// Bytes of per-frame metadata (frame_meta.h) a pool reservation has room for at first: the segment record and a
+/// few small metas. A frame that needs more is copied once into a reservation of its size, and the pool reserves
+/// that much from then on (SharedWriter::metadata_capacity).
+inline constexpr std::size_t kPoolMetadataCapacity = 256;
 
 /// The sink's Writer and the lock that serialises its use: upstream threads reserve through the pool and free
 /// buffers (aborting reservations) while the streaming thread commits. Shared by the sink and by every pool
@@ -32,12 +38,16 @@ struct SharedWriter {
     Writer writer;
     /// Pool buffers alive that hold ring memory (open, or committed and retained). Guarded by `mutex`.
     std::uint32_t pool_kept = 0;
+    /// Per-frame metadata bytes each pool reservation asks for; grows when frames carry more. Guarded by `mutex`.
+    std::size_t metadata_capacity = kPoolMetadataCapacity;
 };
 
-/// Pool buffers that may hold ring memory at once: about half of the frames the ring holds, less one for the copy
-/// path; the other half is for readers (what downstream of zerobuffersrc keeps). Beyond it, upstream gets
-/// ordinary memory that the sink copies in, so that a decoder keeping many reference frames never fills the ring.
-[[nodiscard]] std::uint32_t pool_budget(std::size_t ring_size, std::size_t frame_size) noexcept;
+/// Pool buffers that may hold ring memory at once: about half of the frames (of `frame_size` payload bytes and
+/// `metadata_capacity` metadata bytes) the ring holds, less one for the copy path; the other half is for readers
+/// (what downstream of zerobuffersrc keeps). Beyond it, upstream gets ordinary memory that the sink copies in, so
+/// that a decoder keeping many reference frames never fills the ring.
+[[nodiscard]] std::uint32_t pool_budget(std::size_t ring_size, std::size_t frame_size,
+                                        std::size_t metadata_capacity) noexcept;
 
 /// What one pool buffer's memory wraps. Created at acquire, destroyed with the memory: an uncommitted
 /// reservation is aborted then (a buffer dropped upstream, for example on a flush), and a committed frame's
@@ -49,8 +59,10 @@ struct PoolReservation {
     RetainedFrame committed;
 };
 
-/// Publishes a pool buffer's frame, keeping its memory until the buffer is freed. Called with owner->mutex held.
-[[nodiscard]] Result<void> commit_pool_buffer(PoolReservation& pooled, const FrameInfo& info, std::size_t size);
+/// Publishes a pool buffer's frame with `metadata` (which must fit in the reservation's metadata area), keeping its
+/// memory until the buffer is freed. Called with owner->mutex held.
+[[nodiscard]] Result<void> commit_pool_buffer(PoolReservation& pooled, const FrameInfo& info, std::size_t size,
+                                              std::span<const std::byte> metadata);
 
 /// The reservation wrapped by `buffer` if it is a pool buffer of `owner` whose single memory starts at the
 /// reservation's payload and is still open; nullptr for any other buffer (which the sink then copies).

@@ -10,13 +10,16 @@
 //                so that what a writer process sent and what a reader process received can be compared with diff;
 //   --stamp      writes the CLOCK_MONOTONIC time into the first 8 bytes of each buffer (the writer side) ...
 //   --latency    ... and the reader side subtracts it from its own clock: the one-way latency across processes;
-//   --pause      takes the pipeline from PLAYING to PAUSED and back mid-stream, as an application would.
+//   --pause      takes the pipeline from PLAYING to PAUSED and back mid-stream, as an application would;
+//   --seek, --loop  a flushing seek, and looping with segment seeks (the time tests);
+//   --add-metas  puts test metas on the buffers (the meta tests); buffer lines list the metas that cross a ring.
+// The files: probe_options.cpp (command line), probe_content.cpp (the buffer lines, --repack), probe_metas.cpp
+// (test metas and their description), this one (the pipeline, pad probes, bus, summary).
 // At the end it prints frames, frames/s and the CPU time of this process, and latency percentiles when measured.
 //
 // Exit status: 0 at end of stream, 1 pipeline error (the element's message is printed), 2 bad arguments,
 // 3 --timeout expired, 4 interrupted (SIGINT/SIGTERM twice; the first one sends end-of-stream).
 #include <algorithm>
-#include <charconv>
 #include <cinttypes>
 #include <cmath>
 #include <cstdint>
@@ -24,9 +27,7 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -36,13 +37,13 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
+#include "probe_content.h"
+#include "probe_metas.h"
+#include "probe_options.h"
+
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitPipelineError = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitTimeout = 3;
-constexpr int kExitInterrupted = 4;
+using namespace zbprobe;
 
 // A stamp older than this (or in the future) is not one of ours: the buffer was not stamped.
 constexpr std::int64_t kMaxPlausibleLatencyNs = 10'000'000'000;
@@ -71,188 +72,6 @@ double cpu_seconds()
     return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
-struct Options {
-    std::string probe_name = "probe";
-    bool checksums = false;
-    bool stamp = false;
-    bool latency = false;
-    double report_every_s = 0.0;
-    double timeout_s = 0.0;
-    // --repack PAD: each raw video buffer is copied into a new one made of two memories whose plane strides are
-    // PAD bytes longer than the default (a padded-stride layout described by GstVideoMeta, not from a sink's pool).
-    std::uint32_t repack_pad = 0;
-    bool repack = false;
-    std::uint64_t warmup = 0;     // --warmup: the first buffers count in neither frames/s nor latency
-    std::uint64_t max_frames = 0; // --frames: stop after this many buffers (shmsrc never sees end of stream)
-    std::string label;
-    // --switch-caps N:CAPS: after N buffers, the capsfilter named "switch" gets CAPS (a caps change mid-stream).
-    std::uint64_t switch_after = 0;
-    std::string switch_caps;
-    // --pause N:DELAY:HOLD: DELAY ms after the Nth buffer the pipeline goes to PAUSED, and HOLD ms later back to
-    // PLAYING; "state paused" and "state playing" lines on stdout say when.
-    bool pause = false;
-    std::uint64_t pause_after = 0;
-    unsigned pause_delay_ms = 0;
-    unsigned pause_hold_ms = 0;
-    std::string pipeline;
-};
-
-void print_usage(std::FILE* out)
-{
-    std::fputs(
-        "usage: zb-gst-probe [OPTIONS] PIPELINE-DESCRIPTION...\n"
-        "  --probe NAME          element whose pad is watched (default: probe); its sink pad, or its src pad\n"
-        "  --checksums           print a line per buffer: timestamps, offsets, keyframe, size, SHA-1 of the bytes\n"
-        "  --stamp               write CLOCK_MONOTONIC ns into the first 8 bytes of each buffer (writer side)\n"
-        "  --latency             measure now - stamp for each buffer (reader side); prints p50/p99/p99.9/max\n"
-        "  --report-every S      print frames/s (and latency) every S seconds\n"
-        "  --switch-caps N:CAPS  after N buffers set the 'caps' of the capsfilter named 'switch' to CAPS\n"
-        "  --pause N:DELAY:HOLD  DELAY ms after N buffers set the pipeline to PAUSED, HOLD ms later to PLAYING\n"
-        "  --repack PAD          copy raw video into two-memory buffers with strides PAD bytes longer\n"
-        "  --warmup N            leave the first N buffers out of frames/s and latency (connection set-up)\n"
-        "  --frames N            stop after N buffers, as at end of stream (for sources without EOS, like shmsrc)\n"
-        "  --timeout S           give up after S seconds (exit 3)\n"
-        "  --label TEXT          prefix of the summary lines (default: the program name)\n"
-        "Exit status: 0 end of stream, 1 pipeline error, 2 bad arguments, 3 timeout, 4 interrupted.\n",
-        out);
-}
-
-std::optional<double> parse_seconds(std::string_view text)
-{
-    double value = 0.0;
-    const auto* end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (ec != std::errc{} || ptr != end || !(value >= 0.0)) {
-        return std::nullopt;
-    }
-    return value;
-}
-
-// Parses all of `text` as a decimal number.
-template <typename Number>
-bool parse_number(std::string_view text, Number& value)
-{
-    const auto* end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    return ec == std::errc{} && ptr == end;
-}
-
-// N:DELAY:HOLD of --pause.
-bool parse_pause(std::string_view text, Options& options)
-{
-    const auto first = text.find(':');
-    const auto second = first == std::string_view::npos ? first : text.find(':', first + 1);
-    return second != std::string_view::npos && parse_number(text.substr(0, first), options.pause_after) &&
-           parse_number(text.substr(first + 1, second - first - 1), options.pause_delay_ms) &&
-           parse_number(text.substr(second + 1), options.pause_hold_ms);
-}
-
-// Returns the options, or nullopt after printing why they are wrong.
-std::optional<Options> parse_options(int argc, char** argv)
-{
-    Options options;
-    int index = 1;
-    const auto value_of = [&](std::string_view flag) -> std::optional<std::string> {
-        if (index + 1 >= argc) {
-            std::fprintf(stderr, "zb-gst-probe: error: %.*s needs a value - see --help\n",
-                         static_cast<int>(flag.size()), flag.data());
-            return std::nullopt;
-        }
-        ++index;
-        return std::string(argv[index]);
-    };
-    for (; index < argc; ++index) {
-        const std::string_view arg = argv[index];
-        if (arg == "--help" || arg == "-h") {
-            print_usage(stdout);
-            std::exit(kExitOk);
-        } else if (arg == "--checksums") {
-            options.checksums = true;
-        } else if (arg == "--stamp") {
-            options.stamp = true;
-        } else if (arg == "--latency") {
-            options.latency = true;
-        } else if (arg == "--probe" || arg == "--label") {
-            const auto value = value_of(arg);
-            if (!value) {
-                return std::nullopt;
-            }
-            (arg == "--probe" ? options.probe_name : options.label) = *value;
-        } else if (arg == "--report-every" || arg == "--timeout") {
-            const auto value = value_of(arg);
-            const auto seconds = value ? parse_seconds(*value) : std::nullopt;
-            if (!seconds) {
-                std::fprintf(stderr, "zb-gst-probe: error: %.*s takes a number of seconds - see --help\n",
-                             static_cast<int>(arg.size()), arg.data());
-                return std::nullopt;
-            }
-            (arg == "--timeout" ? options.timeout_s : options.report_every_s) = *seconds;
-        } else if (arg == "--repack") {
-            const auto value = value_of(arg);
-            if (!value) {
-                return std::nullopt;
-            }
-            const char* first = value->data();
-            const auto [ptr, ec] = std::from_chars(first, first + value->size(), options.repack_pad);
-            if (ec != std::errc{} || ptr != first + value->size() || options.repack_pad % 4 != 0) {
-                std::fputs("zb-gst-probe: error: --repack takes a padding in bytes, a multiple of 4\n", stderr);
-                return std::nullopt;
-            }
-            options.repack = true;
-        } else if (arg == "--frames" || arg == "--warmup") {
-            const auto value = value_of(arg);
-            if (!value) {
-                return std::nullopt;
-            }
-            auto& count = arg == "--frames" ? options.max_frames : options.warmup;
-            const char* first = value->data();
-            const auto [ptr, ec] = std::from_chars(first, first + value->size(), count);
-            if (ec != std::errc{} || ptr != first + value->size()) {
-                std::fprintf(stderr, "zb-gst-probe: error: %s takes a number of buffers\n", argv[index - 1]);
-                return std::nullopt;
-            }
-        } else if (arg == "--switch-caps") {
-            const auto value = value_of(arg);
-            const auto colon = value ? value->find(':') : std::string::npos;
-            if (colon == std::string::npos) {
-                std::fputs("zb-gst-probe: error: --switch-caps takes N:CAPS - see --help\n", stderr);
-                return std::nullopt;
-            }
-            const auto* first = value->data();
-            const auto [ptr, ec] = std::from_chars(first, first + colon, options.switch_after);
-            if (ec != std::errc{} || ptr != first + colon) {
-                std::fputs("zb-gst-probe: error: --switch-caps takes N:CAPS with N a buffer count\n", stderr);
-                return std::nullopt;
-            }
-            options.switch_caps = value->substr(colon + 1);
-        } else if (arg == "--pause") {
-            const auto value = value_of(arg);
-            if (!value || !parse_pause(*value, options)) {
-                std::fputs("zb-gst-probe: error: --pause takes N:DELAY:HOLD (a buffer count, then milliseconds)\n",
-                           stderr);
-                return std::nullopt;
-            }
-            options.pause = true;
-        } else if (arg.starts_with("-")) {
-            std::fprintf(stderr, "zb-gst-probe: error: unknown option '%s' - see --help\n", argv[index]);
-            return std::nullopt;
-        } else {
-            break;
-        }
-    }
-    for (; index < argc; ++index) {
-        options.pipeline += argv[index];
-        options.pipeline += ' ';
-    }
-    if (options.pipeline.empty()) {
-        std::fputs("zb-gst-probe: error: no pipeline description given - see --help\n", stderr);
-        return std::nullopt;
-    }
-    if (options.label.empty()) {
-        options.label = "zb-gst-probe";
-    }
-    return options;
-}
 
 // Latency samples in nanoseconds; the streaming thread appends, the main loop reads at reports and at the end.
 class LatencyLog {
@@ -305,6 +124,7 @@ std::string percentiles(std::vector<std::int64_t> samples)
 struct Probe {
     Options options;
     GstElement* pipeline = nullptr; // owned by main()
+    GstPad* pad = nullptr;          // the watched pad; owned by main()
     GMainLoop* loop = nullptr;      // owned by main()
     int exit_code = kExitOk;
     bool eos_sent = false;
@@ -321,138 +141,16 @@ struct Probe {
     std::uint64_t stamp_copies = 0;
     LatencyLog latency;
 
-    // The raw video layout of the current caps (valid when is_video); set by the CAPS event, streaming thread only.
-    GstVideoInfo video_info{};
-    bool is_video = false;
+    // The layout and segment of the watched pad; set by its CAPS and SEGMENT events, streaming thread only.
+    Media media;
+    unsigned loops_left = 0; // --loop: segment seeks still to make
+    bool before_first_seek = false; // --loop: the prerolled buffer before the first seek is flushed, never sent
 
     std::uint64_t reported_buffers = 0;
     std::size_t reported_samples = 0;
     std::int64_t reported_ns = 0;
 };
 
-std::string format_time(GstClockTime t)
-{
-    return GST_CLOCK_TIME_IS_VALID(t) ? std::to_string(t) : std::string("none");
-}
-
-std::string format_offset(guint64 offset)
-{
-    return offset == GST_BUFFER_OFFSET_NONE ? std::string("none") : std::to_string(offset);
-}
-
-// SHA-1 of the bytes a viewer sees: for raw video the visible part of each row of each plane (so that padding,
-// which a layout may leave undefined, does not count), at the offsets and strides of the buffer's GstVideoMeta;
-// otherwise every byte. `layout` gets the plane strides, so that a changed layout shows up in the comparison.
-std::string content_sha1(Probe& probe, GstBuffer* buffer, std::string& layout)
-{
-    GChecksum* checksum = g_checksum_new(G_CHECKSUM_SHA1);
-    bool mapped = false;
-    if (probe.is_video) {
-        GstVideoFrame frame{};
-        if (gst_video_frame_map(&frame, &probe.video_info, buffer, GST_MAP_READ)) {
-            mapped = true;
-            layout = " strides=";
-            const guint planes = GST_VIDEO_FRAME_N_PLANES(&frame);
-            for (guint plane = 0; plane < planes; ++plane) {
-                gint components[GST_VIDEO_MAX_COMPONENTS];
-                gst_video_format_info_component(frame.info.finfo, plane, components);
-                const gint comp = components[0];
-                const gint rows = GST_VIDEO_FRAME_COMP_HEIGHT(&frame, comp);
-                const gint stride = GST_VIDEO_FRAME_PLANE_STRIDE(&frame, plane);
-                // Formats packed in groups (v210, NV12_10LE32) have no pixel stride: hash whole rows then.
-                const gint pixel_stride = GST_VIDEO_FRAME_COMP_PSTRIDE(&frame, comp);
-                const auto row_bytes = pixel_stride > 0
-                                           ? static_cast<gsize>(GST_VIDEO_FRAME_COMP_WIDTH(&frame, comp)) *
-                                                 static_cast<gsize>(pixel_stride)
-                                           : static_cast<gsize>(stride);
-                const auto* data = static_cast<const guint8*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, plane));
-                for (gint row = 0; row < rows; ++row) {
-                    g_checksum_update(checksum, data + static_cast<std::ptrdiff_t>(row) * stride,
-                                      static_cast<gssize>(row_bytes));
-                }
-                layout += (plane == 0 ? "" : ",") + std::to_string(stride);
-            }
-            gst_video_frame_unmap(&frame);
-        }
-    }
-    if (!mapped) {
-        GstMapInfo map{};
-        if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) {
-            g_checksum_free(checksum);
-            return "unmappable";
-        }
-        g_checksum_update(checksum, map.data, static_cast<gssize>(map.size));
-        gst_buffer_unmap(buffer, &map);
-    }
-    std::string digest = g_checksum_get_string(checksum);
-    g_checksum_free(checksum);
-    return digest;
-}
-
-void print_checksum_line(Probe& probe, GstBuffer* buffer)
-{
-    std::string layout;
-    const std::string sha1 = content_sha1(probe, buffer, layout);
-    const bool delta = GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT);
-    std::printf("buffer %" PRIu64 " pts=%s dts=%s duration=%s offset=%s offset_end=%s delta=%d%s sha1=%s\n",
-                probe.buffers, format_time(buffer->pts).c_str(), format_time(buffer->dts).c_str(),
-                format_time(buffer->duration).c_str(), format_offset(buffer->offset).c_str(),
-                format_offset(buffer->offset_end).c_str(), delta ? 1 : 0, layout.c_str(), sha1.c_str());
-}
-
-// Replaces the buffer by a copy in two memories (plane 0, then the other planes) with padded strides.
-void repack_buffer(Probe& probe, GstPadProbeInfo* info)
-{
-    auto* buffer = static_cast<GstBuffer*>(info->data);
-    GstVideoFrame source{};
-    if (!probe.is_video || !gst_video_frame_map(&source, &probe.video_info, buffer, GST_MAP_READ)) {
-        return;
-    }
-    const guint planes = GST_VIDEO_FRAME_N_PLANES(&source);
-    gsize offsets[GST_VIDEO_MAX_PLANES] = {};
-    gint strides[GST_VIDEO_MAX_PLANES] = {};
-    gsize total = 0;
-    gsize first_plane_size = 0;
-    for (guint plane = 0; plane < planes; ++plane) {
-        gint components[GST_VIDEO_MAX_COMPONENTS];
-        gst_video_format_info_component(source.info.finfo, plane, components);
-        const gint rows = GST_VIDEO_FRAME_COMP_HEIGHT(&source, components[0]);
-        strides[plane] = GST_VIDEO_INFO_PLANE_STRIDE(&probe.video_info, plane) +
-                         static_cast<gint>(probe.options.repack_pad);
-        offsets[plane] = total;
-        total += static_cast<gsize>(strides[plane]) * static_cast<gsize>(rows);
-        if (plane == 0) {
-            first_plane_size = total;
-        }
-    }
-    GstBuffer* packed = gst_buffer_new();
-    gst_buffer_append_memory(packed, gst_allocator_alloc(nullptr, first_plane_size, nullptr));
-    if (total > first_plane_size) {
-        gst_buffer_append_memory(packed, gst_allocator_alloc(nullptr, total - first_plane_size, nullptr));
-    }
-    gst_buffer_copy_into(packed, buffer, GST_BUFFER_COPY_METADATA, 0, static_cast<gsize>(-1));
-    gst_buffer_memset(packed, 0, 0xAB, total); // recognisable padding
-    for (guint plane = 0; plane < planes; ++plane) {
-        gint components[GST_VIDEO_MAX_COMPONENTS];
-        gst_video_format_info_component(source.info.finfo, plane, components);
-        const auto row_bytes = static_cast<gsize>(GST_VIDEO_FRAME_COMP_WIDTH(&source, components[0])) *
-                               static_cast<gsize>(GST_VIDEO_FRAME_COMP_PSTRIDE(&source, components[0]));
-        const gint rows = GST_VIDEO_FRAME_COMP_HEIGHT(&source, components[0]);
-        const auto* data = static_cast<const guint8*>(GST_VIDEO_FRAME_PLANE_DATA(&source, plane));
-        const gint source_stride = GST_VIDEO_FRAME_PLANE_STRIDE(&source, plane);
-        for (gint row = 0; row < rows; ++row) {
-            gst_buffer_fill(packed, offsets[plane] + static_cast<gsize>(row) * static_cast<gsize>(strides[plane]),
-                            data + static_cast<std::ptrdiff_t>(row) * source_stride, row_bytes);
-        }
-    }
-    gst_video_frame_unmap(&source);
-    gst_buffer_add_video_meta_full(packed, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_INFO_FORMAT(&probe.video_info),
-                                   static_cast<guint>(GST_VIDEO_INFO_WIDTH(&probe.video_info)),
-                                   static_cast<guint>(GST_VIDEO_INFO_HEIGHT(&probe.video_info)), planes, offsets,
-                                   strides);
-    gst_buffer_unref(buffer);
-    info->data = packed;
-}
 
 // Writes now into the first 8 bytes. Makes the buffer writable first if it is shared (a copy, counted).
 void stamp_buffer(Probe& probe, GstPadProbeInfo* info)
@@ -493,6 +191,43 @@ gboolean on_resume(gpointer user_data)
     return G_SOURCE_REMOVE;
 }
 
+// --seek, in the main loop as an application would do it: a flushing seek, so the running time starts again at 0.
+gboolean on_seek(gpointer user_data)
+{
+    auto& probe = *static_cast<Probe*>(user_data);
+    const auto position = static_cast<gint64>(probe.options.seek_to_ms) * GST_MSECOND;
+    const bool done = gst_element_seek_simple(probe.pipeline, GST_FORMAT_TIME,
+                                              static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE),
+                                              position) != FALSE;
+    std::printf("seek %s\n", done ? "done" : "refused");
+    std::fflush(stdout);
+    return G_SOURCE_REMOVE;
+}
+
+// --force-key-unit: the element watched asks upstream for a keyframe, as a decoder does after an error.
+gboolean on_force_key_unit(gpointer user_data)
+{
+    auto& probe = *static_cast<Probe*>(user_data);
+    GstEvent* event = gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 1);
+    const bool handled = gst_pad_push_event(probe.pad, event) != FALSE;
+    std::printf("force-key-unit %s\n", handled ? "sent" : "not handled");
+    std::fflush(stdout);
+    return G_SOURCE_REMOVE;
+}
+
+// --loop: a segment seek from the start, again at each SEGMENT_DONE; the last one without the segment flag, so that
+// the stream ends with EOS. Non-flushing, as a looping player does: the running time goes on.
+bool seek_segment(Probe& probe, bool flush)
+{
+    const bool last = probe.loops_left <= 1;
+    auto flags = static_cast<GstSeekFlags>((flush ? GST_SEEK_FLAG_FLUSH : 0) | (last ? 0 : GST_SEEK_FLAG_SEGMENT));
+    if (probe.loops_left > 0) {
+        --probe.loops_left;
+    }
+    return gst_element_seek(probe.pipeline, 1.0, GST_FORMAT_TIME, flags, GST_SEEK_TYPE_SET, 0, GST_SEEK_TYPE_NONE,
+                            -1) != FALSE;
+}
+
 // --pause, in the main loop as an application would do it: PAUSED now, PLAYING again after the hold.
 gboolean on_pause(gpointer user_data)
 {
@@ -512,16 +247,27 @@ GstPadProbeReturn on_buffer(GstPad* /*pad*/, GstPadProbeInfo* info, gpointer use
     }
     const std::int64_t now = monotonic_ns();
     auto* buffer = static_cast<GstBuffer*>(info->data);
+    if (probe.before_first_seek) {
+        return GST_PAD_PROBE_OK; // the first seek flushes it: not a buffer of the stream
+    }
     const bool measured = probe.buffers >= probe.options.warmup;
     if (probe.options.latency && measured) {
         measure_latency(probe, buffer, now);
     }
     if (probe.options.repack) {
-        repack_buffer(probe, info);
-        buffer = static_cast<GstBuffer*>(info->data);
+        if (GstBuffer* packed = repacked(probe.media, buffer, probe.options.repack_pad)) {
+            gst_buffer_unref(buffer);
+            buffer = packed;
+            info->data = buffer;
+        }
+    }
+    if (probe.options.add_metas) {
+        buffer = gst_buffer_make_writable(buffer); // shares the memory: a pool buffer stays one
+        info->data = buffer;
+        add_test_metas(buffer, probe.buffers);
     }
     if (probe.options.checksums) {
-        print_checksum_line(probe, buffer);
+        std::printf("%s\n", buffer_line(probe.media, buffer, probe.buffers, probe.options.running_time).c_str());
     }
     if (probe.options.stamp) {
         stamp_buffer(probe, info);
@@ -538,6 +284,12 @@ GstPadProbeReturn on_buffer(GstPad* /*pad*/, GstPadProbeInfo* info, gpointer use
     }
     if (probe.options.pause && probe.buffers == probe.options.pause_after) {
         g_timeout_add(probe.options.pause_delay_ms, on_pause, &probe); // thread-safe: runs in the main loop
+    }
+    if (probe.options.seek && probe.buffers == probe.options.seek_after) {
+        g_idle_add(on_seek, &probe);
+    }
+    if (probe.options.force_key_unit_after != 0 && probe.buffers == probe.options.force_key_unit_after) {
+        g_idle_add(on_force_key_unit, &probe);
     }
     if (!probe.options.switch_caps.empty() && probe.buffers == probe.options.switch_after) {
         GstElement* filter = gst_bin_get_by_name(GST_BIN(probe.pipeline), "switch");
@@ -559,16 +311,23 @@ GstPadProbeReturn on_event(GstPad* /*pad*/, GstPadProbeInfo* info, gpointer user
 {
     auto& probe = *static_cast<Probe*>(user_data);
     auto* event = static_cast<GstEvent*>(info->data);
+    if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP) {
+        probe.before_first_seek = false;
+        return GST_PAD_PROBE_OK;
+    }
+    if (GST_EVENT_TYPE(event) == GST_EVENT_SEGMENT) {
+        const GstSegment* segment = nullptr;
+        gst_event_parse_segment(event, &segment);
+        probe.media.segment = *segment;
+        probe.media.have_segment = segment->format == GST_FORMAT_TIME;
+        return GST_PAD_PROBE_OK;
+    }
     if (GST_EVENT_TYPE(event) != GST_EVENT_CAPS) {
         return GST_PAD_PROBE_OK;
     }
     GstCaps* caps = nullptr;
     gst_event_parse_caps(event, &caps);
-    // gst_video_info_from_caps also accepts encoded video (format ENCODED, no planes): only raw video has rows.
-    const GstStructure* structure = gst_caps_get_structure(caps, 0);
-    probe.is_video = structure != nullptr && gst_structure_has_name(structure, "video/x-raw") &&
-                     gst_video_info_from_caps(&probe.video_info, caps) &&
-                     GST_VIDEO_INFO_N_PLANES(&probe.video_info) > 0;
+    note_caps(probe.media, caps);
     if (probe.options.checksums) {
         gchar* text = gst_caps_to_string(caps);
         std::printf("caps %s\n", text);
@@ -661,6 +420,13 @@ gboolean on_bus_message(GstBus* /*bus*/, GstMessage* message, gpointer user_data
 {
     auto& probe = *static_cast<Probe*>(user_data);
     switch (GST_MESSAGE_TYPE(message)) {
+    case GST_MESSAGE_SEGMENT_DONE:
+        if (!seek_segment(probe, false)) {
+            std::fputs("zb-gst-probe: error: the pipeline refused the looping seek\n", stderr);
+            probe.exit_code = kExitPipelineError;
+            g_main_loop_quit(probe.loop);
+        }
+        break;
     case GST_MESSAGE_EOS:
         if (probe.eos_sent && probe.exit_code == kExitOk) {
             probe.exit_code = kExitInterrupted;
@@ -712,8 +478,24 @@ bool attach_probes(Probe& probe)
         return false;
     }
     gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, &probe, nullptr);
-    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_event, &probe, nullptr);
-    gst_object_unref(pad);
+    gst_pad_add_probe(pad, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM | GST_PAD_PROBE_TYPE_EVENT_FLUSH),
+                      on_event, &probe, nullptr);
+    probe.pad = pad; // owned by main()
+    return true;
+}
+
+// --loop: prerolls, then makes the first segment seek (flushing) before PLAYING. False after printing why not.
+bool start_looping(Probe& probe)
+{
+    gst_element_set_state(probe.pipeline, GST_STATE_PAUSED);
+    if (gst_element_get_state(probe.pipeline, nullptr, nullptr, 30 * GST_SECOND) != GST_STATE_CHANGE_SUCCESS) {
+        std::fputs("zb-gst-probe: error: the pipeline did not preroll for --loop (a live source cannot loop)\n", stderr);
+        return false;
+    }
+    if (!seek_segment(probe, true)) {
+        std::fputs("zb-gst-probe: error: the pipeline refused the segment seek of --loop (not seekable?)\n", stderr);
+        return false;
+    }
     return true;
 }
 
@@ -722,6 +504,7 @@ bool attach_probes(Probe& probe)
 int main(int argc, char** argv)
 {
     gst_init(nullptr, nullptr);
+    register_test_metas();
     auto options = parse_options(argc, argv);
     if (!options) {
         print_usage(stderr);
@@ -765,7 +548,11 @@ int main(int argc, char** argv)
     const std::int64_t start_ns = monotonic_ns();
     const long start_faults = minor_faults();
     probe.reported_ns = start_ns;
-    if (gst_element_set_state(probe.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    probe.loops_left = probe.options.loops;
+    probe.before_first_seek = probe.options.loops > 0;
+    if (probe.options.loops > 0 && !start_looping(probe)) {
+        probe.exit_code = kExitPipelineError;
+    } else if (gst_element_set_state(probe.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
         // The failing element posted an error with the reason on the bus: print it rather than wait.
         GstBus* failed_bus = gst_element_get_bus(probe.pipeline);
         GstMessage* message = gst_bus_pop_filtered(failed_bus, GST_MESSAGE_ERROR);
@@ -790,6 +577,7 @@ int main(int argc, char** argv)
 
     print_summary(probe, start_ns, start_faults);
     g_source_remove(bus_watch);
+    gst_object_unref(probe.pad);
     gst_object_unref(probe.pipeline);
     g_main_loop_unref(probe.loop);
     return probe.exit_code;

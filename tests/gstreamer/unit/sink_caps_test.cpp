@@ -28,8 +28,9 @@ constexpr const char* kQvgaI420 = "video/x-raw,format=I420,width=320,height=240,
 constexpr std::size_t kQvgaI420Size = 320 * 240 * 3 / 2;
 constexpr const char* kVgaI420 = "video/x-raw,format=I420,width=640,height=480,framerate=25/1";
 constexpr std::size_t kVgaI420Size = 640 * 480 * 3 / 2;
-// What the sink sizes a ring by: each frame plus its record overhead (docs/gstreamer.md, size).
-constexpr std::size_t kRecordOverhead = 256;
+// What the sink sizes a ring by: each frame plus its per-frame metadata area (256 bytes) and the payload's 64-byte
+// alignment (docs/gstreamer.md, size).
+constexpr std::size_t kRecordOverhead = 256 + 64;
 
 } // namespace
 

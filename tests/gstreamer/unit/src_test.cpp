@@ -20,6 +20,8 @@ using namespace std::chrono_literals;
 using zbtest::BufferPtr;
 using zbtest::HarnessPtr;
 using zbtest::RingName;
+using zbtest::make_writer;
+using zbtest::src_harness;
 
 namespace {
 
@@ -36,30 +38,6 @@ zerobuffer::StreamFormat padded_i420()
     format.planes = {{0, 80}, {80 * 48 + 128, 48}, {80 * 48 + 128 + 48 * 24, 48}};
     format.frame_size = 80 * 48 + 128 + 2 * 48 * 24;
     return format;
-}
-
-zerobuffer::Writer make_writer(const RingName& ring, const zerobuffer::StreamFormat& format,
-                               zerobuffer::WriterOptions options = {})
-{
-    options.ring_size = options.ring_size == zerobuffer::WriterOptions{}.ring_size ? std::size_t{1} << 20 : options.ring_size;
-    auto writer = zerobuffer::Writer::create(ring.str(), options);
-    EXPECT_TRUE(writer.has_value()) << (writer ? "" : writer.error().message);
-    auto generation = writer->set_stream_metadata(zerobuffer::to_json(format));
-    EXPECT_TRUE(generation.has_value());
-    return std::move(*writer);
-}
-
-HarnessPtr src_harness(const RingName& ring, std::initializer_list<std::pair<const char*, const char*>> properties = {})
-{
-    GstElement* src = gst_element_factory_make("zerobuffersrc", nullptr);
-    EXPECT_NE(src, nullptr) << "zerobuffersrc not found: is GST_PLUGIN_PATH set to the build tree?";
-    g_object_set(src, "ring", ring.c_str(), nullptr);
-    for (const auto& [name, value] : properties)
-        gst_util_set_object_arg(G_OBJECT(src), name, value);
-    gst_object_ref_sink(src);
-    HarnessPtr harness(gst_harness_new_with_element(src, nullptr, "src"));
-    gst_object_unref(src);
-    return harness;
 }
 
 void write_frame(zerobuffer::Writer& writer, std::size_t size, std::uint8_t seed, zerobuffer::FrameInfo info = {})

@@ -85,6 +85,30 @@ HarnessPtr sink_harness(const RingName& ring, std::initializer_list<std::pair<co
     return harness;
 }
 
+HarnessPtr src_harness(const RingName& ring, std::initializer_list<std::pair<const char*, const char*>> properties)
+{
+    GstElement* src = gst_element_factory_make("zerobuffersrc", nullptr);
+    EXPECT_NE(src, nullptr) << "zerobuffersrc not found: is GST_PLUGIN_PATH set to the build tree?";
+    g_object_set(src, "ring", ring.c_str(), nullptr);
+    for (const auto& [name, value] : properties)
+        gst_util_set_object_arg(G_OBJECT(src), name, value);
+    gst_object_ref_sink(src);
+    HarnessPtr harness(gst_harness_new_with_element(src, nullptr, "src"));
+    gst_object_unref(src);
+    return harness;
+}
+
+zerobuffer::Writer make_writer(const RingName& ring, const zerobuffer::StreamFormat& format,
+                               zerobuffer::WriterOptions options)
+{
+    options.ring_size = options.ring_size == zerobuffer::WriterOptions{}.ring_size ? std::size_t{1} << 20 : options.ring_size;
+    auto writer = zerobuffer::Writer::create(ring.str(), options);
+    EXPECT_TRUE(writer.has_value()) << (writer ? "" : writer.error().message);
+    auto generation = writer->set_stream_metadata(zerobuffer::to_json(format));
+    EXPECT_TRUE(generation.has_value());
+    return std::move(*writer);
+}
+
 bool push_caps(GstHarness* harness, const char* caps_text)
 {
     GstCaps* caps = gst_caps_from_string(caps_text);

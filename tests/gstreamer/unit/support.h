@@ -17,6 +17,7 @@
 #include <zerobuffer/inspect.h>
 #include <zerobuffer/reader.h>
 #include <zerobuffer/stream_format.h>
+#include <zerobuffer/writer.h>
 
 namespace zbtest {
 
@@ -78,6 +79,14 @@ void fill_pattern(std::span<std::byte> bytes, std::uint8_t seed);
 /// A GstHarness around a zerobuffersink writing `ring`; properties are set from strings, as gst-launch-1.0 does.
 [[nodiscard]] HarnessPtr sink_harness(const RingName& ring,
                                       std::initializer_list<std::pair<const char*, const char*>> properties = {});
+
+/// A GstHarness around a zerobuffersrc reading `ring`; properties are set from strings.
+[[nodiscard]] HarnessPtr src_harness(const RingName& ring,
+                                     std::initializer_list<std::pair<const char*, const char*>> properties = {});
+
+/// A writer of `ring` (1 MiB unless options say otherwise) that has published `format`.
+[[nodiscard]] zerobuffer::Writer make_writer(const RingName& ring, const zerobuffer::StreamFormat& format,
+                                             zerobuffer::WriterOptions options = {});
 
 /// Pushes a caps event without gst_harness_set_src_caps()'s assertion that it was handled.
 bool push_caps(GstHarness* harness, const char* caps_text);

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+// zerobuffersrc: the frame loop. Waits for the writer (reconnect), acquires frames in slices so that a flush or a
+// stop interrupts it, follows caps changes, turns the ring's errors into messages a user can act on.
+#include <chrono>
+#include <thread>
+
+#include "src_state.h"
+
+#define GST_CAT_DEFAULT gst_zero_buffer_src_debug
+
+namespace zerobuffer::gst::src {
+
+namespace {
+
+// acquire() waits in slices this long so that unlock() (flushing, stopping) interrupts it promptly. The wait
+// itself sleeps on the ring's futex: a frame wakes it at once.
+constexpr std::chrono::milliseconds kWaitSlice{50};
+// How often a reconnecting source looks for the ring to appear again.
+constexpr std::chrono::milliseconds kReconnectPoll{20};
+
+} // namespace
+
+GstFlowReturn create(GstPushSrc* push_src, GstBuffer** out)
+{
+    auto* self = GST_ZERO_BUFFER_SRC(push_src);
+    SrcState& state = *self->state;
+    const Settings& settings = state.active;
+    const auto started = std::chrono::steady_clock::now();
+    const auto timed_out = [&] {
+        return settings.timeout_ms != 0 &&
+               std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(settings.timeout_ms);
+    };
+
+    while (true) {
+        if (state.flushing.load(std::memory_order_acquire))
+            return GST_FLOW_FLUSHING;
+        if (!state.reader) {
+            const AttachResult attached = attach(self);
+            if (attached == AttachResult::Failed)
+                return GST_FLOW_ERROR;
+            if (attached == AttachResult::Retry) {
+                if (timed_out()) {
+                    GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND,
+                                      ("no writer created ring '%s' within timeout=%u ms: start the writer or raise "
+                                       "timeout (0 waits forever)",
+                                       settings.ring.c_str(), settings.timeout_ms),
+                                      (nullptr));
+                    return GST_FLOW_ERROR;
+                }
+                std::this_thread::sleep_for(kReconnectPoll);
+                continue;
+            }
+        }
+
+        auto frame = state.reader->reader.acquire(kWaitSlice);
+        if (!frame) {
+            const Error& error = frame.error();
+            switch (error.code) {
+            case Errc::Timeout:
+                if (timed_out()) {
+                    GST_ELEMENT_ERROR(self, RESOURCE, READ,
+                                      ("no frame from ring '%s' within timeout=%u ms: is the writer stalled? raise "
+                                       "timeout (0 waits forever)",
+                                       settings.ring.c_str(), settings.timeout_ms),
+                                      (nullptr));
+                    return GST_FLOW_ERROR;
+                }
+                continue;
+            case Errc::WriterGone:
+                if (settings.reconnect) {
+                    GST_INFO_OBJECT(self, "writer of ring '%s' is gone: waiting for a new one", settings.ring.c_str());
+                    state.reader.reset();
+                    state.discont_next = true;
+                    reset_timeline(self);
+                    continue;
+                }
+                GST_ELEMENT_ERROR(self, RESOURCE, READ,
+                                  ("the writer of ring '%s' stopped without end-of-stream (it died or was killed): "
+                                   "restart it, and set reconnect=true to survive writer restarts",
+                                   settings.ring.c_str()),
+                                  ("%s", error.message.c_str()));
+                return GST_FLOW_ERROR;
+            case Errc::InvalidState:
+                // The reader's holds are all taken (copies keep one free, so only when downstream keeps frames of an
+                // earlier reader of this element): wait for one to be freed.
+                if (!state.warned_held) {
+                    GST_WARNING_OBJECT(self, "all %u holds of the reader are taken: waiting for downstream to free one",
+                                       state.reader->reader.max_held());
+                    state.warned_held = true;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                continue;
+            case Errc::ChecksumMismatch:
+                GST_ELEMENT_WARNING(self, STREAM, DECODE,
+                                    ("a frame of ring '%s' failed its checksum and was dropped", settings.ring.c_str()),
+                                    ("%s", error.message.c_str()));
+                state.discont_next = true;
+                continue;
+            case Errc::AuthenticationFailed:
+                GST_ELEMENT_ERROR(self, RESOURCE, NOT_AUTHORIZED,
+                                  ("a frame of ring '%s' failed its MAC: wrong secret, or the ring was tampered with",
+                                   settings.ring.c_str()),
+                                  ("%s", error.message.c_str()));
+                return GST_FLOW_ERROR;
+            default:
+                GST_ELEMENT_ERROR(self, RESOURCE, READ,
+                                  ("could not read from ring '%s': %s", settings.ring.c_str(), error.message.c_str()),
+                                  (nullptr));
+                return GST_FLOW_ERROR;
+            }
+        }
+
+        if ((frame->info().flags & kFrameEndOfStream) != 0) {
+            GST_INFO_OBJECT(self, "end of stream from the writer of ring '%s'", settings.ring.c_str());
+            return GST_FLOW_EOS;
+        }
+        if ((frame->format_changed() || state.need_caps) && !update_caps(self))
+            return GST_FLOW_NOT_NEGOTIATED;
+        if (state.raw_video) {
+            if (auto checked = check_video_layout(state.video_info, state.format, frame->payload().size()); !checked) {
+                GST_ELEMENT_ERROR(self, STREAM, FORMAT,
+                                  ("ring '%s' sent a frame that does not match its stream format: %s",
+                                   settings.ring.c_str(), checked.error().message.c_str()),
+                                  (nullptr));
+                return GST_FLOW_ERROR;
+            }
+        }
+        const frame_meta::FrameMeta meta = frame_metadata(self, *frame);
+        const std::uint64_t sequence = frame->sequence();
+        request_keyframe_if_needed(self, (frame->info().flags & kFrameKeyframe) != 0);
+        note_frame_timing(
+            self, frame->info().duration >= 0 ? static_cast<GstClockTime>(frame->info().duration) : GST_CLOCK_TIME_NONE,
+            frame->payload().size(), frame->metadata().size());
+        GstBuffer* buffer = buffer_for_frame(self, std::move(*frame), meta);
+        if (buffer == nullptr)
+            return GST_FLOW_ERROR;
+        update_segment(self, meta.segment, sequence, buffer);
+        *out = buffer;
+        return GST_FLOW_OK;
+    }
+}
+
+} // namespace zerobuffer::gst::src
