@@ -132,12 +132,19 @@ int run(const IngestOptions& options)
                                : make_passthrough_sink(context, stream, framerate);
     Result<void> result = sink ? pump(options, *input, context, **sink) : tl::unexpected(sink.error());
 
-    // Whatever happened, readers get a clean end of stream; open reservations were aborted by their destructors.
+    // Whatever happened, readers get a clean end of stream. Open reservations of this thread were aborted by their
+    // destructors; the decoder's pictures go with the decoder (the sink), after this.
+    const zerobuffer::WriterCounters counters = ring.counters(); // The video frames only, not end-of-stream.
     ring.end_of_stream();
-    const std::string extra = std::to_string(context.corrupt) + " corrupt packets or frames" +
+    const std::string extra = std::to_string(context.corrupt) + " corrupt packets or frames, " +
+                              std::to_string(counters.frames_in_place) + " in place, " +
+                              std::to_string(counters.frames_copied) + " copied" +
                               (stop_requested() ? ", stopped by signal" : "");
     if (ring.created() || result) {
         progress.summary(ring.frames(), ring.dropped(), clock.media_time_ns(), extra);
+        if (const std::string note = sink ? (*sink)->summary_note(options.verbose) : std::string(); !note.empty()) {
+            std::fprintf(stderr, "%s: %s\n", kProgram, note.c_str());
+        }
     }
     if (!result) {
         const Failure failure = failure_from(result.error());
@@ -145,7 +152,7 @@ int run(const IngestOptions& options)
                      failure.message.c_str());
         return failure.exit_code;
     }
-    if (!ring.created() && !stop_requested()) {
+    if (!ring.published() && !stop_requested()) {
         std::fprintf(stderr, "%s: error: input '%s' gave no video frame - check that it is not empty or corrupt\n",
                      kProgram, options.input.c_str());
         return kExitInput;

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: MIT
-// zb-ingest's decode mode: packets are decoded with libavcodec and each frame written into a ring reservation.
+// zb-ingest's decode mode: packets are decoded with libavcodec and every frame published into the ring, decoded
+// straight into ring memory where the decoder allows it (ring_pictures.h), else converted by libswscale into a
+// reservation or copied into one once.
 #include "decode_sink.h"
 
 #include <array>
+#include <chrono>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "formats.h"
+#include "ring_pictures.h"
 
 extern "C" {
 #include <libavutil/imgutils.h>
@@ -16,17 +21,70 @@ extern "C" {
 namespace zbffmpeg::ingest {
 namespace {
 
-/// Decode mode: packet -> decoder -> (swscale) -> ring reservation.
+/// A plane layout and the frames it describes.
+struct FrameLayout {
+    AVPixelFormat format = AV_PIX_FMT_NONE;
+    int width = 0;
+    int height = 0;
+    RawLayout layout;
+
+    [[nodiscard]] bool describes(const AVFrame& frame) const noexcept
+    {
+        return frame.format == format && frame.width == width && frame.height == height;
+    }
+    [[nodiscard]] bool same_as(const FrameLayout& other) const noexcept
+    {
+        return format == other.format && width == other.width && height == other.height &&
+               layout.planes == other.layout.planes && layout.frame_size == other.layout.frame_size;
+    }
+};
+
+/// The planes of `frame` as it lies in `payload` (offsets from the payload, the strides the decoder used),
+/// checked like a reader checks them; nullopt when a plane is outside it or runs backwards.
+std::optional<FrameLayout> layout_in(const AVFrame& frame, std::span<const std::byte> payload)
+{
+    const auto format = static_cast<AVPixelFormat>(frame.format);
+    zerobuffer::StreamFormat described;
+    described.width = static_cast<std::uint32_t>(frame.width);
+    described.height = static_cast<std::uint32_t>(frame.height);
+    described.pixel_format = std::string(gst_format_name(format));
+    const auto* base = reinterpret_cast<const std::uint8_t*>(payload.data());
+    const int planes = av_pix_fmt_count_planes(format);
+    for (int i = 0; i < planes && i < 4; ++i) {
+        const std::uint8_t* data = frame.data[i];
+        if (data == nullptr || data < base || data >= base + payload.size() || frame.linesize[i] <= 0) {
+            return std::nullopt;
+        }
+        described.planes.push_back({static_cast<std::uint64_t>(data - base), static_cast<std::uint32_t>(frame.linesize[i])});
+    }
+    auto checked = checked_layout(described, format, payload.size());
+    if (!checked) {
+        return std::nullopt;
+    }
+    checked->frame_size = payload.size(); // The whole picture, padding included, is the frame.
+    return FrameLayout{format, frame.width, frame.height, std::move(*checked)};
+}
+
+/// Decode mode: packet -> decoder -> ring memory (direct), or -> libswscale / one copy -> ring reservation.
 class DecodeSink final : public Sink {
 public:
-    DecodeSink(Context& context, CodecContextPtr decoder, FramePtr frame, AVRational framerate, AVRational time_base)
-        : context_(context), decoder_(std::move(decoder)), frame_(std::move(frame)), framerate_(framerate),
-          time_base_(time_base)
+    DecodeSink(Context& context, std::unique_ptr<RingPictures> pictures, CodecContextPtr decoder, FramePtr frame,
+               AVRational framerate, AVRational time_base, std::string copy_reason)
+        : context_(context), pictures_(std::move(pictures)), decoder_(std::move(decoder)), frame_(std::move(frame)),
+          framerate_(framerate), time_base_(time_base), copy_reason_(std::move(copy_reason))
     {
     }
 
     Result<void> send(const AVPacket* packet) override
     {
+        if (pictures_ && packet != nullptr) {
+            // Wait for room here, where it blocks nobody: the picture this packet needs is then ready in the ring.
+            auto stocked = pictures_->stock(context_.ring, context_.options.writer.reader_timeout);
+            if (!stocked) {
+                return tl::unexpected(stocked.error());
+            }
+            ring_full_ = !*stocked;
+        }
         const int sent = avcodec_send_packet(decoder_.get(), packet);
         if (sent < 0 && sent != AVERROR_EOF) {
             if (sent == AVERROR(EAGAIN)) {
@@ -49,7 +107,7 @@ public:
                 return make_error(FfmpegIoErrc::InputInvalid, "decoding failed: " + av_error_text(received));
             }
             auto written = write_frame(*frame_);
-            av_frame_unref(frame_.get());
+            av_frame_unref(frame_.get()); // Never under the ring's lock: it may free a ring picture.
             if (!written) {
                 return written;
             }
@@ -59,8 +117,38 @@ public:
 
     void restart() override { avcodec_flush_buffers(decoder_.get()); }
 
+    std::string summary_note(bool verbose) const override
+    {
+        std::string details;
+        if (verbose && pictures_) {
+            details = "the decoder kept up to " + std::to_string(pictures_->most_pictures()) +
+                      " pictures in ring memory at once";
+        }
+        if (copied_ == 0) {
+            return details;
+        }
+        std::string why = copy_reason_;
+        if (pictures_) {
+            const CopyReasons& reasons = pictures_->copy_reasons();
+            const auto add = [&](std::uint64_t count, const char* text) {
+                if (count != 0) {
+                    why += (why.empty() ? "" : "; ") + std::to_string(count) + text;
+                }
+            };
+            add(reasons.no_room.load(), " decoder pictures found no room in the ring (readers held frames or had not "
+                                        "read them, or the decoder kept more than its share: --ring-size gives more)");
+            add(reasons.odd_format.load(), " decoder pictures were in a format ring memory is not used for "
+                                           "(hardware, paletted, or not the stream's)");
+            add(reasons.no_ring.load(), " decoder pictures came before the ring could be created");
+            const std::uint64_t explained = reasons.no_room + reasons.odd_format + reasons.no_ring;
+            add(outside_ > explained ? outside_ - explained : 0, " frames the decoder output from its own memory");
+        }
+        return std::to_string(copied_) + " of " + std::to_string(context_.ring.frames()) +
+               " frames were copied into the ring once: " + why + (details.empty() ? "" : "; " + details);
+    }
+
 private:
-    /// Sets up the output format (and a scaler when asked or needed) for frames like `frame`.
+    /// Sets up the scaler (when asked for a conversion) and the packed layout for frames like `frame`.
     Result<void> configure(const AVFrame& frame)
     {
         const auto input_format = static_cast<AVPixelFormat>(frame.format);
@@ -91,17 +179,27 @@ private:
         if (!layout) {
             return tl::unexpected(layout.error());
         }
-        layout_ = std::move(*layout);
-        output_format_ = output_format;
-        output_width_ = width;
-        output_height_ = height;
+        packed_ = FrameLayout{output_format, width, height, std::move(*layout)};
         input_format_ = input_format;
         input_width_ = frame.width;
         input_height_ = frame.height;
-        const AVRational aspect = frame.sample_aspect_ratio;
-        return context_.ring.publish(
-            raw_stream_format(output_format, width, height, layout_, framerate_, aspect, time_base_),
-            layout_.frame_size);
+        aspect_ = frame.sample_aspect_ratio;
+        return {};
+    }
+
+    /// Makes `layout` the stream format of the frames committed from now on, if it is not already.
+    Result<void> publish(const FrameLayout& layout)
+    {
+        if (published_ && published_->same_as(layout)) {
+            return {};
+        }
+        auto published = context_.ring.publish(raw_stream_format(layout.format, layout.width, layout.height,
+                                                                 layout.layout, framerate_, aspect_, time_base_),
+                                               layout.layout.frame_size);
+        if (published) {
+            published_ = layout;
+        }
+        return published;
     }
 
     Result<void> write_frame(const AVFrame& frame)
@@ -117,37 +215,6 @@ private:
         }
         const std::int64_t pts_ns = context_.clock.or_next(context_.clock.to_ns(frame.best_effort_timestamp));
         context_.clock.pace(pts_ns);
-        auto reservation = context_.ring.reserve(layout_.frame_size);
-        if (!reservation) {
-            return tl::unexpected(reservation.error());
-        }
-        if (!*reservation) {
-            return {}; // Dropped: readers too slow; counted by the ring output.
-        }
-        std::array<std::uint8_t*, 4> planes{};
-        std::array<int, 4> strides{};
-        auto* payload = reinterpret_cast<std::uint8_t*>((*reservation)->payload().data());
-        for (std::size_t i = 0; i < layout_.planes.size(); ++i) {
-            planes[i] = payload + layout_.planes[i].offset;
-            strides[i] = static_cast<int>(layout_.planes[i].stride);
-        }
-        if (scaler_) {
-            sws_scale(scaler_.get(), frame.data, frame.linesize, 0, frame.height, planes.data(), strides.data());
-        } else {
-            // The one copy of decode mode: from the decoder's (reference-counted) frame into the ring.
-            (*reservation)->mark_copied();
-            for (std::size_t i = 0; i < layout_.planes.size(); ++i) {
-                const std::uint32_t rows = layout_.plane_heights[i];
-                if (frame.linesize[i] == strides[i] && rows > 0) {
-                    // Same stride: one large memcpy (non-temporal stores in glibc) instead of one per row.
-                    std::memcpy(planes[i], frame.data[i],
-                                static_cast<std::size_t>(strides[i]) * (rows - 1) + layout_.row_bytes[i]);
-                } else {
-                    av_image_copy_plane(planes[i], strides[i], frame.data[i], frame.linesize[i],
-                                        static_cast<int>(layout_.row_bytes[i]), static_cast<int>(rows));
-                }
-            }
-        }
         zerobuffer::FrameInfo info;
         info.pts = pts_ns;
         info.duration = duration_ns;
@@ -161,24 +228,128 @@ private:
                          "flagged corrupted)\n",
                          kProgram, static_cast<double>(pts_ns) / 1e9);
         }
-        info.flags = context_.take_flags(flags);
+        info.flags = flags;
         context_.clock.saw(pts_ns, duration_ns);
-        return context_.ring.commit(**reservation, info, layout_.frame_size);
+        if (scaler_) {
+            return write_converted(frame, info);
+        }
+        if (pictures_) {
+            auto direct = write_direct(frame, info);
+            if (!direct || *direct) {
+                return direct ? Result<void>{} : tl::unexpected(direct.error());
+            }
+        }
+        return write_copy(frame, info);
+    }
+
+    /// Publishes a frame the decoder rendered into ring memory, in place. False when it is not in a ring picture.
+    Result<bool> write_direct(const AVFrame& frame, zerobuffer::FrameInfo info)
+    {
+        RingPicture* picture = pictures_->open_picture_of(frame);
+        if (picture == nullptr) {
+            ++outside_;
+            return false;
+        }
+        std::optional<FrameLayout> layout = layout_in(frame, picture->reservation.payload());
+        if (!layout) {
+            ++outside_;
+            return false;
+        }
+        if (auto published = publish(*layout); !published) {
+            return tl::unexpected(published.error());
+        }
+        direct_ = std::move(layout);
+        info.flags = context_.take_flags(info.flags);
+        if (auto committed = context_.ring.commit_picture(*picture, info); !committed) {
+            return tl::unexpected(committed.error());
+        }
+        return true;
+    }
+
+    /// The one copy: from the decoder's memory into a reservation, in the layout of the frames decoded in place
+    /// when there are such (so that the stream format does not change), else the packed layout.
+    Result<void> write_copy(const AVFrame& frame, zerobuffer::FrameInfo info)
+    {
+        const FrameLayout& target = direct_ && direct_->describes(frame) ? *direct_ : packed_;
+        if (auto published = publish(target); !published) {
+            return published;
+        }
+        // After the ring had no room for --reader-timeout ahead of this packet, only a look: one wait per frame.
+        auto reservation = context_.ring.reserve_within(
+            target.layout.frame_size,
+            ring_full_ ? std::chrono::nanoseconds(0) : std::chrono::nanoseconds(context_.options.writer.reader_timeout));
+        if (!reservation) {
+            return tl::unexpected(reservation.error());
+        }
+        if (!*reservation) {
+            context_.ring.count_drop(); // Readers too slow.
+            return {};
+        }
+        auto* payload = reinterpret_cast<std::uint8_t*>((*reservation)->payload().data());
+        const RawLayout& layout = target.layout;
+        for (std::size_t i = 0; i < layout.planes.size(); ++i) {
+            std::uint8_t* plane = payload + layout.planes[i].offset;
+            const auto stride = static_cast<int>(layout.planes[i].stride);
+            const std::uint32_t rows = layout.plane_heights[i];
+            if (frame.linesize[i] == stride && rows > 0) {
+                // Same stride: one large memcpy (non-temporal stores in glibc) instead of one per row.
+                std::memcpy(plane, frame.data[i], static_cast<std::size_t>(stride) * (rows - 1) + layout.row_bytes[i]);
+            } else {
+                av_image_copy_plane(plane, stride, frame.data[i], frame.linesize[i],
+                                    static_cast<int>(layout.row_bytes[i]), static_cast<int>(rows));
+            }
+        }
+        info.flags = context_.take_flags(info.flags);
+        if (auto committed = context_.ring.commit(**reservation, info, layout.frame_size, true); !committed) {
+            return committed;
+        }
+        ++copied_;
+        return {};
+    }
+
+    /// --pix-fmt/--size: libswscale writes the converted frame straight into the reservation.
+    Result<void> write_converted(const AVFrame& frame, zerobuffer::FrameInfo info)
+    {
+        if (auto published = publish(packed_); !published) {
+            return published;
+        }
+        auto reservation = context_.ring.reserve(packed_.layout.frame_size);
+        if (!reservation) {
+            return tl::unexpected(reservation.error());
+        }
+        if (!*reservation) {
+            return {};
+        }
+        std::array<std::uint8_t*, 4> planes{};
+        std::array<int, 4> strides{};
+        auto* payload = reinterpret_cast<std::uint8_t*>((*reservation)->payload().data());
+        for (std::size_t i = 0; i < packed_.layout.planes.size(); ++i) {
+            planes[i] = payload + packed_.layout.planes[i].offset;
+            strides[i] = static_cast<int>(packed_.layout.planes[i].stride);
+        }
+        sws_scale(scaler_.get(), frame.data, frame.linesize, 0, frame.height, planes.data(), strides.data());
+        info.flags = context_.take_flags(info.flags);
+        return context_.ring.commit(**reservation, info, packed_.layout.frame_size, false);
     }
 
     Context& context_;
+    std::unique_ptr<RingPictures> pictures_; ///< Before decoder_: the decoder calls into it until it is freed.
     CodecContextPtr decoder_;
     FramePtr frame_;
     AVRational framerate_;
     AVRational time_base_;
+    std::string copy_reason_; ///< Why the decoder does not render into ring memory at all ("" when it does).
     SwsContextPtr scaler_;
-    RawLayout layout_;
+    FrameLayout packed_;                 ///< Planes one after another: the conversion's and the plain copy's layout.
+    std::optional<FrameLayout> direct_;  ///< The layout of the latest frame decoded in ring memory.
+    std::optional<FrameLayout> published_;
+    AVRational aspect_{1, 1};
     int input_format_ = AV_PIX_FMT_NONE;
     int input_width_ = 0;
     int input_height_ = 0;
-    AVPixelFormat output_format_ = AV_PIX_FMT_NONE;
-    int output_width_ = 0;
-    int output_height_ = 0;
+    bool ring_full_ = false; ///< The latest picture reserved ahead found no room within --reader-timeout.
+    std::uint64_t copied_ = 0;
+    std::uint64_t outside_ = 0; ///< Frames the decoder output from memory that is not an open ring picture.
 };
 
 } // namespace
@@ -199,11 +370,29 @@ Result<std::unique_ptr<Sink>> make_decode_sink(Context& context, const AVStream&
     decoder->pkt_timebase = stream.time_base;
     decoder->thread_count = context.options.threads;
     decoder->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    std::string copy_reason = RingPictures::refusal(*codec, *stream.codecpar, context.options);
+    std::unique_ptr<RingPictures> pictures;
+    if (copy_reason.empty()) {
+        pictures = std::make_unique<RingPictures>(context.ring.shared(), context.options);
+        pictures->install(*decoder);
+    }
+    if (context.options.verbose) {
+        if (copy_reason.empty()) {
+            std::fprintf(stderr, "%s: the %s decoder decodes straight into ring memory\n", kProgram, codec->name);
+        } else {
+            std::fprintf(stderr, "%s: decoded frames are copied into the ring once: %s\n", kProgram,
+                         copy_reason.c_str());
+        }
+    }
     if (const int opened = avcodec_open2(decoder.get(), codec, nullptr); opened < 0) {
         return make_error(FfmpegIoErrc::Unsupported,
                           std::string("cannot open the ") + codec->name + " decoder: " + av_error_text(opened));
     }
-    return std::make_unique<DecodeSink>(context, std::move(decoder), std::move(frame), framerate, stream.time_base);
+    if (pictures) {
+        pictures->opened(*decoder);
+    }
+    return std::make_unique<DecodeSink>(context, std::move(pictures), std::move(decoder), std::move(frame), framerate,
+                                        stream.time_base, std::move(copy_reason));
 }
 
 } // namespace zbffmpeg::ingest

@@ -25,6 +25,13 @@ udp://...), a V4L2 device (/dev/video0 with --format v4l2) or a lavfi source (wi
 RING is the ring name (shared-memory object /dev/shm/zb-RING); it is created when the first frame is ready.
 Only the best video stream is written. At the end an end-of-stream frame is committed.
 
+Decode mode writes frames without copying them where it can. Decoders with direct rendering (h264, hevc, vp9,
+mpeg2video and most of FFmpeg's own) decode straight into ring memory; frames are published in output order
+and the ring keeps the decoder's reference frames intact. One copy per frame remains for decoders without it
+(rawvideo, libdav1d, lavfi sources), with --copy, and for frames the ring has no room for within a few ms
+(readers hold frames or have not read them). --pix-fmt and --size convert with libswscale, which writes into
+the ring itself. The summary line counts the frames written in place and copied.
+
 Input:
   -f, --format NAME        force the input format (lavfi, v4l2, h264, mpegts...; see 'ffmpeg -formats')
   -o, --input-option K=V   pass an option to the demuxer/protocol/device (repeatable), e.g. -o video_size=1280x720
@@ -37,9 +44,11 @@ Decoding:
       --pix-fmt NAME       convert to this pixel format (FFmpeg or GStreamer name: yuv420p/I420, nv12/NV12,
                            rgba/RGBA...); default: keep the decoder's
       --size WxH           scale to this size; default: keep the decoder's
+      --copy               decode into the decoder's own memory and copy each frame into the ring once
   -t, --threads N          decoder threads (default 0 = automatic)
 Ring:
-      --ring-size BYTES    ring payload size, K/M/G suffixes (default: 64M, or 8 frames when frames are larger)
+      --ring-size BYTES    ring payload size, K/M/G suffixes (default: 64M, or when frames are larger, room for
+                           the frames the decoder keeps plus 8 for readers)
       --max-readers N      reader slots (default 8)
       --checksum           protect every frame with a BLAKE2b checksum
       --reader-timeout MS  longest wait for slow lossless readers before a frame is dropped (default 5000)
@@ -118,6 +127,8 @@ std::optional<Failure> parse_arguments(int argc, char** argv, IngestOptions& opt
             }
         } else if (arg == "--no-decode") {
             options.decode = false;
+        } else if (arg == "--copy") {
+            options.copy_frames = true;
         } else if (arg == "--pix-fmt") {
             if (!value(text)) {
                 return usage("--pix-fmt needs a pixel format name");
@@ -179,6 +190,9 @@ std::optional<Failure> parse_arguments(int argc, char** argv, IngestOptions& opt
     options.ring = positional[1];
     if (!options.decode && (options.pixel_format != AV_PIX_FMT_NONE || options.width != 0)) {
         return usage("--pix-fmt and --size need decoding: drop --no-decode");
+    }
+    if (!options.decode && options.copy_frames) {
+        return usage("--copy is about decoded frames: drop --no-decode");
     }
     return std::nullopt;
 }

@@ -31,6 +31,7 @@ struct IngestOptions {
     bool realtime = false;
     std::uint64_t max_frames = 0; ///< 0: no limit.
     bool decode = true;
+    bool copy_frames = false; ///< --copy: never decode into ring memory.
     AVPixelFormat pixel_format = AV_PIX_FMT_NONE;
     int width = 0;
     int height = 0;

@@ -88,7 +88,6 @@ private:
         if (!*reservation) {
             return {};
         }
-        (*reservation)->mark_copied();
         std::copy_n(reinterpret_cast<const std::byte*>(packet.data), size, (*reservation)->payload().data());
         zerobuffer::FrameInfo info;
         info.pts = pts_ns;
@@ -111,7 +110,7 @@ private:
         }
         info.flags = context_.take_flags(flags);
         context_.clock.saw(pts_ns, duration_ns);
-        return context_.ring.commit(**reservation, info, size);
+        return context_.ring.commit(**reservation, info, size, true);
     }
 
     Context& context_;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <string>
 
 #include <zerobuffer/frame.h>
 
@@ -27,6 +28,9 @@ public:
     [[nodiscard]] virtual Result<void> send(const AVPacket* packet) = 0;
     /// The input restarts from the beginning (--loop).
     virtual void restart() = 0;
+    /// A line for the end of the run about what the mode did that the user should know (why frames were copied),
+    /// or "". `verbose` adds details (--verbose).
+    [[nodiscard]] virtual std::string summary_note(bool /*verbose*/) const { return {}; }
 };
 
 /// Shared state of both modes: the ring, the clock, counters and the frame limit.
