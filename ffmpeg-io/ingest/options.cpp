@@ -28,9 +28,10 @@ Only the best video stream is written. At the end an end-of-stream frame is comm
 Decode mode writes frames without copying them where it can. Decoders with direct rendering (h264, hevc, vp9,
 mpeg2video and most of FFmpeg's own) decode straight into ring memory; frames are published in output order
 and the ring keeps the decoder's reference frames intact. One copy per frame remains for decoders without it
-(rawvideo, libdav1d, lavfi sources), with --copy, and for frames the ring has no room for within a few ms
-(readers hold frames or have not read them). --pix-fmt and --size convert with libswscale, which writes into
-the ring itself. The summary line counts the frames written in place and copied.
+(rawvideo, libdav1d, lavfi sources), with --copy, and for pictures the ring has no room for (readers hold many
+frames, or --ring-size is too small for the decoder's reference frames). --pix-fmt and --size convert with
+libswscale, which writes into the ring itself. The summary line counts the frames written in place and copied,
+and says why frames were copied.
 
 Input:
   -f, --format NAME        force the input format (lavfi, v4l2, h264, mpegts...; see 'ffmpeg -formats')
