@@ -58,8 +58,10 @@ struct ChildOutcome {
 
 /// Starts every child at once (fd 1 of each is a pipe to us; `shared_fd`, when >= 0, becomes fd 3 of each),
 /// waits for all of them up to `timeout` and returns their outcomes in order. When one child fails the others
-/// are killed, so a broken run ends quickly instead of waiting on timeouts.
+/// are killed, so a broken run ends quickly instead of waiting on timeouts. `tick`, when set, is called about
+/// every 100 ms while they run (to sample the ring from outside, for example).
 [[nodiscard]] std::vector<ChildOutcome> run_children(const std::vector<ChildSpec>& specs,
-                                                     std::chrono::seconds timeout, int shared_fd = -1);
+                                                     std::chrono::seconds timeout, int shared_fd = -1,
+                                                     const std::function<void()>& tick = {});
 
 } // namespace zbbench

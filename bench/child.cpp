@@ -159,7 +159,7 @@ std::string describe_status(int status)
 } // namespace
 
 std::vector<ChildOutcome> run_children(const std::vector<ChildSpec>& specs, std::chrono::seconds timeout,
-                                       int shared_fd)
+                                       int shared_fd, const std::function<void()>& tick)
 {
     std::vector<Running> running(specs.size());
     std::vector<ChildOutcome> outcomes(specs.size());
@@ -237,7 +237,11 @@ std::vector<ChildOutcome> run_children(const std::vector<ChildSpec>& specs, std:
         const auto left_ms = (deadline - now_ns()) / 1'000'000;
         int ready = 0;
         if (left_ms > 0 && !timed_out) {
-            ready = ::poll(fds.data(), fds.size(), static_cast<int>(std::min<std::int64_t>(left_ms, 60'000)));
+            const std::int64_t longest_ms = tick ? 100 : 60'000;
+            ready = ::poll(fds.data(), fds.size(), static_cast<int>(std::min<std::int64_t>(left_ms, longest_ms)));
+            if (tick && ready >= 0) {
+                tick();
+            }
             if (ready < 0 && errno == EINTR) {
                 if (stop_requested()) {
                     timed_out = true; // reap below without waiting for the deadline

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The child roles of zb-bench: each runs in its own process, pinned to one CPU, and prints one result line.
-#include "bench.h"
+#include "role_support.h"
 
 #include <algorithm>
 #include <atomic>
@@ -17,123 +17,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <zerobuffer/zerobuffer.h>
-
 namespace zbbench {
 namespace {
 
 namespace zb = zerobuffer;
 using namespace std::chrono_literals;
-
-// ---------------------------------------------------------------- helpers
-
-template <typename T>
-T must(zb::Result<T> result, std::string_view what)
-{
-    if (!result) {
-        throw BenchFailure(std::string(what) + ": " + std::string(zb::to_string(result.error().code)) + ": " +
-                           result.error().message);
-    }
-    return std::move(*result);
-}
-
-void must(zb::Result<void> result, std::string_view what)
-{
-    if (!result) {
-        throw BenchFailure(std::string(what) + ": " + std::string(zb::to_string(result.error().code)) + ": " +
-                           result.error().message);
-    }
-}
-
-[[noreturn]] void fail(const zb::Error& error, std::string_view what)
-{
-    throw BenchFailure(std::string(what) + ": " + std::string(zb::to_string(error.code)) + ": " + error.message);
-}
-
-const std::string& arg(const Args& args, std::string_view key)
-{
-    const auto it = args.find(key);
-    if (it == args.end()) {
-        throw BenchFailure("missing child argument " + std::string(key));
-    }
-    return it->second;
-}
-
-std::uint64_t arg_u64(const Args& args, std::string_view key) { return std::stoull(arg(args, key)); }
-std::size_t arg_size(const Args& args, std::string_view key) { return static_cast<std::size_t>(arg_u64(args, key)); }
-int arg_int(const Args& args, std::string_view key) { return std::stoi(arg(args, key)); }
-double arg_f64(const Args& args, std::string_view key) { return std::stod(arg(args, key)); }
-std::chrono::nanoseconds arg_ns(const Args& args, std::string_view key)
-{
-    return std::chrono::nanoseconds(static_cast<std::int64_t>(arg_u64(args, key)));
-}
-
-/// Collects key=value pairs and prints them as the one result line the parent parses.
-class ResultLine {
-public:
-    template <typename T>
-    ResultLine& add(std::string_view key, T value)
-    {
-        out_ << key << '=' << value << ' ';
-        return *this;
-    }
-    void print()
-    {
-        const std::string line = out_.str() + "\n";
-        std::fwrite(line.data(), 1, line.size(), stdout);
-        std::fflush(stdout);
-    }
-
-private:
-    std::ostringstream out_ = [] {
-        std::ostringstream s;
-        s.precision(12);
-        return s;
-    }();
-};
-
-/// Attaching before the peer created its ring is normal at start-up: retry NotFound for a while.
-zb::Result<zb::Reader> attach_retry(const std::string& name, const zb::ReaderOptions& options,
-                                    std::chrono::nanoseconds timeout)
-{
-    const auto deadline = now_ns() + timeout.count();
-    for (;;) {
-        auto reader = zb::Reader::attach(name, options);
-        if (reader || reader.error().code != zb::Errc::NotFound || now_ns() >= deadline) {
-            return reader;
-        }
-        std::this_thread::sleep_for(1ms);
-    }
-}
-
-/// Writes a sequence number into the first 8 bytes of a payload (when it is that large).
-void stamp(std::span<std::byte> payload, std::uint64_t value) noexcept
-{
-    if (payload.size() >= sizeof(value)) {
-        std::memcpy(payload.data(), &value, sizeof(value));
-    }
-}
-
-std::uint64_t read_stamp(std::span<const std::byte> payload) noexcept
-{
-    std::uint64_t value = 0;
-    if (payload.size() >= sizeof(value)) {
-        std::memcpy(&value, payload.data(), sizeof(value));
-    }
-    return value;
-}
-
-double seconds_of(const timeval& t) noexcept
-{
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
-}
-
-rusage self_usage() noexcept
-{
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    return usage;
-}
 
 inline void cpu_relax() noexcept
 {
@@ -630,7 +518,7 @@ int run_role(std::string_view role, const Args& args)
         {"lat-ping", role_lat_ping},       {"lat-pong", role_lat_pong},         {"bare-ping", role_bare_ping},
         {"bare-pong", role_bare_pong},     {"tput-writer", role_tput_writer},   {"tput-reader", role_tput_reader},
         {"memcpy", role_memcpy},           {"idle-writer", role_idle_writer},   {"idle-reader", role_idle_reader},
-        {"capacity", role_capacity},
+        {"capacity", role_capacity},       {"held-writer", role_held_writer},   {"held-reader", role_held_reader},
     };
     const auto it = kRoles.find(role);
     if (it == kRoles.end()) {

@@ -860,7 +860,7 @@ int run(const RecordOptions& options)
     Recorder recorder(options);
     Progress progress(kProgram);
     std::uint64_t dropped = 0;
-    std::string ending = "end of stream";
+    std::string ending; ///< Why the recording stopped, for the summary.
     std::optional<Failure> failure;
     std::optional<RingIdentity> finished_ring; ///< The ring whose writer we saw go, while waiting for a new one.
 
@@ -924,6 +924,9 @@ int run(const RecordOptions& options)
                     continue;
                 }
                 if (auto used = recorder.use_format(reader.stream_metadata()); !used) {
+                    // Once recording, a format that cannot be used is a change the file cannot follow.
+                    ending = recorder.started() ? "stopped at a change of stream format"
+                                                : "stopped: the stream format cannot be recorded";
                     failure = Failure{kExitInput, used.error().message};
                     continue;
                 }
@@ -957,6 +960,9 @@ int run(const RecordOptions& options)
     // Finish the file whatever happened, so what was recorded plays.
     if (auto finished = recorder.finish(); !finished && !failure) {
         failure = Failure{kExitOutput, finished.error().message};
+    }
+    if (ending.empty()) {
+        ending = "stopped by the error below";
     }
     std::string extra = ending;
     if (recorder.skipped() != 0) {

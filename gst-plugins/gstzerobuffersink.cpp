@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // zerobuffersink: writes a pipeline's buffers, caps and timestamps into a ZeroBuffer ring.
 //
-// The ring is created at the first caps, sized from them (size=0: frame size x buffers). Raw video from
+// The ring is created at the first caps, sized from them (size=0: frame size x buffers, again at every caps that
+// would leave it fewer frames than that). Raw video from
 // upstream that renders into the pool we propose (gstzerobufferpool) is already in the ring and only committed;
 // any other buffer is copied in once, marked as copied, so the ring's counters tell the two paths apart.
 #include "gstzerobuffersink.h"
@@ -57,6 +58,7 @@ struct SinkState {
 
     Settings active;                      ///< Settings copied at start(), used while running.
     std::shared_ptr<SharedWriter> ring;   ///< Created at the first caps; pool buffers share it.
+    guint64 ring_size = 0;                ///< Payload bytes `ring` was created with.
     bool raw_video = false;
     GstVideoInfo video_info{};
     zerobuffer::StreamFormat format;       ///< What the current caps say, as last published.
@@ -137,13 +139,17 @@ zerobuffer::FrameInfo frame_info_of(GstBuffer* buffer, bool discont)
     return info;
 }
 
+// Payload bytes of a ring that holds `buffers` frames of `frame_size` bytes, and the reverse.
+guint64 ring_size_for(guint64 frame_size, guint buffers) { return (frame_size + kRecordOverhead) * buffers; }
+guint64 frames_held(guint64 ring_size, guint64 frame_size) { return ring_size / (frame_size + kRecordOverhead); }
+
 guint64 derived_ring_size(const Settings& settings, bool raw_video, const GstVideoInfo& info)
 {
     if (settings.size != 0)
         return settings.size;
     if (!raw_video)
         return kDefaultUnsizedRing;
-    return (static_cast<guint64>(GST_VIDEO_INFO_SIZE(&info)) + kRecordOverhead) * settings.buffers;
+    return ring_size_for(GST_VIDEO_INFO_SIZE(&info), settings.buffers);
 }
 
 // Creates the ring; on failure posts an error that names the ring and what to do.
@@ -168,6 +174,7 @@ bool create_ring(GstZeroBufferSink* self, guint64 ring_size)
     auto writer = zerobuffer::Writer::create(settings.ring, options);
     if (writer) {
         state.ring = std::make_shared<SharedWriter>(std::move(*writer));
+        state.ring_size = ring_size;
         state.waited_for_reader = false; // wait-for-reader holds the first frame of every ring, also a recreated one.
         GST_INFO_OBJECT(self, "created ring '%s' of %" G_GUINT64_FORMAT " bytes", settings.ring.c_str(), ring_size);
         return true;
@@ -196,12 +203,13 @@ bool create_ring(GstZeroBufferSink* self, guint64 ring_size)
     return false;
 }
 
-bool publish_format(GstZeroBufferSink* self)
+// Publishes `format` as the ring's stream metadata; the caller makes it state.format once this succeeded.
+bool publish_format(GstZeroBufferSink* self, const zerobuffer::StreamFormat& format)
 {
     SinkState& state = *self->state;
     std::string json;
     try {
-        json = zerobuffer::to_json(state.format);
+        json = zerobuffer::to_json(format);
     } catch (const std::exception& error) { // nlohmann refuses caps strings that are not UTF-8: no throw into C.
         GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("cannot describe the caps as stream metadata: %s", error.what()),
                           (nullptr));
@@ -223,6 +231,20 @@ bool publish_format(GstZeroBufferSink* self)
     return true;
 }
 
+// unlock() interrupted a wait for `what`. PLAYING -> PAUSED unlocks without flushing: like every sink, wait there
+// for PLAYING (GST_FLOW_OK: the caller carries on with the frame) rather than fail and end upstream's streaming
+// task; a flush or a stop returns GST_FLOW_FLUSHING. Needs the PREROLL_LOCK, which render() and serialized events
+// hold.
+GstFlowReturn wait_until_playing(GstZeroBufferSink* self, const char* what)
+{
+    GST_INFO_OBJECT(self, "unlocked while waiting for %s on ring '%s': waiting for PLAYING or a flush", what,
+                    self->state->active.ring.c_str());
+    const GstFlowReturn resumed = gst_base_sink_wait_preroll(GST_BASE_SINK(self));
+    GST_INFO_OBJECT(self, "%s", resumed == GST_FLOW_OK ? "playing again: going on with the frame"
+                                                       : "flushing or stopping: giving the frame up");
+    return resumed;
+}
+
 // Holds the first frame until a reader attached (wait-for-reader=true); unlock() interrupts.
 bool wait_for_reader(GstZeroBufferSink* self)
 {
@@ -241,13 +263,17 @@ bool wait_for_reader(GstZeroBufferSink* self)
 
 // Copies one frame in, once, from each of the buffer's memories straight into a reservation (marked as copied so
 // that the ring's counters tell this path from the pool's), waiting for room in slices up to reader-timeout.
-// A null buffer writes an empty frame (end of stream). Returns Timeout also when a flush or state change
-// interrupted the wait.
-zerobuffer::Result<void> write_frame(GstZeroBufferSink* self, GstBuffer* buffer, const zerobuffer::FrameInfo& info)
+// A null buffer writes an empty frame (end of stream). A pause met while waiting is waited out (the frame is then
+// written with a fresh reader-timeout); `flow` is GST_FLOW_OK unless a flush or a stop ended the wait, and then
+// the Timeout returned is not a drop but what basesink must get back.
+zerobuffer::Result<void> write_frame(GstZeroBufferSink* self, GstBuffer* buffer, const zerobuffer::FrameInfo& info,
+                                     GstFlowReturn& flow)
 {
     SinkState& state = *self->state;
+    flow = GST_FLOW_OK;
     const gsize size = buffer != nullptr ? gst_buffer_get_size(buffer) : 0;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(state.active.reader_timeout_ms);
+    const auto timeout = std::chrono::milliseconds(state.active.reader_timeout_ms);
+    auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
         zerobuffer::Result<void> written;
         {
@@ -263,8 +289,16 @@ zerobuffer::Result<void> write_frame(GstZeroBufferSink* self, GstBuffer* buffer,
                 written = tl::unexpected(std::move(reservation.error()));
             }
         }
-        if (written || written.error().code != zerobuffer::Errc::Timeout ||
-            state.unlocking.load(std::memory_order_acquire) || std::chrono::steady_clock::now() >= deadline)
+        if (written || written.error().code != zerobuffer::Errc::Timeout)
+            return written;
+        if (state.unlocking.load(std::memory_order_acquire)) {
+            flow = wait_until_playing(self, "room");
+            if (flow != GST_FLOW_OK)
+                return written;
+            deadline = std::chrono::steady_clock::now() + timeout;
+            continue;
+        }
+        if (std::chrono::steady_clock::now() >= deadline)
             return written;
     }
 }
@@ -280,6 +314,50 @@ void warn_dropped(GstZeroBufferSink* self, const zerobuffer::Error& error)
                              "within reader-timeout=%u ms; a lossless reader is too slow or stuck",
                              state.active.ring.c_str(), state.dropped, state.active.reader_timeout_ms),
                             ("%s", error.message.c_str()));
+}
+
+// With size=0 the ring is sized from the current caps: a change to raw video frames of which it holds fewer than
+// `buffers` (bigger frames that may still fit) drops it, and set_caps creates one of `wanted_size`. Readers see the
+// old writer go; zerobuffersrc reconnect=true follows. (Other streams keep the ring they find: their frames have
+// no fixed size.) Returns false after posting an error.
+bool drop_ring_for_bigger_caps(GstZeroBufferSink* self, guint64 frame_size, guint64 wanted_size)
+{
+    SinkState& state = *self->state;
+    auto* sink = GST_BASE_SINK(self);
+    if (gst_base_sink_is_last_sample_enabled(sink)) {
+        // The last-sample may be a pool buffer of the old ring: drop it (toggling clears it).
+        gst_base_sink_set_last_sample_enabled(sink, FALSE);
+        gst_base_sink_set_last_sample_enabled(sink, TRUE);
+    }
+    const bool frames_fit = state.ring->writer.max_payload_size() >= frame_size;
+    if (frames_fit && state.ring.use_count() > 1) {
+        // Pool buffers in flight upstream (a queue) keep the old Writer, and so the name, until they are freed: no
+        // new ring can be made now. The frames fit, so go on with fewer of them.
+        GST_ELEMENT_WARNING(self, RESOURCE, BUSY,
+                            ("ring '%s' holds only %" G_GUINT64_FORMAT " of the new %" G_GUINT64_FORMAT
+                             "-byte frames, fewer than buffers=%u, and cannot grow while upstream holds buffers of "
+                             "it; readers that keep frames can stall it: set size=%" G_GUINT64_FORMAT
+                             " so that it never needs to grow",
+                             state.active.ring.c_str(), frames_held(state.ring_size, frame_size), frame_size,
+                             state.active.buffers, wanted_size),
+                            (nullptr));
+        return true;
+    }
+    GST_INFO_OBJECT(self, "caps need %" G_GUINT64_FORMAT " bytes for %u frames of %" G_GUINT64_FORMAT
+                    " bytes, the ring has %" G_GUINT64_FORMAT ": recreating it",
+                    wanted_size, state.active.buffers, frame_size, state.ring_size);
+    const std::weak_ptr<SharedWriter> old_ring = state.ring;
+    state.ring.reset(); // Readers see WriterGone; zerobuffersrc reconnect=true follows the new ring.
+    state.ring_size = 0;
+    if (!old_ring.expired()) {
+        GST_ELEMENT_ERROR(self, RESOURCE, BUSY,
+                          ("ring '%s' must grow for the new caps but upstream still holds buffers of it: set "
+                           "size=%" G_GUINT64_FORMAT " so that it never needs to grow",
+                           state.active.ring.c_str(), wanted_size),
+                          (nullptr));
+        return false;
+    }
+    return true;
 }
 
 } // namespace
@@ -318,6 +396,7 @@ static gboolean gst_zero_buffer_sink_stop(GstBaseSink* sink)
     }
     // Pool buffers still alive upstream keep the Writer until they are freed; the ring closes then.
     state.ring.reset();
+    state.ring_size = 0;
     state.format = {};
     state.published_layout = {};
     return TRUE;
@@ -327,61 +406,65 @@ static gboolean gst_zero_buffer_sink_set_caps(GstBaseSink* sink, GstCaps* caps)
 {
     auto* self = GST_ZERO_BUFFER_SINK(sink);
     SinkState& state = *self->state;
+    // The new caps are checked on locals: a refused renegotiation leaves the state of the published format.
     auto format = zerobuffer::gst::stream_format_from_caps(caps);
     if (!format) {
         GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("cannot describe the caps for the ring: %s", format.error().message.c_str()),
                           (nullptr));
         return FALSE;
     }
-    state.raw_video = format->media_type == "video/x-raw";
-    if (state.raw_video && !gst_video_info_from_caps(&state.video_info, caps))
+    const bool raw_video = format->media_type == "video/x-raw";
+    GstVideoInfo video_info;
+    gst_video_info_init(&video_info);
+    if (raw_video && !gst_video_info_from_caps(&video_info, caps))
         return FALSE;
 
     if (state.ring && format->caps == state.format.caps)
         return TRUE; // Renegotiated to the same caps: readers need no new generation.
-    const guint64 frame_size = state.raw_video ? GST_VIDEO_INFO_SIZE(&state.video_info) : 0;
-    if (state.ring && state.ring->writer.max_payload_size() < frame_size) {
-        if (state.active.size != 0) {
-            GST_ELEMENT_ERROR(self, RESOURCE, NO_SPACE_LEFT,
-                              ("ring '%s' of size=%" G_GUINT64_FORMAT " cannot hold the new %" G_GUINT64_FORMAT
-                               "-byte frames: set size=%" G_GUINT64_FORMAT " or more (or size=0 to derive it)",
-                               state.active.ring.c_str(), state.active.size, frame_size,
-                               (frame_size + kRecordOverhead) * state.active.buffers),
-                              (nullptr));
-            return FALSE;
-        }
-        GST_INFO_OBJECT(self, "caps need %" G_GUINT64_FORMAT "-byte frames: recreating the ring", frame_size);
-        const std::weak_ptr<SharedWriter> old_ring = state.ring;
-        state.ring.reset(); // Readers see WriterGone; zerobuffersrc reconnect=true follows the new ring.
-        if (gst_base_sink_is_last_sample_enabled(sink)) {
-            // The last-sample may be a pool buffer of the old ring: drop it (toggling clears it).
-            gst_base_sink_set_last_sample_enabled(sink, FALSE);
-            gst_base_sink_set_last_sample_enabled(sink, TRUE);
-        }
-        if (!old_ring.expired()) {
-            // Pool buffers in flight upstream keep the old Writer (and the name) until they are freed.
-            GST_ELEMENT_ERROR(self, RESOURCE, BUSY,
-                              ("ring '%s' must grow for the new caps but upstream still holds buffers of it: set "
-                               "size=%" G_GUINT64_FORMAT " so that it never needs to grow",
-                               state.active.ring.c_str(), (frame_size + kRecordOverhead) * state.active.buffers),
-                              (nullptr));
-            return FALSE;
-        }
-    }
-    if (!state.ring && !create_ring(self, derived_ring_size(state.active, state.raw_video, state.video_info)))
-        return FALSE;
-    if (state.raw_video && state.ring->writer.max_payload_size() < frame_size) {
+    const guint64 frame_size = raw_video ? GST_VIDEO_INFO_SIZE(&video_info) : 0;
+    const guint buffers = state.active.buffers;
+    if (state.ring && state.active.size != 0 && state.ring->writer.max_payload_size() < frame_size) {
         GST_ELEMENT_ERROR(self, RESOURCE, NO_SPACE_LEFT,
-                          ("ring '%s' cannot hold one %" G_GUINT64_FORMAT "-byte frame: set size=%" G_GUINT64_FORMAT
-                           " or more",
-                           state.active.ring.c_str(), frame_size, (frame_size + kRecordOverhead) * state.active.buffers),
+                          ("ring '%s' of size=%" G_GUINT64_FORMAT " cannot hold the new %" G_GUINT64_FORMAT
+                           "-byte frames: set size=%" G_GUINT64_FORMAT " or more (or size=0 to derive it)",
+                           state.active.ring.c_str(), state.active.size, frame_size,
+                           ring_size_for(frame_size, buffers)),
                           (nullptr));
         return FALSE;
     }
+    const guint64 wanted_size = derived_ring_size(state.active, raw_video, video_info);
+    if (raw_video && state.ring && state.active.size == 0 && state.ring_size < wanted_size &&
+        !drop_ring_for_bigger_caps(self, frame_size, wanted_size))
+        return FALSE;
+    if (!state.ring && !create_ring(self, wanted_size))
+        return FALSE;
+    if (raw_video && state.ring->writer.max_payload_size() < frame_size) {
+        GST_ELEMENT_ERROR(self, RESOURCE, NO_SPACE_LEFT,
+                          ("ring '%s' cannot hold one %" G_GUINT64_FORMAT "-byte frame: set size=%" G_GUINT64_FORMAT
+                           " or more",
+                           state.active.ring.c_str(), frame_size, ring_size_for(frame_size, buffers)),
+                          (nullptr));
+        return FALSE;
+    }
+    if (raw_video && state.active.size != 0 && frames_held(state.active.size, frame_size) < buffers) {
+        GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS,
+                            ("ring '%s' of size=%" G_GUINT64_FORMAT " holds only %" G_GUINT64_FORMAT " frames of %"
+                             G_GUINT64_FORMAT " bytes, fewer than buffers=%u; readers that keep frames (a video "
+                             "sink's last sample, a queue) can stall it: set size=%" G_GUINT64_FORMAT
+                             " (or size=0 to derive it)",
+                             state.active.ring.c_str(), state.active.size, frames_held(state.active.size, frame_size),
+                             frame_size, buffers, ring_size_for(frame_size, buffers)),
+                            (nullptr));
+    }
+    const zerobuffer::gst::VideoLayout layout =
+        raw_video ? zerobuffer::gst::video_layout_of(video_info, nullptr) : zerobuffer::gst::VideoLayout{};
+    if (!publish_format(self, *format))
+        return FALSE;
+    state.raw_video = raw_video;
+    state.video_info = video_info;
     state.format = std::move(*format);
-    if (state.raw_video)
-        state.published_layout = zerobuffer::gst::video_layout_of(state.video_info, nullptr);
-    return publish_format(self);
+    state.published_layout = layout;
+    return TRUE;
 }
 
 static gboolean gst_zero_buffer_sink_propose_allocation(GstBaseSink* sink, GstQuery* query)
@@ -397,9 +480,14 @@ static gboolean gst_zero_buffer_sink_propose_allocation(GstBaseSink* sink, GstQu
     // Only raw video has a fixed frame size to reserve; everything else is copied in at its real size.
     if (caps == nullptr || !state.ring || !gst_video_info_from_caps(&info, caps))
         return TRUE;
-    const guint size = static_cast<guint>(GST_VIDEO_INFO_SIZE(&info));
-    if (state.ring->writer.max_payload_size() < size)
+    const gsize frame_size = GST_VIDEO_INFO_SIZE(&info);
+    if (state.ring->writer.max_payload_size() < frame_size || frame_size > G_MAXUINT) {
+        // No ring frames for frames the ring cannot hold, nor for a pool whose size (a guint) cannot say the frame
+        // size (4 GiB or more): upstream allocates its own, and render() says what is wrong.
+        GST_DEBUG_OBJECT(self, "no pool for %" G_GSIZE_FORMAT "-byte frames", frame_size);
         return TRUE;
+    }
+    const auto size = static_cast<guint>(frame_size);
     GstBufferPool* pool = gst_zero_buffer_pool_new(state.ring, std::chrono::milliseconds(state.active.reader_timeout_ms));
     GstStructure* config = gst_buffer_pool_get_config(pool);
     gst_buffer_pool_config_set_params(config, caps, size, 0, 0);
@@ -423,17 +511,20 @@ static GstFlowReturn gst_zero_buffer_sink_render(GstBaseSink* sink, GstBuffer* b
         return GST_FLOW_NOT_NEGOTIATED;
     }
     if (state.active.wait_for_reader && !state.waited_for_reader) {
-        if (!wait_for_reader(self))
-            return GST_FLOW_FLUSHING;
+        while (!wait_for_reader(self)) {
+            if (const GstFlowReturn resumed = wait_until_playing(self, "a reader"); resumed != GST_FLOW_OK)
+                return resumed;
+        }
         state.waited_for_reader = true;
     }
     if (state.raw_video) {
         // The planes published for this generation must describe this frame exactly (the stream contract).
         const zerobuffer::gst::VideoLayout layout = zerobuffer::gst::video_layout_of(state.video_info, buffer);
         if (!(layout == state.published_layout)) {
-            zerobuffer::gst::apply_video_layout(state.format, layout);
+            zerobuffer::StreamFormat format = state.format; // Becomes state.format once checked and published.
+            zerobuffer::gst::apply_video_layout(format, layout);
             // Readers refuse frames whose planes run past the payload: refuse them here, where the cause is.
-            if (auto checked = zerobuffer::gst::check_video_layout(state.video_info, state.format, layout.frame_size);
+            if (auto checked = zerobuffer::gst::check_video_layout(state.video_info, format, layout.frame_size);
                 !checked) {
                 GST_ELEMENT_ERROR(self, STREAM, FORMAT,
                                   ("upstream sent a %" G_GUINT64_FORMAT "-byte buffer that does not hold a frame of its "
@@ -442,8 +533,9 @@ static GstFlowReturn gst_zero_buffer_sink_render(GstBaseSink* sink, GstBuffer* b
                                   (nullptr));
                 return GST_FLOW_ERROR;
             }
-            if (!publish_format(self))
+            if (!publish_format(self, format))
                 return GST_FLOW_ERROR;
+            state.format = std::move(format);
             state.published_layout = layout;
         }
     }
@@ -462,13 +554,14 @@ static GstFlowReturn gst_zero_buffer_sink_render(GstBaseSink* sink, GstBuffer* b
         written = zerobuffer::gst::commit_pool_buffer(*pooled, info, gst_buffer_get_size(buffer));
         state.ring->reservation_closed.notify_all();
     } else {
-        written = write_frame(self, buffer, info);
+        GstFlowReturn flow = GST_FLOW_OK;
+        written = write_frame(self, buffer, info, flow);
+        if (flow != GST_FLOW_OK)
+            return flow; // A flush or a stop interrupted the wait for room: not a drop to report.
     }
     if (written)
         return GST_FLOW_OK;
     if (written.error().code == zerobuffer::Errc::Timeout) {
-        if (state.unlocking.load(std::memory_order_acquire))
-            return GST_FLOW_FLUSHING; // Interrupted by a flush or a state change: not a drop to report.
         warn_dropped(self, written.error()); // A slow or stuck reader must not stop the pipeline.
         state.discont_next = true;
         return GST_FLOW_OK;
@@ -496,8 +589,9 @@ static gboolean gst_zero_buffer_sink_event(GstBaseSink* sink, GstEvent* event)
         if (state.ring) {
             zerobuffer::FrameInfo info;
             info.flags = zerobuffer::kFrameEndOfStream;
-            const zerobuffer::Result<void> written = write_frame(self, nullptr, info);
-            if (!written)
+            GstFlowReturn flow = GST_FLOW_OK;
+            const zerobuffer::Result<void> written = write_frame(self, nullptr, info, flow);
+            if (!written && flow == GST_FLOW_OK) // Not when a flush or a stop ended the wait.
                 GST_ELEMENT_WARNING(self, RESOURCE, WRITE,
                                     ("could not write end-of-stream into ring '%s': %s", state.active.ring.c_str(),
                                      written.error().message.c_str()),
@@ -646,13 +740,14 @@ static void gst_zero_buffer_sink_class_init(GstZeroBufferSinkClass* klass)
     g_object_class_install_property(
         object_class, PROP_SIZE,
         g_param_spec_uint64("size", "Ring size",
-                            "Payload bytes of the ring; 0 = derive from the first caps: raw video frame size x "
-                            "buffers, 32 MiB for other streams",
+                            "Payload bytes of the ring; 0 = derive from the caps: raw video frame size x buffers "
+                            "(again when new caps would leave fewer frames), 32 MiB for other streams",
                             0, G_MAXUINT64, 0, flags));
     g_object_class_install_property(
         object_class, PROP_BUFFERS,
-        g_param_spec_uint("buffers", "Buffers", "Raw video frames the ring holds when size=0", 2, 1024,
-                          kDefaultBuffers, flags));
+        g_param_spec_uint("buffers", "Buffers",
+                          "Raw video frames the ring holds when size=0 (an explicit size that holds fewer warns)", 2,
+                          1024, kDefaultBuffers, flags));
     g_object_class_install_property(
         object_class, PROP_MAX_READERS,
         g_param_spec_uint("max-readers", "Maximum readers", "Reader slots of the ring", 1, 64, kDefaultMaxReaders,

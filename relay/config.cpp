@@ -2,12 +2,16 @@
 // Parsing and validation of zb-relay endpoints, flags and JSON config files.
 #include "config.h"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <fstream>
 #include <limits>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "route_security.h"
 
 namespace zerobuffer::relay {
 
@@ -103,12 +107,19 @@ RelayResult<void> apply_option(Endpoint& endpoint, bool sending, std::string_vie
         endpoint.wait_peers = *count;
         return {};
     }
+    if (!ring && sending && key == "max-peers") {
+        auto count = parse_count(value, where + "max-peers", 1, 10000);
+        if (!count)
+            return tl::unexpected(count.error());
+        endpoint.max_peers = *count;
+        return {};
+    }
     std::string allowed;
     if (ring)
         allowed = sending ? "policy, size, readers, metadata-size, wait-readers"
                           : "none (the source's options come from its writer)";
     else
-        allowed = sending ? "policy, wait-peers" : "policy, window, max-frame";
+        allowed = sending ? "policy, wait-peers, max-peers" : "policy, window, max-frame";
     return relay_error(RelayErrc::InvalidConfig,
                        where + "option '" + std::string(key) + "' does not apply here; options: " + allowed);
 }
@@ -222,54 +233,19 @@ RelayResult<void> validate_route(const RouteConfig& route)
     if (network_outputs > 1)
         return relay_error(RelayErrc::InvalidConfig,
                            where + "at most one network output per route (every subscriber connects to it)");
+    for (const Endpoint& output : route.to)
+        if (output.kind == EndpointKind::Zmq && output.wait_peers > output.max_peers)
+            return relay_error(RelayErrc::InvalidConfig,
+                               where + "endpoint '" + output.text +
+                                   "': wait-peers=" + std::to_string(output.wait_peers) +
+                                   " can never be reached with max-peers=" + std::to_string(output.max_peers));
     for (std::size_t i = 0; i < route.to.size(); ++i)
         for (std::size_t j = i + 1; j < route.to.size(); ++j)
             if (route.to[i].kind == route.to[j].kind && route.to[i].address == route.to[j].address)
                 return relay_error(RelayErrc::InvalidConfig,
                                    where + "output '" + route.to[i].address + "' is given twice");
 
-    // Security: tcp needs CURVE keys unless plain tcp was asked for.
-    const Endpoint* tcp = nullptr;
-    if (route.from.kind != EndpointKind::Ring && route.from.address.starts_with("tcp://"))
-        tcp = &route.from;
-    for (const Endpoint& output : route.to)
-        if (output.kind == EndpointKind::Zmq && output.address.starts_with("tcp://"))
-            tcp = &output;
-    const SecurityConfig& security = route.security;
-    if (tcp != nullptr && !security.insecure) {
-        const bool binding = tcp != &route.from;
-        const char* how = binding ? "make keys with `zb-relay keygen server` and `zb-relay keygen client`, then "
-                                    "pass --curve-secret server.key --allowed-keys FILE-WITH-client.pub-LINES, "
-                                    "or pass --insecure for plain tcp"
-                                  : "make keys with `zb-relay keygen client`, then pass --curve-secret client.key "
-                                    "--server-key server.pub, or pass --insecure for plain tcp";
-        if (security.secret_key_file.empty())
-            return relay_error(RelayErrc::Security,
-                               where + "tcp endpoint '" + tcp->text + "' needs CURVE keys (no --curve-secret): " + how);
-        if (binding && security.allowed_keys_file.empty())
-            return relay_error(RelayErrc::Security,
-                               where + "tcp endpoint '" + tcp->text + "' needs --allowed-keys FILE: " + how);
-        if (!binding && security.server_key_file.empty())
-            return relay_error(RelayErrc::Security,
-                               where + "tcp endpoint '" + tcp->text + "' needs --server-key FILE: " + how);
-    }
-    if (security.insecure && (!security.secret_key_file.empty() || !security.server_key_file.empty()))
-        return relay_error(RelayErrc::InvalidConfig, where + "--insecure and CURVE keys together: choose one");
-    if (!route.publish_name.empty() && (route.broker.empty() || network_outputs == 0))
-        return relay_error(RelayErrc::InvalidConfig,
-                           where + "--publish-name needs --broker ADDR and a --to tcp://*:PORT output");
-    if (!route.broker.empty() && route.publish_name.empty())
-        return relay_error(RelayErrc::InvalidConfig, where + "--broker needs --publish-name NAME");
-    // The broker connection: CURVE with --broker-key, plain tcp only with --insecure.
-    const std::string broker_address = route.from.kind == EndpointKind::Broker ? route.from.address : route.broker;
-    if (broker_address.starts_with("tcp://") && route.broker_key_file.empty() && !security.insecure)
-        return relay_error(RelayErrc::Security,
-                           where + "the broker at '" + broker_address +
-                               "' needs CURVE: pass --broker-key BROKER.pub (and --curve-secret, a key the broker "
-                               "allows), or --insecure for plain tcp");
-    if (!route.broker_key_file.empty() && security.secret_key_file.empty())
-        return relay_error(RelayErrc::Security, where + "--broker-key needs --curve-secret (our key for the broker)");
-    return {};
+    return validate_route_security(route);
 }
 
 namespace {
@@ -447,6 +423,14 @@ RelayResult<CommandLine> parse_command_line(int argc, char** argv)
             route.security.insecure = true;
             continue;
         }
+        // An unknown word is reported as such, not as an option missing its value.
+        static constexpr std::array<std::string_view, 12> kWithValue = {
+            "--from",       "--to",     "--config",       "--name",      "--curve-secret", "--allowed-keys",
+            "--server-key", "--broker", "--publish-name", "--advertise", "--broker-key",   "--status-interval"};
+        if (std::find(kWithValue.begin(), kWithValue.end(), flag) == kWithValue.end())
+            return relay_error(RelayErrc::InvalidConfig,
+                               std::string(flag.starts_with("-") ? "unknown option '" : "unexpected argument '") +
+                                   std::string(flag) + "': see zb-relay --help");
         auto text = value();
         if (!text)
             return tl::unexpected(text.error());

@@ -38,6 +38,7 @@ struct Endpoint {
     std::uint32_t wait_readers = 0; ///< Output rings: the route starts once this many readers attached.
     std::uint32_t window = 4;       ///< Receiving side: frames in flight granted to the sender (credit).
     std::uint32_t wait_peers = 0;   ///< Sending side: do not read the source before this many subscribers joined.
+    std::uint32_t max_peers = 64;   ///< Sending side: connections at once (handshaking ones included); more are closed.
     std::size_t max_frame = std::size_t{512} << 20; ///< Receiving side: largest payload accepted from the network.
 };
 

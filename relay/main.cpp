@@ -34,16 +34,18 @@ constexpr std::string_view kUsage = R"(usage:
 endpoints (options after '?', joined with '&'):
   ring:NAME[?policy=lossless|latest&size=64M&readers=8&metadata-size=16K]
         a ring on this machine; as --to the relay creates it (taking over a dead writer's ring)
-  tcp://*:PORT[?policy=latest&wait-peers=N]      --to: bind and publish to every receiver that connects
+  tcp://*:PORT[?policy=latest&wait-peers=N&max-peers=64]   --to: bind and publish to every receiver that
+                                       connects (at most max-peers connections at once)
   tcp://HOST:PORT[?policy=latest&window=4&max-frame=512M]   --from: connect to a publishing relay
-  ipc:///PATH                          like tcp, over a Unix socket (no CURVE needed)
+  ipc:///PATH                          like tcp, over a Unix socket (file permissions; CURVE when keys are given)
   broker://HOST:PORT/NAME              --from: ask the broker where stream NAME is published
 
 options:
-  --curve-secret FILE   this side's CURVE secret key (from zb-relay keygen)
+  --curve-secret FILE   this side's CURVE secret key (from zb-relay keygen; mode 0600, owned by you)
   --allowed-keys FILE   publishing side: public keys (one per line) of receivers allowed to connect
-  --server-key FILE     receiving side: the publishing relay's public key (.pub)
-  --insecure            allow plain tcp without CURVE (only on networks you trust)
+  --server-key FILE     receiving side: the publishing relay's public key (.pub); the route talks to no
+                        other key, whatever address it is given or a broker returns
+  --insecure            allow plain tcp without CURVE (only on networks you trust; not with keys)
   --broker ADDR --publish-name NAME [--advertise tcp://HOST:PORT]
                         publishing side: register the stream with a zb-relay broker
   --broker-key FILE     the broker's public key: talk CURVE to it (our key is --curve-secret);
@@ -70,9 +72,16 @@ exit codes: 0 stopped by SIGINT/SIGTERM, 1 a route failed (bind, ring, keys), 2 
 
 int run_keygen(int argc, char** argv)
 {
-    if (argc != 3) {
+    if (argc == 3 && (std::string_view(argv[2]) == "-h" || std::string_view(argv[2]) == "--help")) {
+        std::fputs(
+            "usage: zb-relay keygen PREFIX\n  writes PREFIX.key (the CURVE secret key, mode 0600) and PREFIX.pub "
+            "(the public key)\n",
+            stdout);
+        return kExitOk;
+    }
+    if (argc != 3 || argv[2][0] == '-') {
         std::fputs("zb-relay: error: keygen needs one PREFIX - run `zb-relay keygen server` to write server.key "
-                   "and server.pub\n",
+                   "and server.pub (see zb-relay keygen --help)\n",
                    stderr);
         return kExitUsage;
     }

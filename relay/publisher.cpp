@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "ring_io.h"
+#include "route_security.h"
 #include "wire.h"
 
 namespace zerobuffer::relay {
@@ -28,19 +29,15 @@ void give_back_frame(void* /*data*/, void* hint)
     }
 }
 
-const char* policy_name(FlowPolicy policy)
-{
-    return policy == FlowPolicy::Latest ? "latest" : "lossless";
-}
-
 } // namespace
 
 Publisher::Publisher(const RouteConfig& route, const Endpoint& endpoint, RouteStats& stats)
     : route_name_(route.name), endpoint_(endpoint), security_(route.security), advertise_(route.advertise),
-      stats_(stats), lent_(std::make_unique<LentFrame[]>(kLentFrames))
+      stats_(stats), lent_(std::make_unique<LentFrame[]>(kLentFrames)), peers_(route.name, endpoint_, stats),
+      gop_(route.name), handshake_log_(20, std::chrono::seconds(10), "refused handshakes",
+                                       [name = route.name](const std::string& line) { log_route(name, line); })
 {
     header_buffer_.resize(wire::kFrameHeaderSize + 4096);
-    gop_.reserve(kGopCacheFrames); // Slots never move; each keeps its buffer's capacity from GOP to GOP.
 }
 
 RelayResult<std::unique_ptr<Publisher>> Publisher::start(const RouteConfig& route, const Endpoint& endpoint,
@@ -48,7 +45,7 @@ RelayResult<std::unique_ptr<Publisher>> Publisher::start(const RouteConfig& rout
 {
     std::unique_ptr<Publisher> publisher(new Publisher(route, endpoint, stats));
     void* context = publisher->context_.get();
-    const bool curve = uses_curve(route.security, endpoint.address);
+    const bool curve = uses_curve(route.security); // the route's keys decide, on ipc:// as on tcp://
     if (curve) {
         auto allowed = read_allowed_keys(route.security.allowed_keys_file);
         if (!allowed)
@@ -63,9 +60,10 @@ RelayResult<std::unique_ptr<Publisher>> Publisher::start(const RouteConfig& rout
     if (router == nullptr)
         return relay_error(RelayErrc::Network, "cannot create a ZeroMQ socket: " + zmq_error_text());
     // ROUTER_MANDATORY: a send to a vanished subscriber fails (EHOSTUNREACH) instead of vanishing silently.
-    for (const auto& [option, value] :
-         {std::pair{ZMQ_ROUTER_MANDATORY, 1}, std::pair{ZMQ_SNDHWM, 1000}, std::pair{ZMQ_RCVHWM, 1000},
-          std::pair{ZMQ_HEARTBEAT_IVL, 1000}, std::pair{ZMQ_HEARTBEAT_TIMEOUT, 5000}}) {
+    // HANDSHAKE_IVL: a connection that does not complete its handshake in 5 s is dropped (it holds a peer slot).
+    for (const auto& [option, value] : {std::pair{ZMQ_ROUTER_MANDATORY, 1}, std::pair{ZMQ_SNDHWM, 1000},
+                                        std::pair{ZMQ_RCVHWM, 1000}, std::pair{ZMQ_HEARTBEAT_IVL, 1000},
+                                        std::pair{ZMQ_HEARTBEAT_TIMEOUT, 5000}, std::pair{ZMQ_HANDSHAKE_IVL, 5000}}) {
         if (auto ok = set_int_option(router, option, value); !ok)
             return tl::unexpected(ok.error());
     }
@@ -77,13 +75,17 @@ RelayResult<std::unique_ptr<Publisher>> Publisher::start(const RouteConfig& rout
         if (auto ok = apply_curve(router, route.security, true); !ok)
             return tl::unexpected(ok.error());
     }
-    auto monitor = start_monitor(context, router,
-                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
-                                 std::to_string(::getpid()) + "-" + route.name);
-    if (!monitor)
-        return tl::unexpected(monitor.error());
-    publisher->monitor_ = std::move(*monitor);
+    // Before bind: the guard must see every connection. It forwards the handshake failures we log.
+    ConnectionGuard::Limits limits{endpoint.max_peers, kMaxHeldPerSubscriber, curve,
+                                   "max-peers=" + std::to_string(endpoint.max_peers)};
+    const std::string name = route.name;
+    auto guard = ConnectionGuard::start(
+        context, router, std::move(limits),
+        ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
+        "publisher-" + route.name, [name](const std::string& line) { log_route(name, line); });
+    if (!guard)
+        return relay_error(RelayErrc::Network, guard.error().message);
+    publisher->guard_ = std::move(*guard);
     if (zmq_bind(router, endpoint.address.c_str()) != 0)
         return relay_error(RelayErrc::Network, "cannot bind '" + endpoint.address + "': " + zmq_error_text() +
                                                    " (is the port in use by another program?)");
@@ -100,7 +102,7 @@ RelayResult<std::unique_ptr<Publisher>> Publisher::start(const RouteConfig& rout
 
 Publisher::~Publisher()
 {
-    monitor_.close();
+    guard_.reset();
     router_.close();
     zap_.reset();
     context_.terminate();
@@ -144,7 +146,7 @@ void Publisher::reject(const std::string& why)
 void Publisher::service(std::chrono::milliseconds wait)
 {
     std::array<zmq_pollitem_t, 2> items{zmq_pollitem_t{router_.get(), 0, ZMQ_POLLIN, 0},
-                                        zmq_pollitem_t{monitor_.get(), 0, ZMQ_POLLIN, 0}};
+                                        zmq_pollitem_t{guard_->events(), 0, ZMQ_POLLIN, 0}};
     if (zmq_poll(items.data(), 2, static_cast<long>(wait.count())) > 0) {
         for (int i = 0; i < 64 && (items[0].revents & ZMQ_POLLIN) != 0; ++i) {
             handle_message();
@@ -154,22 +156,21 @@ void Publisher::service(std::chrono::milliseconds wait)
             if ((events & ZMQ_POLLIN) == 0)
                 break;
         }
-        while (auto event = read_monitor_event(monitor_.get())) {
+        while (auto event = read_monitor_event(guard_->events())) {
             if (event->event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
                 continue; // The ZAP handler logged the refused key.
             stats_.rejected.fetch_add(1, std::memory_order_relaxed);
-            log_route(route_name_, "refused a client from " + event->address +
-                                       ": handshake failed (a plain client at a CURVE relay, a CURVE client at a "
-                                       "plain one, or a client with the wrong server key)");
+            handshake_log_.line("refused a client from " + event->address +
+                                ": handshake failed (a plain client at a CURVE relay, a CURVE client at a plain one, "
+                                "or a client with the wrong server key)");
         }
     }
+    const std::uint64_t guarded = guard_->dropped() + guard_->refused();
+    stats_.rejected.fetch_add(guarded - guarded_counted_, std::memory_order_relaxed);
+    guarded_counted_ = guarded;
     const auto now = std::chrono::steady_clock::now();
-    for (auto& [id, peer] : peers_) {
-        if (!peer.gone && now - peer.last_heard > std::chrono::seconds(30)) {
-            peer.gone = true;
-            log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " silent for 30 s: dropped");
-        }
-    }
+    handshake_log_.flush(now);
+    peers_.tick(now);
 }
 
 void Publisher::handle_message()
@@ -186,6 +187,8 @@ void Publisher::handle_message()
         if (zmq_msg_recv(&part, router_.get(), ZMQ_DONTWAIT) < 0)
             break;
         more = zmq_msg_more(&part) != 0;
+        if (index > 0) // the routing id (part 0) is ROUTER's, not the peer's
+            guard_->received(&part, guard_->wire_size(zmq_msg_size(&part)));
         const auto* data = static_cast<const std::byte*>(zmq_msg_data(&part));
         if (index == 0)
             id.assign(reinterpret_cast<const char*>(data), zmq_msg_size(&part));
@@ -216,47 +219,7 @@ void Publisher::handle_control(const std::string& id, const std::byte* data, std
         reject(message.error());
         return;
     }
-    auto found = peers_.find(id);
-    const bool fresh = found == peers_.end() || found->second.gone || message->kind == wire::Kind::Hello ||
-                       found->second.session != message->session;
-    if (fresh) {
-        Peer& peer = peers_[id];
-        if (peer.number != 0) {
-            log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " started a new session");
-            departed_.emplace_back(id, peer);
-        }
-        peer = Peer{};
-        peer.number = next_peer_number_++;
-        peer.session = message->session;
-        peer.window = message->window;
-        peer.policy = endpoint_.policy_given ? endpoint_.policy
-                                             : (message->policy == 1 ? FlowPolicy::Latest : FlowPolicy::Lossless);
-        peer.sent = message->received; // A CREDIT from an unknown session adopts the subscriber's count.
-        peer.acked = message->received;
-        peer.need_keyframe = encoded_;
-        peer.last_heard = std::chrono::steady_clock::now();
-        log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " joined (policy " +
-                                   policy_name(peer.policy) + ", window " + std::to_string(peer.window) + ")");
-        stats_.peers.store(peers_.size(), std::memory_order_relaxed);
-        return;
-    }
-    Peer& peer = found->second;
-    peer.acked = std::min(std::max(peer.acked, message->received), peer.sent);
-    peer.window = message->window;
-    peer.last_heard = std::chrono::steady_clock::now();
-}
-
-void Publisher::erase_gone_peers()
-{
-    for (auto it = peers_.begin(); it != peers_.end();) {
-        if (it->second.gone) {
-            departed_.emplace_back(it->first, it->second);
-            it = peers_.erase(it);
-        } else {
-            ++it;
-        }
-    }
-    stats_.peers.store(peers_.size(), std::memory_order_relaxed);
+    peers_.on_control(id, *message, encoded_, std::chrono::steady_clock::now());
 }
 
 void Publisher::set_stream_metadata(const std::string& json, std::uint32_t generation, bool encoded)
@@ -264,11 +227,10 @@ void Publisher::set_stream_metadata(const std::string& json, std::uint32_t gener
     encoded_ = encoded;
     if (json == metadata_json_)
         return;
-    gop_valid_ = false; // Cached frames of another format must not reach a subscriber after this document.
-    gop_frames_ = 0;
+    gop_.clear(); // Cached frames of another format must not reach a subscriber after this document.
     metadata_json_ = json;
     metadata_generation_ = generation;
-    for (auto& [id, peer] : peers_)
+    for (auto& [id, peer] : peers_.peers())
         peer.need_metadata = true;
 }
 
@@ -291,10 +253,8 @@ void Publisher::ping(const std::string& id, Peer& peer)
     std::array<std::byte, wire::kFrameHeaderSize> bytes{};
     wire::encode(header, bytes);
     if (zmq_send(router_.get(), id.data(), id.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-        if (zmq_errno() == EHOSTUNREACH && !peer.gone) {
-            peer.gone = true;
-            log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " disconnected");
-        }
+        if (zmq_errno() == EHOSTUNREACH)
+            peers_.depart(peer, "disconnected");
         return;
     }
     zmq_send(router_.get(), bytes.data(), bytes.size(), ZMQ_SNDMORE);
@@ -325,12 +285,10 @@ bool Publisher::send_frame(const std::string& id, Peer& peer, LentFrame& lent, c
 {
     const Frame& frame = lent.frame;
     if (zmq_send(router_.get(), id.data(), id.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-        if (zmq_errno() == EHOSTUNREACH) {
-            peer.gone = true;
-            log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " disconnected");
-        } else {
+        if (zmq_errno() == EHOSTUNREACH)
+            peers_.depart(peer, "disconnected");
+        else
             drop(peer, "socket queue full");
-        }
         return false;
     }
     wire::FrameHeader header;
@@ -367,77 +325,17 @@ bool Publisher::send_frame(const std::string& id, Peer& peer, LentFrame& lent, c
     return true;
 }
 
-void Publisher::cache_frame(const Frame& frame, const FrameInfo& info)
-{
-    const bool keyframe = (info.flags & kFrameKeyframe) != 0;
-    const bool header = (info.flags & kFrameHeader) != 0;
-    if (!encoded_ || (info.flags & kFrameEndOfStream) != 0) {
-        gop_valid_ = false; // Raw streams need no cache; after end-of-stream the next stream starts afresh.
-        gop_frames_ = 0;
-        return;
-    }
-    const bool follows = gop_valid_ && gop_frames_ > 0 && frame.sequence() == gop_[gop_frames_ - 1].sequence + 1 &&
-                         (info.flags & kFrameDiscontinuity) == 0;
-    if (keyframe || header) {
-        // Header frames and the keyframe right after them form the start of one GOP.
-        if (!(follows && !gop_has_picture_)) {
-            gop_frames_ = 0;
-            gop_bytes_ = 0;
-            gop_valid_ = true;
-            gop_has_picture_ = false;
-        }
-        gop_has_picture_ = gop_has_picture_ || keyframe;
-    } else if (!follows || !gop_has_picture_) {
-        gop_valid_ = false; // A gap or no keyframe yet: nothing decodable to cache until the next keyframe.
-        gop_frames_ = 0;
-        return;
-    }
-    const std::size_t size = frame.metadata().size() + frame.payload().size();
-    if (gop_frames_ >= kGopCacheFrames || gop_bytes_ + size > kGopCacheBytes) {
-        if (!gop_overflow_logged_)
-            log_route(route_name_, "a GOP is over the cache bound (" + std::to_string(kGopCacheFrames) +
-                                       " frames, " + std::to_string(kGopCacheBytes >> 20) +
-                                       " MiB): subscribers that join during it wait for the next keyframe");
-        gop_overflow_logged_ = true;
-        gop_valid_ = false;
-        gop_frames_ = 0;
-        return;
-    }
-    if (gop_.size() == gop_frames_)
-        gop_.emplace_back(); // Grows to the longest GOP seen (at most kGopCacheFrames), then reused.
-    CachedFrame& slot = gop_[gop_frames_++];
-    slot.sequence = frame.sequence();
-    slot.format_generation = frame.format_generation();
-    slot.info = info;
-    slot.metadata_size = frame.metadata().size();
-    slot.bytes.resize(size); // Keeps its capacity: no allocation once the slot has seen a frame this big.
-    if (!frame.metadata().empty())
-        std::memcpy(slot.bytes.data(), frame.metadata().data(), frame.metadata().size());
-    if (!frame.payload().empty())
-        std::memcpy(slot.bytes.data() + slot.metadata_size, frame.payload().data(), frame.payload().size());
-    gop_bytes_ += size;
-}
-
-bool Publisher::can_replay(const Peer& peer, std::uint64_t live_sequence) const
-{
-    // The cache must end with the live frame (so cache + live has no gap) and be entirely new to the peer (no
-    // duplicates): true for a new session, and for a latest subscriber that missed the newest keyframe.
-    return gop_valid_ && gop_has_picture_ && gop_frames_ >= 2 && gop_[gop_frames_ - 1].sequence == live_sequence &&
-           (!peer.sent_any || gop_[0].sequence > peer.last_sequence);
-}
-
 bool Publisher::replay(const std::string& id, Peer& peer)
 {
-    const std::size_t count = gop_frames_ - 1; // The newest cached frame is the live one, sent next.
+    const std::span<const CachedFrame> cached_frames = gop_.frames();
+    const std::size_t count = cached_frames.size() - 1; // The newest cached frame is the live one, sent next.
     const std::uint64_t sent_before = peer.sent;
     std::uint64_t undropped = 0;
     for (std::size_t i = 0; i < count; ++i) {
-        const CachedFrame& cached = gop_[i];
+        const CachedFrame& cached = cached_frames[i];
         if (zmq_send(router_.get(), id.data(), id.size(), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
-            if (zmq_errno() == EHOSTUNREACH) {
-                peer.gone = true;
-                log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " disconnected");
-            }
+            if (zmq_errno() == EHOSTUNREACH)
+                peers_.depart(peer, "disconnected");
             break; // Queue full: the live frame then shows the gap and the peer waits for the next keyframe.
         }
         wire::FrameHeader header;
@@ -448,7 +346,7 @@ bool Publisher::replay(const std::string& id, Peer& peer)
         header.info = cached.info;
         if (i == 0)
             header.info.flags |= kFrameDiscontinuity; // The peer joined or skipped: frames are missing before it.
-        header.payload_size = cached.bytes.size() - cached.metadata_size;
+        header.payload_size = cached.payload().size();
         header.metadata_size = static_cast<std::uint32_t>(cached.metadata_size);
         const std::size_t header_size = wire::kFrameHeaderSize + cached.metadata_size;
         if (header_buffer_.size() < header_size)
@@ -459,7 +357,7 @@ bool Publisher::replay(const std::string& id, Peer& peer)
             std::memcpy(header_buffer_.data() + wire::kFrameHeaderSize, cached.bytes.data(), cached.metadata_size);
         zmq_send(router_.get(), header_buffer_.data(), header_size, ZMQ_SNDMORE);
         // A copy (libzmq owns it): the cache slot is reused by the next GOP while the message may still queue.
-        zmq_send(router_.get(), cached.bytes.data() + cached.metadata_size, header.payload_size, 0);
+        zmq_send(router_.get(), cached.payload().data(), cached.payload().size(), 0);
         ++peer.sent;
         ++peer.delivered;
         peer.sent_any = true;
@@ -468,7 +366,7 @@ bool Publisher::replay(const std::string& id, Peer& peer)
             ++undropped; // Counted as dropped for this peer when it went by: delivered after all.
     }
     const std::uint64_t sent = peer.sent - sent_before;
-    peer.burst = (peer.acked < peer.burst_end ? peer.burst : 0) + sent;
+    peer.burst = sent; // send() starts no replay before the previous one is acknowledged
     peer.burst_end = peer.sent;
     undropped = std::min(undropped, peer.dropped);
     peer.dropped -= undropped;
@@ -476,8 +374,9 @@ bool Publisher::replay(const std::string& id, Peer& peer)
     stats_.drops.fetch_sub(undropped, std::memory_order_relaxed);
     if (++peer.replays == 1 || peer.replays % 1000 == 0)
         log_route(route_name_, "subscriber #" + std::to_string(peer.number) + ": resumed from the newest keyframe (" +
-                                   "sequence " + std::to_string(gop_[0].sequence) + ", " + std::to_string(count) +
-                                   " cached frame(s)), " + std::to_string(peer.replays) + " resumption(s) so far");
+                                   "sequence " + std::to_string(cached_frames[0].sequence) + ", " +
+                                   std::to_string(count) + " cached frame(s)), " + std::to_string(peer.replays) +
+                                   " resumption(s) so far");
     return sent == count;
 }
 
@@ -501,8 +400,8 @@ LentFrame* Publisher::take_lent_frame(const std::atomic<bool>& stop)
 
 void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
 {
-    erase_gone_peers();
-    cache_frame(frame, info);
+    peers_.erase_gone();
+    gop_.add(frame, info, encoded_);
     if (peers_.empty()) {
         // Nobody subscribed: the frame is released unsent; counted and logged, not charged to any subscriber.
         if (unsent_++ == 0 || unsent_ % 1000 == 0)
@@ -518,7 +417,7 @@ void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
     lent->users.store(1, std::memory_order_relaxed); // The reference of this function, dropped at the end.
     const bool must_deliver = (info.flags & kFrameEndOfStream) != 0;
     const bool starts_decoding = (info.flags & (kFrameKeyframe | kFrameHeader)) != 0;
-    for (auto& [id, peer] : peers_) {
+    for (auto& [id, peer] : peers_.peers()) {
         if (peer.gone)
             continue;
         if (peer.need_metadata)
@@ -533,7 +432,10 @@ void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
         }
         peer.last_considered = sequence;
         if (encoded_ && peer.need_keyframe && !starts_decoding && !must_deliver) {
-            if (!can_replay(peer, sequence)) {
+            // One replay in flight at a time: what a receiver may have to hold stays window + one cache bound
+            // (its connection guard relies on it), even when it is stuck and new GOPs keep coming.
+            const bool replay_in_flight = peer.acked < peer.burst_end;
+            if (replay_in_flight || !gop_.can_replay(peer.sent_any, peer.last_sequence, sequence)) {
                 drop(peer, "waiting for a keyframe");
                 continue;
             }
@@ -570,15 +472,11 @@ void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
 
 void Publisher::log_summary() const
 {
-    auto line = [this](const Peer& peer) {
-        log_route(route_name_, "subscriber #" + std::to_string(peer.number) + " (" + policy_name(peer.policy) +
-                                   "): sent " + std::to_string(peer.delivered) + ", dropped " +
-                                   std::to_string(peer.dropped));
-    };
-    for (const auto& [id, peer] : departed_)
-        line(peer);
-    for (const auto& [id, peer] : peers_)
-        line(peer);
+    peers_.log_summary();
+    if (guard_->refused() + guard_->dropped() > 0)
+        log_route(route_name_, "connections refused (max-peers=" + std::to_string(endpoint_.max_peers) +
+                                   "): " + std::to_string(guard_->refused()) +
+                                   ", dropped for holding too much: " + std::to_string(guard_->dropped()));
     if (unsent_ > 0)
         log_route(route_name_, std::to_string(unsent_) + " frame(s) read while no subscriber was connected");
 }

@@ -6,7 +6,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,7 +13,10 @@
 #include <zerobuffer/reader.h>
 
 #include "config.h"
+#include "connection_guard.h"
+#include "gop_cache.h"
 #include "keys.h"
+#include "peer_table.h"
 #include "relay_error.h"
 #include "route.h"
 #include "zmq_util.h"
@@ -54,32 +56,6 @@ public:
     [[nodiscard]] std::uint64_t dropped_total() const noexcept { return dropped_total_; }
 
 private:
-    struct Peer {
-        std::uint64_t session = 0;
-        std::uint32_t window = 1;
-        FlowPolicy policy = FlowPolicy::Lossless;
-        std::uint64_t sent = 0;  ///< Frames sent in this session.
-        std::uint64_t acked = 0; ///< Frames the subscriber reported received.
-        std::uint64_t delivered = 0;
-        std::uint64_t dropped = 0;
-        std::uint32_t number = 0;
-        std::uint64_t last_sequence = 0; ///< Source sequence of the last frame sent in this session.
-        bool sent_any = false;
-        /// Frames sent from the GOP cache beyond the credit window, and `sent` once they are all sent: live
-        /// frames may go on without waiting for the receiver to acknowledge that burst.
-        std::uint64_t burst = 0;
-        std::uint64_t burst_end = 0;
-        /// Sequence of the first frame sent or dropped for this peer (in this session and source incarnation).
-        std::uint64_t first_considered = 0;
-        std::uint64_t last_considered = 0;
-        bool considered_any = false;
-        std::uint64_t replays = 0;
-        bool need_metadata = true;
-        bool need_keyframe = false;
-        bool gone = false;
-        std::chrono::steady_clock::time_point last_heard;
-    };
-
     Publisher(const RouteConfig& route, const Endpoint& endpoint, RouteStats& stats);
     void handle_message();
     void handle_control(const std::string& id, const std::byte* data, std::size_t size);
@@ -88,11 +64,6 @@ private:
     /// Finds out whether a subscriber is still connected (ROUTER_MANDATORY refuses sends to vanished ones).
     void ping(const std::string& id, Peer& peer);
     bool send_frame(const std::string& id, Peer& peer, LentFrame& lent, const FrameInfo& info);
-    void erase_gone_peers();
-    /// Keeps a copy of an encoded frame when it belongs to the GOP being cached (see gop_).
-    void cache_frame(const Frame& frame, const FrameInfo& info);
-    /// True when `peer`, waiting for a keyframe, can instead get the cached GOP (all of it new to the peer).
-    [[nodiscard]] bool can_replay(const Peer& peer, std::uint64_t live_sequence) const;
     /// Sends the cached GOP except its newest frame (the live one, sent next), outside the credit window.
     /// False when not all of it could be sent (the live frame must then not follow).
     bool replay(const std::string& id, Peer& peer);
@@ -105,42 +76,26 @@ private:
     SecurityConfig security_;
     std::string advertise_;
     RouteStats& stats_;
-    // Destruction order matters: sockets close before the ZAP handler stops, and both before the context.
+    // Destruction order matters (see the destructor): the guard, then the socket, the ZAP handler, the context.
     ZmqContext context_;
     std::unique_ptr<ZapHandler> zap_;
     ZmqSocket router_;
-    ZmqSocket monitor_;
+    std::unique_ptr<ConnectionGuard> guard_;       ///< Bounds connections and what each may make libzmq hold.
     std::unique_ptr<LentFrame[]> lent_;            ///< kLentFrames entries.
     static constexpr std::size_t kLentFrames = 32; ///< Frames lent to libzmq at once, at most.
-    std::map<std::string, Peer> peers_;
-    std::vector<std::pair<std::string, Peer>> departed_; ///< For the final summary.
-    std::uint32_t next_peer_number_ = 1;
+    /// What one subscriber connection may make libzmq hold beyond the messages read (subscribers send 32-byte
+    /// control messages: this is some two thousand of them).
+    static constexpr std::uint64_t kMaxHeldPerSubscriber = 64 * 1024;
+    PeerTable peers_;
+    GopCache gop_;
     std::string metadata_json_;
     std::uint32_t metadata_generation_ = 0;
     bool encoded_ = false;
     std::vector<std::byte> header_buffer_; ///< Reused: header + per-frame metadata blob.
 
-    /// A copy of one frame of the GOP cache. Its buffer keeps its capacity from GOP to GOP (no allocation per
-    /// frame once every slot has grown to the sizes the stream uses).
-    struct CachedFrame {
-        std::uint64_t sequence = 0;
-        std::uint32_t format_generation = 0;
-        FrameInfo info;
-        std::size_t metadata_size = 0;
-        std::vector<std::byte> bytes; ///< The metadata blob, then the payload.
-    };
-    /// Encoded streams: the frames from the newest keyframe (or the header frames before it) up to the newest
-    /// frame read, so that a subscriber that joins or skips starts decoding at once instead of a GOP later.
-    /// Bounded; when a GOP outgrows it, caching stops until the next keyframe (subscribers then wait for it).
-    std::vector<CachedFrame> gop_;
-    std::size_t gop_frames_ = 0; ///< Entries of gop_ in use.
-    std::size_t gop_bytes_ = 0;
-    bool gop_valid_ = false;       ///< gop_ holds a decodable, gap-free run ending at the newest frame read.
-    bool gop_has_picture_ = false; ///< A keyframe is in gop_ (not only header frames).
-    bool gop_overflow_logged_ = false;
-    static constexpr std::size_t kGopCacheFrames = 300;
-    static constexpr std::size_t kGopCacheBytes = std::size_t{16} << 20;
     std::uint64_t rejected_ = 0;
+    std::uint64_t guarded_counted_ = 0; ///< The guard's refusals and drops already added to stats_.rejected.
+    LogBudget handshake_log_;           ///< Failed handshakes: one line each, within a budget.
     std::uint64_t dropped_total_ = 0;
     std::uint64_t unsent_ = 0; ///< Frames read while no subscriber was connected.
     std::string bound_address_;

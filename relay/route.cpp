@@ -11,6 +11,7 @@
 
 #include "publisher.h"
 #include "ring_io.h"
+#include "route_security.h"
 #include "subscriber.h"
 
 namespace zerobuffer::relay {
@@ -154,23 +155,36 @@ RelayResult<void> run_route(const RouteConfig& route, RouteStats& stats, const s
     auto client = BrokerClient::connect(std::move(*options));
     if (!client)
         return relay_error(RelayErrc::InvalidConfig, "broker '" + route.from.address + "': " + client.error().message);
+    // What the broker says is checked like any network input: a CURVE route takes only tcp:// (its pinned key is a
+    // network publisher's), so a registration that points it at a local socket is refused, and logged once.
+    std::string refused_address;
+    std::string last_problem;
     auto discover = [&]() -> std::optional<std::string> {
         auto location = client->discover(route.from.stream_name);
-        if (!location)
+        if (!location) {
+            last_problem = location.error().message;
             return std::nullopt;
+        }
+        if (auto why = refuse_discovered_address(route, location->address)) {
+            if (location->address != refused_address)
+                log_route(route.name, "refused the broker's address " + location->address + " for stream '" +
+                                          route.from.stream_name + "': " + *why + " (registered by " +
+                                          (location->owner.empty() ? "an unknown key" : "key " + location->owner) +
+                                          "); asking again");
+            refused_address = location->address;
+            return std::nullopt;
+        }
         return location->address;
     };
     bool logged = false;
     std::optional<std::string> address;
     while (!stop.load(std::memory_order_relaxed)) {
-        auto location = client->discover(route.from.stream_name);
-        if (location) {
-            address = location->address;
+        address = discover();
+        if (address)
             break;
-        }
-        if (!logged)
+        if (!logged && refused_address.empty())
             log_route(route.name, "stream '" + route.from.stream_name + "' not found at the broker " +
-                                      route.from.address + " yet (" + location.error().message + "); asking again");
+                                      route.from.address + " yet (" + last_problem + "); asking again");
         logged = true;
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }

@@ -10,9 +10,13 @@
 #include <random>
 #include <span>
 
-#include <nlohmann/json.hpp>
 #include <zmq.h>
 
+#include "bounded_json.h"
+#include "connection_guard.h"
+#include "gop_cache.h"
+#include "log_budget.h"
+#include "route_security.h"
 #include "wire.h"
 #include "zmq_util.h"
 
@@ -20,11 +24,25 @@ namespace zerobuffer::relay {
 
 namespace {
 
+/// What a sending relay may have in flight to us within the protocol, and so what the connection guard lets libzmq
+/// hold for it: `window` frames of up to max-frame with their blob and header, the GOP replay it may send beyond
+/// the window (one at a time, at most the cache bound; counted twice as a margin) and a stream-metadata document;
+/// beyond that it breaks the protocol (or sends an endless multipart message).
+std::uint64_t receive_bound(const Endpoint& endpoint)
+{
+    constexpr std::uint64_t kPerFrame = wire::kFrameHeaderSize + 128; // header and ZMTP/CURVE framing of 2 parts
+    const std::uint64_t frame = endpoint.max_frame + wire::kMaxMetadataBlob + kPerFrame;
+    const std::uint64_t replays = 2 * (GopCache::kMaxBytes + GopCache::kMaxFrames * kPerFrame);
+    return std::uint64_t{endpoint.window} * frame + replays + wire::kMaxStreamMetadata + (std::uint64_t{1} << 20);
+}
+
 /// State of the receiving side; one per route thread.
 class Subscriber {
 public:
     Subscriber(const RouteConfig& route, std::vector<OutputRing>& outputs, RouteStats& stats)
-        : route_(route), endpoint_(route.from), outputs_(outputs), stats_(stats)
+        : route_(route), endpoint_(route.from), outputs_(outputs), stats_(stats),
+          connection_log_(20, std::chrono::seconds(10), "connection events",
+                          [name = route.name](const std::string& line) { log_route(name, line); })
     {
         std::random_device entropy;
         // Sessions tell this incarnation's messages from older ones still in flight; random so that a
@@ -39,7 +57,7 @@ public:
     {
         zmq_msg_close(&header_);
         zmq_msg_close(&payload_);
-        monitor_.close();
+        guard_.reset();
         dealer_.close();
     }
 
@@ -62,24 +80,29 @@ public:
             if (auto ok = set_int_option(dealer, option, value); !ok)
                 return ok;
         }
-        if (uses_curve(route_.security, address)) {
+        // CURVE to the pinned --server-key whenever the route has keys, whatever the address: never plain.
+        const bool curve = uses_curve(route_.security);
+        if (curve) {
             if (auto ok = apply_curve(dealer, route_.security, false); !ok)
                 return ok;
         }
-        auto monitor = start_monitor(context_.get(), dealer,
-                                     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                                         ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                                         ZMQ_EVENT_DISCONNECTED,
-                                     std::to_string(::getpid()) + "-" + route_.name);
-        if (!monitor)
-            return tl::unexpected(monitor.error());
-        monitor_ = std::move(*monitor);
+        // A hostile sender must not grow our memory beyond what the protocol lets a real one have in flight.
+        ConnectionGuard::Limits limits{0, receive_bound(endpoint_), curve, {}};
+        const std::string name = route_.name;
+        auto guard = ConnectionGuard::start(
+            context_.get(), dealer, std::move(limits),
+            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_DISCONNECTED,
+            "subscriber-" + route_.name, [name](const std::string& line) { log_route(name, line); });
+        if (!guard)
+            return relay_error(RelayErrc::Network, guard.error().message);
+        guard_ = std::move(*guard);
         if (zmq_connect(dealer, address.c_str()) != 0)
             return relay_error(RelayErrc::Network, "cannot connect to '" + address + "': " + zmq_error_text());
         log_route(route_.name, "connecting to " + address +
-                                   (uses_curve(route_.security, address) ? " (CURVE)"
-                                    : address.starts_with("tcp://")      ? " (INSECURE plain tcp)"
-                                                                         : ""));
+                                   (curve                           ? " (CURVE)"
+                                    : address.starts_with("tcp://") ? " (INSECURE plain tcp)"
+                                                                    : ""));
         return {};
     }
 
@@ -101,10 +124,11 @@ public:
                 }
             }
             std::array<zmq_pollitem_t, 2> items{zmq_pollitem_t{dealer_.get(), 0, ZMQ_POLLIN, 0},
-                                                zmq_pollitem_t{monitor_.get(), 0, ZMQ_POLLIN, 0}};
+                                                zmq_pollitem_t{guard_->events(), 0, ZMQ_POLLIN, 0}};
             zmq_poll(items.data(), 2, 100);
-            while (auto event = read_monitor_event(monitor_.get()))
+            while (auto event = read_monitor_event(guard_->events()))
                 handle_event(*event);
+            connection_log_.flush();
             for (int i = 0; i < 16 && !stop.load(std::memory_order_relaxed); ++i) {
                 if (!receive_one(stop))
                     break;
@@ -140,23 +164,23 @@ private:
             first_of_session_ = true;
             send_control(wire::Kind::Hello);
             stats_.peers.store(1, std::memory_order_relaxed);
-            log_route(route_.name,
-                      "connected to " + event.address + " (session " + std::to_string(session_ % 10000) + ")");
+            connection_log_.line("connected to " + event.address + " (session " + std::to_string(session_ % 10000) +
+                                 ")");
             break;
         case ZMQ_EVENT_DISCONNECTED:
             connected_ = false;
             down_since_ = std::chrono::steady_clock::now();
             stats_.peers.store(0, std::memory_order_relaxed);
-            log_route(route_.name, "lost the connection to " + event.address + "; reconnecting with back-off");
+            connection_log_.line("lost the connection to " + event.address + "; reconnecting with back-off");
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-            log_route(route_.name,
-                      "the sender at " + event.address + " refused our key: add our .pub key to its allowed-keys file");
+            connection_log_.line("the sender at " + event.address +
+                                 " refused our key: add our .pub key to its allowed-keys file");
             break;
         default:
-            log_route(route_.name, "handshake with " + event.address +
-                                       " failed: check --server-key (the sender's .pub), our --curve-secret, and "
-                                       "that both sides use CURVE or both --insecure");
+            connection_log_.line("handshake with " + event.address +
+                                 " failed: check --server-key (the sender's .pub), our --curve-secret, and that both "
+                                 "sides use CURVE or both --insecure");
             break;
         }
     }
@@ -190,17 +214,25 @@ private:
         if (zmq_msg_recv(&header_, dealer_.get(), ZMQ_DONTWAIT) < 0)
             return false;
         if (zmq_msg_more(&header_) == 0) {
+            guard_->received(&header_, guard_->wire_size(zmq_msg_size(&header_)));
             reject("message of 1 part, expected 2 (header, payload)");
             return true;
         }
         zmq_msg_recv(&payload_, dealer_.get(), 0); // The rest of a multipart message is already here.
+        // Counted before anything else: what libzmq held for this message is ours now.
+        std::uint64_t wire_bytes =
+            guard_->wire_size(zmq_msg_size(&header_)) + guard_->wire_size(zmq_msg_size(&payload_));
         if (zmq_msg_more(&payload_) != 0) {
             std::size_t parts = 2;
-            while (zmq_msg_more(&payload_) != 0 && zmq_msg_recv(&payload_, dealer_.get(), 0) >= 0)
+            while (zmq_msg_more(&payload_) != 0 && zmq_msg_recv(&payload_, dealer_.get(), 0) >= 0) {
+                wire_bytes += guard_->wire_size(zmq_msg_size(&payload_));
                 ++parts;
+            }
+            guard_->received(&header_, wire_bytes);
             reject("message of " + std::to_string(parts) + " parts, expected 2");
             return true;
         }
+        guard_->received(&header_, wire_bytes);
         const std::span<const std::byte> header_part(static_cast<const std::byte*>(zmq_msg_data(&header_)),
                                                      zmq_msg_size(&header_));
         const std::span<const std::byte> payload(static_cast<const std::byte*>(zmq_msg_data(&payload_)),
@@ -223,8 +255,10 @@ private:
             return true;
         if (header->kind == wire::Kind::StreamMetadata) {
             const std::string json(reinterpret_cast<const char*>(payload.data()), payload.size());
-            if (!nlohmann::json::accept(json)) {
-                reject("stream metadata is not JSON");
+            // Checked before anything walks it: the core and every reader of the ring parse it recursively.
+            if (auto problem = check_json(json, {wire::kMaxStreamMetadataDepth, wire::kMaxStreamMetadata})) {
+                reject(problem->refusal == JsonRefusal::NotJson ? "stream metadata is not JSON"
+                                                                : "stream metadata " + problem->message);
                 return true;
             }
             encoded_ = is_encoded_stream(json);
@@ -267,7 +301,9 @@ private:
     RouteStats& stats_;
     ZmqContext context_;
     ZmqSocket dealer_;
-    ZmqSocket monitor_;
+    std::unique_ptr<ConnectionGuard> guard_; ///< Owns the dealer's monitor; destroyed before the context.
+    /// Connects, losses and failed handshakes: a sender that fails every handshake makes libzmq retry every 100 ms.
+    LogBudget connection_log_;
     zmq_msg_t header_; ///< Reused for every message: libzmq's buffers, no allocation of ours per frame.
     zmq_msg_t payload_;
     std::string address_;

@@ -28,6 +28,8 @@ inline constexpr std::size_t kControlSize = 32;
 inline constexpr std::size_t kMaxMetadataBlob = std::size_t{1} << 20;
 /// Largest stream-metadata document accepted from the network.
 inline constexpr std::size_t kMaxStreamMetadata = std::size_t{1} << 20;
+/// Deepest nesting of a stream-metadata document from the network (readers walk it recursively).
+inline constexpr std::size_t kMaxStreamMetadataDepth = 32;
 
 enum class Kind : std::uint16_t {
     Frame = 1,          ///< A frame: info in the header, blob after it, payload in part 2.

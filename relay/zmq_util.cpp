@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
-// RAII owners for libzmq objects, CURVE setup and monitor events.
+// RAII owners for libzmq objects and CURVE setup.
 #include "zmq_util.h"
 
-#include <cstring>
 #include <utility>
 
 #include <zmq.h>
@@ -67,11 +66,6 @@ RelayResult<void> set_int_option(void* socket, int option, int value)
     return {};
 }
 
-bool uses_curve(const SecurityConfig& security, const std::string& address)
-{
-    return !security.insecure && address.starts_with("tcp://") && !security.secret_key_file.empty();
-}
-
 RelayResult<void> apply_curve(void* socket, const SecurityConfig& security, bool server)
 {
     auto keys = as_relay_result(read_secret_key_file(security.secret_key_file));
@@ -97,46 +91,6 @@ RelayResult<void> apply_curve(void* socket, const SecurityConfig& security, bool
     if (auto ok = set_key(ZMQ_CURVE_PUBLICKEY, keys->public_key); !ok)
         return ok;
     return set_key(ZMQ_CURVE_SECRETKEY, keys->secret_key);
-}
-
-RelayResult<ZmqSocket> start_monitor(void* context, void* socket, int events, const std::string& tag)
-{
-    const std::string address = "inproc://zb-relay-monitor-" + tag;
-    if (zmq_socket_monitor(socket, address.c_str(), events) != 0)
-        return relay_error(RelayErrc::Network, "cannot monitor a socket: " + zmq_error_text());
-    ZmqSocket monitor(context, ZMQ_PAIR);
-    if (monitor.get() == nullptr || zmq_connect(monitor.get(), address.c_str()) != 0)
-        return relay_error(RelayErrc::Network, "cannot connect the socket monitor: " + zmq_error_text());
-    return monitor;
-}
-
-std::optional<MonitorEvent> read_monitor_event(void* monitor)
-{
-    zmq_msg_t part;
-    zmq_msg_init(&part);
-    if (zmq_msg_recv(&part, monitor, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&part);
-        return std::nullopt;
-    }
-    MonitorEvent event;
-    if (zmq_msg_size(&part) >= 6) {
-        const auto* data = static_cast<const unsigned char*>(zmq_msg_data(&part));
-        std::memcpy(&event.event, data, sizeof event.event);
-        std::memcpy(&event.value, data + 2, sizeof event.value);
-    }
-    bool more = zmq_msg_more(&part) != 0;
-    zmq_msg_close(&part);
-    while (more) {
-        zmq_msg_init(&part);
-        if (zmq_msg_recv(&part, monitor, 0) < 0) {
-            zmq_msg_close(&part);
-            break;
-        }
-        event.address.assign(static_cast<const char*>(zmq_msg_data(&part)), zmq_msg_size(&part));
-        more = zmq_msg_more(&part) != 0;
-        zmq_msg_close(&part);
-    }
-    return event;
 }
 
 } // namespace zerobuffer::relay

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Small RAII owners for libzmq contexts and sockets, CURVE setup and socket-monitor events.
+// Small RAII owners for libzmq contexts and sockets, and CURVE setup (socket monitors: connection_guard.h).
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 
 #include "config.h"
@@ -45,23 +44,9 @@ private:
 
 [[nodiscard]] RelayResult<void> set_int_option(void* socket, int option, int value);
 
-/// Sets up CURVE on a socket from the route's key files: server side (secret key) or client side
-/// (secret key + server public key). Does nothing for insecure routes and non-tcp addresses.
+/// Sets up CURVE on a socket from the route's key files: server side (secret key) or client side (secret key +
+/// the server public key it pins). Call it when uses_curve(security) (route_security.h) says so.
 [[nodiscard]] RelayResult<void> apply_curve(void* socket, const SecurityConfig& security, bool server);
-
-/// True when this route's network endpoint uses CURVE.
-[[nodiscard]] bool uses_curve(const SecurityConfig& security, const std::string& address);
-
-struct MonitorEvent {
-    std::uint16_t event = 0;
-    std::uint32_t value = 0;
-    std::string address;
-};
-
-/// Starts a monitor for `events` of `socket` and returns the PAIR socket that receives them.
-[[nodiscard]] RelayResult<ZmqSocket> start_monitor(void* context, void* socket, int events, const std::string& tag);
-/// Reads one pending event without blocking.
-[[nodiscard]] std::optional<MonitorEvent> read_monitor_event(void* monitor);
 
 /// The text of the last zmq error.
 [[nodiscard]] std::string zmq_error_text();

@@ -5,12 +5,13 @@
 //
 // Copy this file to start your own consumer. Frames are read in place in shared memory: acquire()
 // hands out a read-only view, and the writer may reuse that memory only after the Frame is released.
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <zerobuffer/zerobuffer.h>
@@ -26,16 +27,36 @@ std::uint64_t fnv1a(std::uint64_t hash, std::span<const std::byte> bytes)
     return hash;
 }
 
+constexpr const char* kUsage = R"(Usage: zb-sample-reader RING [FRAMES]
+
+Attaches to ring RING (waiting up to 10 s for its writer) and reads frames until the writer is gone,
+or FRAMES frames; prints the format, the frame count and a checksum to compare with the writer's.
+Exit status: 0 done, 1 the ring failed (see the message), 2 usage error.
+)";
+
+// A whole decimal number, nothing else ("10x" and "" are refused).
+bool parse_count(std::string_view text, long& value)
+{
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return error == std::errc{} && end == text.data() + text.size();
+}
+
 } // namespace
 
 int main(int argc, char** argv)
 {
-    if (argc < 2 || argc > 3) {
-        std::fprintf(stderr, "usage: %s RING [FRAMES]\n", argv[0]);
+    // 0. The command line: RING [FRAMES]. Exit status 2 and the usage for anything else.
+    const std::string_view first = argc > 1 ? argv[1] : "";
+    if (first == "-h" || first == "--help") {
+        std::fputs(kUsage, stdout);
+        return 0;
+    }
+    long limit = 0; // 0: until the writer is gone.
+    if (argc < 2 || argc > 3 || first.starts_with("-") || (argc == 3 && !parse_count(argv[2], limit)) || limit < 0) {
+        std::fprintf(stderr, "zb-sample-reader: expected RING [FRAMES], FRAMES a number\n%s", kUsage);
         return 2;
     }
-    const std::string ring = argv[1];
-    const long limit = argc == 3 ? std::atol(argv[2]) : 0; // 0: until the writer is gone.
+    const std::string ring(first);
 
     // 1. Attach. The writer may not have created the ring yet, so retry NotFound for a while.
     zerobuffer::ReaderOptions options; // Lossless: we see every frame, the writer waits for us.

@@ -6,12 +6,13 @@
 // Copy this file to start your own producer. Frames are drawn directly in the ring's shared memory
 // (reserve -> fill -> commit), so nothing is copied between this process and its readers.
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include <zerobuffer/zerobuffer.h>
 
@@ -30,20 +31,36 @@ std::uint64_t fnv1a(std::uint64_t hash, std::span<const std::byte> bytes)
     return hash;
 }
 
+constexpr const char* kUsage = R"(Usage: zb-sample-writer RING [FRAMES]
+
+Creates ring RING, waits up to 60 s for a reader, then writes FRAMES (default 100) 640x480 I420 frames
+of a moving gray ramp and prints their checksum. In another shell: zb-sample-reader RING
+Exit status: 0 done, 1 the ring failed (see the message), 2 usage error.
+)";
+
+// A whole decimal number, nothing else ("10x" and "" are refused).
+bool parse_count(std::string_view text, long& value)
+{
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return error == std::errc{} && end == text.data() + text.size();
+}
+
 } // namespace
 
 int main(int argc, char** argv)
 {
-    if (argc < 2 || argc > 3) {
-        std::fprintf(stderr, "usage: %s RING [FRAMES]\n", argv[0]);
+    // 0. The command line: RING [FRAMES]. Exit status 2 and the usage for anything else.
+    const std::string_view first = argc > 1 ? argv[1] : "";
+    if (first == "-h" || first == "--help") {
+        std::fputs(kUsage, stdout);
+        return 0;
+    }
+    long frames = 100;
+    if (argc < 2 || argc > 3 || first.starts_with("-") || (argc == 3 && !parse_count(argv[2], frames)) || frames <= 0) {
+        std::fprintf(stderr, "zb-sample-writer: expected RING [FRAMES], FRAMES a positive number\n%s", kUsage);
         return 2;
     }
-    const std::string ring = argv[1];
-    const long frames = argc == 3 ? std::atol(argv[2]) : 100;
-    if (frames <= 0) {
-        std::fprintf(stderr, "FRAMES must be a positive number\n");
-        return 2;
-    }
+    const std::string ring(first);
 
     // 1. Describe the stream. Readers (and zbctl, GStreamer, FFmpeg tools) read this from the ring.
     //    I420 = a full-size Y plane followed by quarter-size U and V planes.

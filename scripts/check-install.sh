@@ -2,11 +2,17 @@
 # SPDX-License-Identifier: MIT
 # Checks what `meson install` delivers: installs a build dir into a scratch DESTDIR, then builds and runs a
 # small application (tests/public_api/install_consumer.cpp) using only `pkg-config --cflags --libs zerobuffer`
-# from that staged install, with the prefix moved there by --define-variable.
+# from that staged install, with the prefix moved there by --define-variable. When the Python module is built, it
+# also imports it from the staged install and checks `pip install .` offline (scripts/check-pip.sh).
 #
 # Usage: scripts/check-install.sh [BUILD_DIR]   (default: build; must be configured and built)
 set -euo pipefail
 
+case "${1:-}" in
+    -h | --help) sed -n '3,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "check-install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+esac
+(($# <= 1)) || { echo "check-install.sh: one BUILD_DIR at most (see --help)" >&2; exit 2; }
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 builddir="${1:-build}"
 [[ -f "$builddir/build.ninja" ]] || { echo "check-install: $builddir is not a configured build dir" >&2; exit 1; }
@@ -68,5 +74,35 @@ for program in zb-ingest zb-record zb-relay; do
         echo "check-install: $program runs"
     fi
 done
+# The Python module, when built: it must be installed where /usr/bin/python3 looks for it (once the staging
+# directory is taken off the path), and import and work from there.
+python_ext="$(find "$work/destdir" -name '_zerobuffer*.so' -print -quit)"
+if [[ -n "$python_ext" ]]; then
+    staged_site="$(dirname "$(dirname "$python_ext")")"
+    site="${staged_site#"$work"/destdir}"
+    if ! /usr/bin/python3 -c 'import sys; sys.exit(0 if sys.argv[1] in sys.path else 1)' "$site"; then
+        echo "check-install: the Python package went to $site, which /usr/bin/python3 does not search" >&2
+        status=1
+    fi
+    if ! (cd "$work" && PYTHONPATH="$staged_site" /usr/bin/python3 - "zb-install-check-$$" <<'PY'
+import sys
+import zerobuffer as zb
+assert "/destdir/" in zb.__file__, f"imported {zb.__file__}, not the staged install"
+name = sys.argv[1]
+with zb.Writer(name) as writer, zb.Reader(name) as reader:
+    writer.set_format(zb.video_format("RGB", 5, 3))
+    writer.write(bytes(range(48)))
+    frame = reader.acquire(timeout=5)
+    assert frame.array().shape == (3, 5, 3), frame.array().shape
+print("check-install: the installed Python module works:", zb.__file__)
+PY
+    ); then
+        echo "check-install: the installed Python module does not import or work" >&2
+        status=1
+    fi
+fi
 ((status == 0)) || exit 1
+if [[ -n "$python_ext" ]]; then
+    bash scripts/check-pip.sh || exit 1
+fi
 echo "check-install: ok"

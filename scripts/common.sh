@@ -17,6 +17,8 @@ ZB_PACKAGES=(
     gstreamer1.0-plugins-ugly gstreamer1.0-libav
     libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev ffmpeg time
     libzmq3-dev
+    python3-dev python3-numpy pybind11-dev libdlpack-dev python3-pytest python3-mesonpy python3-venv patchelf
+    python3-gi gir1.2-gst-plugins-base-1.0
 )
 
 zb_log()
@@ -28,6 +30,13 @@ zb_die()
 {
     printf '[zb] error: %s\n' "$*" >&2
     exit 1
+}
+
+# A wrong command line: the message, a pointer to --help, exit status 2 (docs/errors.md).
+zb_usage_error()
+{
+    printf '[zb] error: %s (see %s --help)\n' "$*" "$0" >&2
+    exit 2
 }
 
 # True if the Debian package is fully installed. dpkg-query fails for unknown packages, which counts as missing.

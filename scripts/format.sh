@@ -15,6 +15,7 @@ for arg in "$@"; do
     case "$arg" in
         --check) check=true ;;
         -h|--help) sed -n '3,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "format.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
         *) files+=("$arg") ;;
     esac
 done

@@ -27,7 +27,7 @@ while (($#)); do
         --no-build) do_build=false; shift ;;
         -D*=*) options+=("$1"); shift ;;
         -h|--help) sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) zb_die "unknown argument '$1' (see --help)" ;;
+        *) zb_usage_error "unknown argument '$1'" ;;
     esac
 done
 

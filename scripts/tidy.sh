@@ -20,6 +20,7 @@ while (($#)); do
         --builddir) builddir="${2:?--builddir needs a directory}"; shift 2 ;;
         --fix) extra+=(-fix); shift ;;
         -h|--help) sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "tidy.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
         *) filters+=("$1"); shift ;;
     esac
 done

@@ -4,10 +4,17 @@
 # decoding the same clip to nothing ('ffmpeg -i clip -f null -', same thread count) in the same run, and the
 # latency from a frame's commit by zb-ingest to its arrival in a reader process. zb-ingest runs twice: as it is
 # (the decoder renders into ring memory) and with --copy (the one-copy path), to show what the copy costs.
-#   ffmpeg-bench.sh ZB_INGEST ZB_FFMPEG_LATENCY [--quick]      (ZB_BENCH_THREADS=N to change the threads, default 2)
+# Usage: ffmpeg-bench.sh ZB_INGEST ZB_FFMPEG_LATENCY [--quick]      (ZB_BENCH_THREADS=N to change the threads, default 2)
 # Prints figures and PASS/MISS against the target (ratio >= 0.95); never fails on speed.
 set -euo pipefail
 
+usage() { sed -n '3,8s/^# \{0,1\}//p' "$0"; }
+case "${1:-}" in -h | --help) usage; exit 0 ;; esac
+if (($# < 2 || $# > 3)) || [[ "$1" == -* || "$2" == -* ]] || [[ $# == 3 && "$3" != --quick ]]; then
+    echo "ffmpeg-bench.sh: expected ZB_INGEST ZB_FFMPEG_LATENCY [--quick]" >&2
+    usage >&2
+    exit 2
+fi
 INGEST=$(realpath "$1")
 LATENCY=$(realpath "$2")
 QUICK=${3:-}

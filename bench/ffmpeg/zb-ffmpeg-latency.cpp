@@ -8,12 +8,20 @@
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include <zerobuffer/zerobuffer.h>
 
 namespace {
+
+constexpr const char* kUsage = R"(Usage: zb-ffmpeg-latency RING
+
+Benchmark helper (bench/ffmpeg/ffmpeg-bench.sh): reads ring RING losslessly until its writer ends the
+stream and prints "frames N p50_us X p99_us Y max_us Z", the latency from each frame's commit to its
+arrival here. Waits up to 30 s for the writer. Exit status: 0 done, 1 no ring, 2 usage error.
+)";
 
 std::int64_t monotonic_ns()
 {
@@ -35,8 +43,13 @@ double percentile_us(const std::vector<std::int64_t>& sorted, double fraction)
 
 int main(int argc, char** argv)
 {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: zb-ffmpeg-latency RING\n");
+    const std::string_view ring = argc == 2 ? argv[1] : "";
+    if (ring == "-h" || ring == "--help") {
+        std::fputs(kUsage, stdout);
+        return 0;
+    }
+    if (argc != 2 || ring.starts_with("-")) {
+        std::fprintf(stderr, "zb-ffmpeg-latency: expected one RING\n%s", kUsage);
         return 2;
     }
     auto reader = zerobuffer::Reader::attach(argv[1]);

@@ -9,7 +9,8 @@
 //   --checksums  one line per buffer with its timestamps, offsets, keyframe flag, size and the SHA-1 of its bytes,
 //                so that what a writer process sent and what a reader process received can be compared with diff;
 //   --stamp      writes the CLOCK_MONOTONIC time into the first 8 bytes of each buffer (the writer side) ...
-//   --latency    ... and the reader side subtracts it from its own clock: the one-way latency across processes.
+//   --latency    ... and the reader side subtracts it from its own clock: the one-way latency across processes;
+//   --pause      takes the pipeline from PLAYING to PAUSED and back mid-stream, as an application would.
 // At the end it prints frames, frames/s and the CPU time of this process, and latency percentiles when measured.
 //
 // Exit status: 0 at end of stream, 1 pipeline error (the element's message is printed), 2 bad arguments,
@@ -87,6 +88,12 @@ struct Options {
     // --switch-caps N:CAPS: after N buffers, the capsfilter named "switch" gets CAPS (a caps change mid-stream).
     std::uint64_t switch_after = 0;
     std::string switch_caps;
+    // --pause N:DELAY:HOLD: DELAY ms after the Nth buffer the pipeline goes to PAUSED, and HOLD ms later back to
+    // PLAYING; "state paused" and "state playing" lines on stdout say when.
+    bool pause = false;
+    std::uint64_t pause_after = 0;
+    unsigned pause_delay_ms = 0;
+    unsigned pause_hold_ms = 0;
     std::string pipeline;
 };
 
@@ -100,6 +107,7 @@ void print_usage(std::FILE* out)
         "  --latency             measure now - stamp for each buffer (reader side); prints p50/p99/p99.9/max\n"
         "  --report-every S      print frames/s (and latency) every S seconds\n"
         "  --switch-caps N:CAPS  after N buffers set the 'caps' of the capsfilter named 'switch' to CAPS\n"
+        "  --pause N:DELAY:HOLD  DELAY ms after N buffers set the pipeline to PAUSED, HOLD ms later to PLAYING\n"
         "  --repack PAD          copy raw video into two-memory buffers with strides PAD bytes longer\n"
         "  --warmup N            leave the first N buffers out of frames/s and latency (connection set-up)\n"
         "  --frames N            stop after N buffers, as at end of stream (for sources without EOS, like shmsrc)\n"
@@ -118,6 +126,25 @@ std::optional<double> parse_seconds(std::string_view text)
         return std::nullopt;
     }
     return value;
+}
+
+// Parses all of `text` as a decimal number.
+template <typename Number>
+bool parse_number(std::string_view text, Number& value)
+{
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    return ec == std::errc{} && ptr == end;
+}
+
+// N:DELAY:HOLD of --pause.
+bool parse_pause(std::string_view text, Options& options)
+{
+    const auto first = text.find(':');
+    const auto second = first == std::string_view::npos ? first : text.find(':', first + 1);
+    return second != std::string_view::npos && parse_number(text.substr(0, first), options.pause_after) &&
+           parse_number(text.substr(first + 1, second - first - 1), options.pause_delay_ms) &&
+           parse_number(text.substr(second + 1), options.pause_hold_ms);
 }
 
 // Returns the options, or nullopt after printing why they are wrong.
@@ -198,7 +225,15 @@ std::optional<Options> parse_options(int argc, char** argv)
                 return std::nullopt;
             }
             options.switch_caps = value->substr(colon + 1);
-        } else if (arg.starts_with("--")) {
+        } else if (arg == "--pause") {
+            const auto value = value_of(arg);
+            if (!value || !parse_pause(*value, options)) {
+                std::fputs("zb-gst-probe: error: --pause takes N:DELAY:HOLD (a buffer count, then milliseconds)\n",
+                           stderr);
+                return std::nullopt;
+            }
+            options.pause = true;
+        } else if (arg.starts_with("-")) {
             std::fprintf(stderr, "zb-gst-probe: error: unknown option '%s' - see --help\n", argv[index]);
             return std::nullopt;
         } else {
@@ -449,6 +484,26 @@ void measure_latency(Probe& probe, GstBuffer* buffer, std::int64_t now)
     probe.latency.add(latency);
 }
 
+gboolean on_resume(gpointer user_data)
+{
+    auto& probe = *static_cast<Probe*>(user_data);
+    gst_element_set_state(probe.pipeline, GST_STATE_PLAYING);
+    std::printf("state playing\n");
+    std::fflush(stdout);
+    return G_SOURCE_REMOVE;
+}
+
+// --pause, in the main loop as an application would do it: PAUSED now, PLAYING again after the hold.
+gboolean on_pause(gpointer user_data)
+{
+    auto& probe = *static_cast<Probe*>(user_data);
+    gst_element_set_state(probe.pipeline, GST_STATE_PAUSED);
+    std::printf("state paused\n");
+    std::fflush(stdout);
+    g_timeout_add(probe.options.pause_hold_ms, on_resume, &probe);
+    return G_SOURCE_REMOVE;
+}
+
 GstPadProbeReturn on_buffer(GstPad* /*pad*/, GstPadProbeInfo* info, gpointer user_data)
 {
     auto& probe = *static_cast<Probe*>(user_data);
@@ -480,6 +535,9 @@ GstPadProbeReturn on_buffer(GstPad* /*pad*/, GstPadProbeInfo* info, gpointer use
     ++probe.buffers;
     if (probe.buffers == probe.options.max_frames) {
         g_main_loop_quit(probe.loop); // thread-safe
+    }
+    if (probe.options.pause && probe.buffers == probe.options.pause_after) {
+        g_timeout_add(probe.options.pause_delay_ms, on_pause, &probe); // thread-safe: runs in the main loop
     }
     if (!probe.options.switch_caps.empty() && probe.buffers == probe.options.switch_after) {
         GstElement* filter = gst_bin_get_by_name(GST_BIN(probe.pipeline), "switch");
@@ -666,6 +724,7 @@ int main(int argc, char** argv)
     gst_init(nullptr, nullptr);
     auto options = parse_options(argc, argv);
     if (!options) {
+        print_usage(stderr);
         return kExitUsage;
     }
     Probe probe;

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -259,33 +260,70 @@ void print_row(const char* size, const char* what, const Throughput& result)
     std::printf("%-6s %-36s %8.1f frames/s %7.2f GB/s\n", size, what, result.fps, result.gbps);
 }
 
-std::string run_keygen(const std::string& relay, const std::filesystem::path& dir, const char* prefix)
+/// Writes DIR/PREFIX.key and .pub with `zb-relay keygen`; nullopt (after saying why) if that failed.
+std::optional<std::string> run_keygen(const std::string& relay, const std::filesystem::path& dir, const char* prefix)
 {
     const std::string command = "cd '" + dir.string() + "' && '" + relay + "' keygen " + prefix + " >/dev/null";
-    if (std::system(command.c_str()) != 0)
-        std::fprintf(stderr, "zb-relay-bench: error: keygen failed\n");
+    if (std::system(command.c_str()) != 0) {
+        std::fprintf(stderr, "zb-relay-bench: error: '%s keygen %s' failed\n", relay.c_str(), prefix);
+        return std::nullopt;
+    }
     return (dir / prefix).string();
+}
+
+constexpr const char* kUsage = R"(Usage: zb-relay-bench ZB_RELAY [--quick]
+
+Measures zb-relay (the program at path ZB_RELAY): throughput ring->relay->ring and ring->tcp->ring with and
+without CURVE, against memcpy and plain ZeroMQ of the same frame sizes in the same run, and one-way latency
+at 60 fps. Prints figures and ratios with PASS/MISS against the targets (docs/performance.md); never fails
+on speed. 'ninja -C BUILD bench-relay' (or bench-relay-quick) runs it with the built zb-relay.
+  --quick      fewer frames (about a minute)
+  -h, --help   this text
+Exit status: 0 measured, 1 a relay or key could not be set up, 2 usage error.
+)";
+
+int usage_error(const std::string& message)
+{
+    std::fprintf(stderr, "zb-relay-bench: %s\n%s", message.c_str(), kUsage);
+    return 2;
 }
 
 } // namespace
 
 int main(int argc, char** argv)
 {
-    if (argc < 2) {
-        std::fputs("usage: zb-relay-bench ZB_RELAY [--quick]\n", stderr);
-        return 2;
+    const std::vector<std::string_view> args(argv + 1, argv + argc);
+    if (std::find(args.begin(), args.end(), "--help") != args.end() ||
+        std::find(args.begin(), args.end(), "-h") != args.end()) {
+        std::fputs(kUsage, stdout);
+        return 0;
+    }
+    if (args.empty() || args[0].starts_with("-")) {
+        return usage_error("the first argument is the path of the zb-relay program");
+    }
+    if (args.size() > 2 || (args.size() == 2 && args[1] != "--quick")) {
+        return usage_error("unknown argument '" + std::string(args.back()) + "'");
+    }
+    if (access(argv[1], X_OK) != 0) {
+        return usage_error("'" + std::string(args[0]) + "' is not an executable zb-relay");
     }
     const std::string relay = std::filesystem::absolute(argv[1]).string();
     // The same heap tuning as zb-relay (see its main.cpp), so that the plain ZeroMQ baseline is not handicapped.
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
     mallopt(M_TRIM_THRESHOLD, 1024 << 20);
-    const bool quick = argc > 2 && std::string(argv[2]) == "--quick";
+    const bool quick = args.size() == 2;
     const std::vector<Size> sizes = {{"1080p", 1920 * 1080 * 3 / 2, quick ? 120u : 600u},
                                      {"4K", 3840 * 2160 * 3 / 2, quick ? 40u : 200u}};
     char dir_template[] = "/tmp/zb-relay-bench-XXXXXX";
     const std::filesystem::path dir = mkdtemp(dir_template);
-    const std::string server = run_keygen(relay, dir, "server");
-    const std::string client = run_keygen(relay, dir, "client");
+    const auto server_keys = run_keygen(relay, dir, "server");
+    const auto client_keys = server_keys ? run_keygen(relay, dir, "client") : std::nullopt;
+    if (!client_keys) {
+        std::filesystem::remove_all(dir);
+        return 1;
+    }
+    const std::string& server = *server_keys;
+    const std::string& client = *client_keys;
     std::filesystem::copy_file(client + ".pub", dir / "allowed.txt");
     // Flags of the sending and the receiving relay, with CURVE or plain tcp.
     const auto security_args = [&](bool curve) -> std::pair<std::vector<std::string>, std::vector<std::string>> {

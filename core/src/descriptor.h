@@ -17,22 +17,24 @@
 namespace zerobuffer::detail {
 
 /// A plain copy of a descriptor's fields (everything but the tag). What the writer digests and the reader checks.
+/// Members are left uninitialised on purpose: the writer sets every one, load_descriptor() copies every one, and
+/// this is on the frame path of both.
 struct DescriptorFields {
-    std::uint64_t sequence = 0;
-    std::uint64_t extent_offset = 0;
-    std::uint64_t extent_size = 0;
-    std::uint32_t payload_offset = 0;
-    std::uint32_t metadata_size = 0;
-    std::uint64_t payload_size = 0;
-    std::uint32_t flags = 0;
-    std::uint32_t format_generation = 0;
-    std::int64_t pts = 0;
-    std::int64_t dts = 0;
-    std::int64_t duration = 0;
-    std::uint64_t offset = 0;
-    std::uint64_t offset_end = 0;
-    std::int64_t commit_time_ns = 0;
-    std::uint64_t digest[4] = {};
+    std::uint64_t sequence;
+    std::uint64_t extent_offset;
+    std::uint64_t extent_size;
+    std::uint32_t payload_offset;
+    std::uint32_t metadata_size;
+    std::uint64_t payload_size;
+    std::uint32_t flags;
+    std::uint32_t format_generation;
+    std::int64_t pts;
+    std::int64_t dts;
+    std::int64_t duration;
+    std::uint64_t offset;
+    std::uint64_t offset_end;
+    std::int64_t commit_time_ns;
+    std::uint64_t digest[4];
 };
 
 /// Bytes of DescriptorFields covered by the digest: sequence .. commit_time_ns (not the digest itself).
@@ -91,19 +93,24 @@ inline bool load_descriptor(const FrameDescriptor& d, std::uint64_t sequence, De
     return d.tag.load(kRelaxed) == tag_of(sequence);
 }
 
-/// Checks a copied descriptor against the ring's geometry; "" when it is sound, else what is wrong. Every value
-/// comes from shared memory and may be hostile: nothing here can overflow.
-inline std::string check_descriptor(const DescriptorFields& f, std::uint64_t capacity)
+/// Checks a copied descriptor against the ring's geometry. Every value comes from shared memory and may be hostile:
+/// nothing here can overflow.
+[[nodiscard]] inline bool descriptor_is_sound(const DescriptorFields& f, std::uint64_t capacity) noexcept
+{
+    return f.extent_offset % kExtentAlign == 0 && f.extent_offset <= capacity && f.extent_size <= capacity - f.extent_offset &&
+           f.payload_offset % kExtentAlign == 0 && f.payload_offset <= f.extent_size &&
+           f.payload_size <= f.extent_size - f.payload_offset && f.metadata_size <= f.payload_offset;
+}
+
+/// What is wrong with a descriptor descriptor_is_sound() refused, for the error message.
+inline std::string descriptor_problem(const DescriptorFields& f, std::uint64_t capacity)
 {
     if (f.extent_offset % kExtentAlign != 0 || f.extent_offset > capacity || f.extent_size > capacity - f.extent_offset)
         return "frame memory at " + std::to_string(f.extent_offset) + " (+" + std::to_string(f.extent_size) +
                " bytes) lies outside the " + std::to_string(capacity) + "-byte frame area";
-    if (f.payload_offset % kExtentAlign != 0 || f.payload_offset > f.extent_size ||
-        f.payload_size > f.extent_size - f.payload_offset || f.metadata_size > f.payload_offset)
-        return "frame layout (payload " + std::to_string(f.payload_size) + " bytes at " +
-               std::to_string(f.payload_offset) + ", metadata " + std::to_string(f.metadata_size) +
-               ") does not fit its " + std::to_string(f.extent_size) + "-byte memory";
-    return {};
+    return "frame layout (payload " + std::to_string(f.payload_size) + " bytes at " + std::to_string(f.payload_offset) +
+           ", metadata " + std::to_string(f.metadata_size) + ") does not fit its " + std::to_string(f.extent_size) +
+           "-byte memory";
 }
 
 } // namespace zerobuffer::detail

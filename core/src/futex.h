@@ -42,6 +42,15 @@ inline std::int64_t monotonic_ns() noexcept
     return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
 }
 
+/// CLOCK_MONOTONIC_COARSE: the same clock at tick resolution (a few ms), a quarter of the cost. For ages shown
+/// by tools (how long a frame has been held), never for timeouts.
+inline std::int64_t monotonic_coarse_ns() noexcept
+{
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
 /// now + timeout on the monotonic clock, saturated so that huge timeouts mean "practically forever".
 inline std::int64_t deadline_after(std::chrono::nanoseconds timeout) noexcept
 {

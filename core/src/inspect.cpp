@@ -3,12 +3,15 @@
 #include <zerobuffer/inspect.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <memory>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "descriptor.h"
@@ -23,7 +26,7 @@ namespace {
 using namespace detail;
 
 /// Whether any process holds a lock anywhere in the file (writer byte 0, reader bytes 1..64): one syscall.
-bool any_process_alive(int fd)
+Result<bool> any_process_alive(int fd, const std::string& path)
 {
     struct flock lock {};
     lock.l_type = F_WRLCK;
@@ -31,36 +34,122 @@ bool any_process_alive(int fd)
     lock.l_start = 0;
     lock.l_len = 0; // To the end of the file.
     if (fcntl(fd, F_OFD_GETLK, &lock) != 0)
-        return true; // Cannot tell: never remove on doubt.
+        return make_error(Errc::SystemError, system_message("cannot test the locks of " + path, errno), errno);
     return lock.l_type != F_UNLCK;
 }
 
-/// Removes `path` if no process holds any lock in it and it is still the file we checked.
-/// Taking the writer lock ourselves first keeps a writer from taking the ring over meanwhile.
-Result<bool> remove_if_unheld(const std::string& path)
+bool has_capability(int capability)
 {
-    const UniqueFd file(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    std::array<__user_cap_data_struct, 2> data{};
+    if (syscall(SYS_capget, &header, data.data()) != 0)
+        return false;
+    return ((data[static_cast<std::size_t>(capability / 32)].effective >> (capability % 32)) & 1U) != 0;
+}
+
+/// errno that unlink() of `file` in /dev/shm will fail with, or 0: /dev/shm is sticky, so only the file's or
+/// the directory's owner (or CAP_FOWNER) may remove it. Lets a dry run refuse exactly what the real run cannot do.
+int predicted_unlink_error(const struct stat& file)
+{
+    const std::string directory(kShmDirectory);
+    if (faccessat(AT_FDCWD, directory.c_str(), W_OK | X_OK, AT_EACCESS) != 0)
+        return errno;
+    struct stat info {};
+    if (::stat(directory.c_str(), &info) != 0)
+        return errno;
+    const uid_t me = geteuid();
+    if ((info.st_mode & S_ISVTX) != 0 && file.st_uid != me && info.st_uid != me && !has_capability(CAP_FOWNER))
+        return EPERM;
+    return 0;
+}
+
+enum class Verdict { Gone, Held, Stale, Unjudged };
+
+/// What gc found out about one file. A stale file is still open, and in a real run locked, so that no
+/// writer can take it over before it is removed.
+struct Judgement {
+    Verdict verdict;
+    Error error; ///< Why, when Unjudged.
+    UniqueFd file;
+};
+
+Judgement unjudged(Error error)
+{
+    return {Verdict::Unjudged, std::move(error), UniqueFd()};
+}
+
+Judgement found(Verdict verdict)
+{
+    return {verdict, {Errc::SystemError, {}, 0}, UniqueFd()};
+}
+
+/// The one judgement of collect_garbage(), remove_stale_ring() and their dry runs: a file is stale exactly when
+/// no process holds any lock in it. A real run then takes a whole-file lock itself, which keeps a writer from
+/// taking the ring over meanwhile, and re-checks that the name still refers to the file it judged. A dry run
+/// takes no lock, so it never disturbs anyone. Neither trusts anything else (pids in names or in the segment).
+Judgement judge(const std::string& path, bool dry_run)
+{
+    struct stat named {};
+    if (::lstat(path.c_str(), &named) != 0) {
+        if (errno == ENOENT)
+            return found(Verdict::Gone);
+        return unjudged({Errc::SystemError, system_message("cannot look at " + path, errno), errno});
+    }
+    if (!S_ISREG(named.st_mode))
+        return unjudged({Errc::CorruptSegment,
+                         path + " is not a regular file, so not a ring: remove it by hand if you know what it is"});
+    UniqueFd file(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
     if (!file.valid()) {
         if (errno == ENOENT)
-            return false;
-        return make_error(Errc::SystemError, system_message("cannot open " + path, errno), errno);
+            return found(Verdict::Gone);
+        const int error_number = errno;
+        return unjudged({Errc::SystemError,
+                         system_message("cannot open " + path + " (owner uid " + std::to_string(named.st_uid) + ")",
+                                        error_number),
+                         error_number});
     }
     const int fd = file.get();
-    if (any_process_alive(fd))
-        return false;
-    struct flock lock {};
-    lock.l_type = F_WRLCK;
-    lock.l_whence = SEEK_SET;
-    lock.l_start = 0;
-    lock.l_len = 0;
-    if (fcntl(fd, F_OFD_SETLK, &lock) != 0)
-        return false; // Somebody took it just now.
-    struct stat opened {}, current {};
-    if (fstat(fd, &opened) != 0 || ::stat(path.c_str(), &current) != 0 || opened.st_ino != current.st_ino)
-        return false;
-    if (::unlink(path.c_str()) != 0)
-        return make_error(Errc::SystemError, system_message("cannot remove " + path, errno), errno);
-    return true;
+    auto alive = any_process_alive(fd, path);
+    if (!alive)
+        return unjudged(std::move(alive.error()));
+    if (*alive)
+        return found(Verdict::Held);
+    struct stat opened {};
+    if (fstat(fd, &opened) != 0)
+        return unjudged({Errc::SystemError, system_message("cannot stat " + path, errno), errno});
+    if (!dry_run) {
+        struct flock lock {};
+        lock.l_type = F_WRLCK;
+        lock.l_whence = SEEK_SET;
+        lock.l_start = 0;
+        lock.l_len = 0;
+        if (fcntl(fd, F_OFD_SETLK, &lock) != 0)
+            return found(Verdict::Held); // Somebody took it just now.
+        struct stat current {};
+        if (::stat(path.c_str(), &current) != 0 || opened.st_ino != current.st_ino || opened.st_dev != current.st_dev)
+            return found(Verdict::Gone); // Replaced or removed meanwhile: not ours to judge any more.
+    }
+    if (const int refused = predicted_unlink_error(opened); refused != 0)
+        return unjudged({Errc::SystemError,
+                         system_message("cannot remove " + path + " (owner uid " + std::to_string(opened.st_uid) +
+                                            (refused == EPERM ? "; /dev/shm lets only the owner remove it)" : ")"),
+                                        refused),
+                         refused});
+    return {Verdict::Stale, {Errc::SystemError, {}, 0}, std::move(file)};
+}
+
+/// Judges `path` and, unless a dry run, removes it when stale. Unjudged includes a removal that failed.
+Judgement collect(const std::string& path, bool dry_run)
+{
+    Judgement judgement = judge(path, dry_run);
+    if (judgement.verdict != Verdict::Stale || dry_run)
+        return judgement;
+    if (::unlink(path.c_str()) != 0) {
+        if (errno == ENOENT)
+            return found(Verdict::Gone);
+        return unjudged({Errc::SystemError, system_message("cannot remove " + path, errno), errno});
+    }
+    return judgement;
 }
 
 /// Payload bytes of the frames [from, to) as far as their descriptors still describe them (bounded walk).
@@ -180,42 +269,52 @@ Result<RingSnapshot> inspect_ring(std::string_view name)
     return snapshot;
 }
 
-Result<void> remove_stale_ring(std::string_view name)
+Result<void> remove_stale_ring(std::string_view name, const GcOptions& options)
 {
     if (auto valid = validate_ring_name(name); !valid)
         return tl::unexpected(std::move(valid.error()));
-    const std::string path = ring_path(name);
-    if (::access(path.c_str(), F_OK) != 0)
+    Judgement judgement = collect(ring_path(name), options.dry_run);
+    switch (judgement.verdict) {
+    case Verdict::Gone:
         return make_error(Errc::NotFound, "no ring named '" + std::string(name) + "'");
-    auto removed = remove_if_unheld(path);
-    if (!removed)
-        return tl::unexpected(std::move(removed.error()));
-    if (!*removed)
+    case Verdict::Held:
         return make_error(Errc::Busy, "ring '" + std::string(name) + "' is still held by a live writer or reader");
+    case Verdict::Unjudged:
+        return tl::unexpected(std::move(judgement.error));
+    case Verdict::Stale:
+        break;
+    }
     return {};
 }
 
-Result<std::vector<std::string>> collect_garbage()
+Result<GcReport> collect_garbage(const GcOptions& options)
 {
     std::unique_ptr<DIR, int (*)(DIR*)> directory(opendir(std::string(kShmDirectory).c_str()), closedir);
     if (!directory)
         return make_error(Errc::SystemError, system_message("cannot list " + std::string(kShmDirectory), errno), errno);
-    std::vector<std::string> candidates;
+    std::vector<GcEntry> candidates;
     while (const dirent* entry = readdir(directory.get())) {
         const std::string_view file = entry->d_name;
-        if (file.starts_with(kRingPrefix) || file.starts_with(kTempPrefix))
-            candidates.emplace_back(file);
+        if (file.starts_with(kRingPrefix))
+            candidates.push_back({std::string(file.substr(kRingPrefix.size())), false});
+        else if (file.starts_with(kTempPrefix))
+            candidates.push_back({std::string(file), true});
     }
-    std::vector<std::string> removed;
-    for (const std::string& file : candidates) {
-        auto gone = remove_if_unheld(std::string(kShmDirectory) + file);
-        if (!gone)
-            return tl::unexpected(std::move(gone.error()));
-        if (*gone)
-            removed.push_back(file.starts_with(kRingPrefix) ? file.substr(kRingPrefix.size()) : file);
+    directory.reset();
+    const auto by_name = [](const GcEntry& a, const GcEntry& b) { return a.name < b.name; };
+    std::sort(candidates.begin(), candidates.end(), by_name);
+    // One object gc may not open or remove must not stop the others: it is reported and the walk goes on.
+    GcReport report;
+    for (GcEntry& candidate : candidates) {
+        const std::string path = std::string(kShmDirectory) +
+                                 (candidate.temporary ? candidate.name : std::string(kRingPrefix) + candidate.name);
+        Judgement judgement = collect(path, options.dry_run);
+        if (judgement.verdict == Verdict::Stale)
+            report.removed.push_back(std::move(candidate));
+        else if (judgement.verdict == Verdict::Unjudged)
+            report.skipped.push_back({std::move(candidate), std::move(judgement.error)});
     }
-    std::sort(removed.begin(), removed.end());
-    return removed;
+    return report;
 }
 
 } // namespace zerobuffer

@@ -73,8 +73,8 @@ struct SharedWriterCounters {
 /// 24 words, like SharedWriterCounters.
 struct SharedReaderCounters {
     Counter frames_read, bytes_read, frames_skipped, sequence_gaps, waits, timeouts, checksum_failures, overruns,
-        wait_ns;
-    Counter reserved[15];
+        wait_ns, spin_ns, cadence_hits, cadence_misses;
+    Counter reserved[12];
 };
 
 /// Public copies of the shared counters, for Writer/Reader::counters() and inspect_ring().
@@ -114,6 +114,9 @@ inline ReaderCounters snapshot(const SharedReaderCounters& c) noexcept
     out.checksum_failures = c.checksum_failures.load(kRelaxed);
     out.overruns = c.overruns.load(kRelaxed);
     out.wait_ns = c.wait_ns.load(kRelaxed);
+    out.spin_ns = c.spin_ns.load(kRelaxed);
+    out.cadence_hits = c.cadence_hits.load(kRelaxed);
+    out.cadence_misses = c.cadence_misses.load(kRelaxed);
     return out;
 }
 
@@ -191,8 +194,10 @@ struct ReaderSlot {
     std::atomic<std::uint32_t> policy;        ///< zerobuffer::ReaderPolicy
     std::atomic<std::int32_t> pid;
     std::atomic<std::uint32_t> flags;         ///< kSlotReadsInOrder
-    std::atomic<std::int64_t> last_acquire_ns; ///< CLOCK_MONOTONIC of the newest acquire (tools).
-    std::uint8_t reserved1[24];
+    std::atomic<std::int64_t> last_acquire_ns; ///< CLOCK_MONOTONIC(_COARSE) of the newest acquire (tools).
+    std::atomic<std::int64_t> cadence_interval_ns; ///< Frame interval the reader learnt (0: not periodic), tools.
+    std::atomic<std::int64_t> cadence_window_ns;   ///< Its polling window around each due frame, tools.
+    std::uint8_t reserved1[8];
     alignas(kCacheLine) SharedReaderCounters counters;
 };
 
@@ -203,7 +208,7 @@ inline constexpr std::uint32_t kSlotReadsInOrder = 1;
 /// One frame a reader holds. `sequence` is what the writer checks; the rest is for tools.
 struct HoldRecord {
     std::atomic<std::uint64_t> sequence;      ///< kNoSequence: unused.
-    std::atomic<std::int64_t> acquired_ns;    ///< CLOCK_MONOTONIC when the reader acquired it.
+    std::atomic<std::int64_t> acquired_ns;    ///< CLOCK_MONOTONIC(_COARSE, a few ms late) when acquired.
     std::atomic<std::uint64_t> bytes;         ///< Frame memory the hold keeps (its extent).
     std::uint64_t reserved;
 };

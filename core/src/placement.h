@@ -22,6 +22,7 @@
 #include "private.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <vector>
 
@@ -40,7 +41,11 @@ public:
         std::uint32_t owner = kFree; ///< The writer's record of what lives here, or kFree.
     };
 
-    Placement(std::uint64_t capacity, std::uint32_t max_extents) : capacity_(capacity), queue_(max_extents) {}
+    /// Room for at least `max_extents` extents (rounded up to a power of two, so indexing is a mask).
+    Placement(std::uint64_t capacity, std::uint32_t max_extents)
+        : capacity_(capacity), queue_(std::bit_ceil(std::max<std::uint32_t>(max_extents, 2))), mask_(queue_.size() - 1)
+    {
+    }
 
     [[nodiscard]] std::uint64_t capacity() const noexcept { return capacity_; }
     [[nodiscard]] std::uint32_t size() const noexcept { return count_; }
@@ -58,6 +63,7 @@ public:
     Outcome place(std::uint64_t size, std::uint32_t owner, Owners& owners, std::uint64_t& position, std::uint32_t& slot)
     {
         std::uint32_t passes = 0;
+        std::uint64_t passed = 0; // Counted only when the frame is placed: a walk that finds no room passes nothing.
         while (true) {
             std::uint64_t at = write_;
             if (at % capacity_ + size > capacity_)
@@ -70,6 +76,7 @@ public:
                 slot = push_back({at, size, owner});
                 write_ = at + size;
                 position = at;
+                passed_ += passed;
                 return Outcome::Placed;
             }
             Extent first = front();
@@ -86,7 +93,7 @@ public:
                 first.position += capacity_;
                 owners.moved(first.owner, push_back(first));
                 write_ = first.position + first.size;
-                ++passed_;
+                ++passed;
                 continue;
             }
         }
@@ -105,19 +112,24 @@ public:
         const std::uint64_t this_lap = write_ - offset;
         const std::uint64_t lap_start = this_lap + capacity_;
         // Extents of the previous lap lie ahead of the write position in the area, up to its end: all must be
-        // free, as the rest of this lap is given up.
-        std::uint32_t ahead = 0;
-        for (; ahead < count_ && queue_[index(ahead)].position < this_lap; ++ahead) {
-            const Status state = status(owners, queue_[index(ahead)].owner);
+        // free, as the rest of this lap is given up. Free ones at the front go now (the walk would drop them
+        // anyway), so that this costs one look per extent over the ring's life.
+        while (count_ != 0 && front().position < this_lap) {
+            const Status state = status(owners, front().owner);
             if (state != Status::Free) {
                 need_scan = state == Status::Unknown;
                 return false;
             }
+            pop_front();
         }
-        // First fit from the area start among this lap's extents (seen from the next lap, one capacity later).
+        // First fit from the area start among this lap's extents (seen from the next lap, one capacity later); it
+        // stops at the first extent that starts beyond the candidate.
         std::uint64_t at = lap_start;
-        for (std::uint32_t i = ahead; i < count_ && at - lap_start < offset; ++i) {
+        for (std::uint32_t i = 0; i < count_ && at - lap_start < offset; ++i) {
             const Extent& extent = queue_[index(i)];
+            const std::uint64_t start = extent.position + capacity_;
+            if (at + size <= start)
+                break;
             const Status state = status(owners, extent.owner);
             if (state == Status::Unknown) {
                 need_scan = true;
@@ -125,15 +137,10 @@ public:
             }
             if (state == Status::Free)
                 continue;
-            const std::uint64_t start = extent.position + capacity_;
-            if (at + size <= start)
-                break;
             at = std::max(at, start + extent.size);
         }
         if (at - lap_start + size > offset || at % capacity_ + size > capacity_)
             return false;
-        for (std::uint32_t i = 0; i < ahead; ++i)
-            pop_front();
         write_ = lap_start;
         return true;
     }
@@ -171,12 +178,12 @@ public:
     }
 
 private:
-    [[nodiscard]] std::size_t index(std::uint32_t i) const noexcept { return (head_ + i) % queue_.size(); }
+    [[nodiscard]] std::size_t index(std::uint32_t i) const noexcept { return (head_ + i) & mask_; }
     Extent& front() noexcept { return queue_[head_]; }
     Extent& back() noexcept { return queue_[index(count_ - 1)]; }
     void pop_front() noexcept
     {
-        head_ = (head_ + 1) % queue_.size();
+        head_ = (head_ + 1) & mask_;
         --count_;
     }
     std::uint32_t push_back(const Extent& extent) noexcept
@@ -194,6 +201,7 @@ private:
 
     std::uint64_t capacity_;
     std::vector<Extent> queue_; ///< Circular, allocated once: placing never allocates.
+    std::size_t mask_;          ///< queue_.size() - 1
     std::size_t head_ = 0;
     std::uint32_t count_ = 0;
     std::uint64_t write_ = 0;   ///< End of the newest extent: where next fit starts.

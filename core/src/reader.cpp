@@ -9,6 +9,9 @@
 #include <unistd.h>
 #include <utility>
 
+#include <zerobuffer/stream_format.h>
+
+#include "cadence.h"
 #include "descriptor.h"
 #include "futex.h"
 #include "holds.h"
@@ -25,7 +28,8 @@ public:
     ReaderCore(Segment segment, std::string name, const ReaderOptions& options, FrameDigester digester)
         : segment_(std::move(segment)), control_(segment_.control()), area_(segment_.payload()),
           capacity_(segment_.geometry().payload_capacity), frame_slots_(segment_.geometry().frame_slots),
-          name_(std::move(name)), options_(options), digester_(digester)
+          name_(std::move(name)), options_(options), digester_(digester),
+          verifying_(digester.mode() != Integrity::None && options.verify), cadence_(options.cadence_budget)
     {
     }
 
@@ -76,8 +80,11 @@ public:
             slot.last_acquire_ns.store(0, std::memory_order_relaxed);
             SharedReaderCounters& c = slot.counters;
             for (Counter* counter : {&c.frames_read, &c.bytes_read, &c.frames_skipped, &c.sequence_gaps, &c.waits,
-                                     &c.timeouts, &c.checksum_failures, &c.overruns, &c.wait_ns})
+                                     &c.timeouts, &c.checksum_failures, &c.overruns, &c.wait_ns, &c.spin_ns,
+                                     &c.cadence_hits, &c.cadence_misses})
                 counter->store(0, std::memory_order_relaxed);
+            slot.cadence_interval_ns.store(0, std::memory_order_relaxed);
+            slot.cadence_window_ns.store(0, std::memory_order_relaxed);
             slot_ = &slot;
             slot_index_ = i;
             holds_.emplace(slot, segment_.hold_records(i), capacity);
@@ -214,8 +221,8 @@ private:
         DescriptorFields fields;
         if (!load_descriptor(segment_.descriptor(sequence), sequence, fields))
             return tl::unexpected(corrupt("its descriptor describes another frame", sequence));
-        if (auto problem = check_descriptor(fields, capacity_); !problem.empty())
-            return tl::unexpected(corrupt(problem, sequence));
+        if (!descriptor_is_sound(fields, capacity_))
+            return tl::unexpected(corrupt(descriptor_problem(fields, capacity_), sequence));
         if (auto checked = verify(fields); !checked) {
             cursor_ = expected_ = sequence + 1;
             slot_->cursor.store(cursor_, std::memory_order_release);
@@ -224,7 +231,7 @@ private:
         bool format_changed = false;
         if (auto loaded = switch_format(fields, format_changed); !loaded)
             return tl::unexpected(std::move(loaded.error()));
-        const std::int64_t now = monotonic_ns();
+        const std::int64_t now = monotonic_coarse_ns(); // Hold ages for tools: ticks suffice.
         const std::uint32_t hold = holds_->publish(sequence, fields.extent_size, now);
         cursor_ = expected_ = sequence + 1;
         slot_->cursor.store(cursor_, std::memory_order_release); // After the hold record (holds.h).
@@ -249,11 +256,9 @@ private:
             return too_many_held();
         DescriptorFields fields;
         const bool described = load_descriptor(segment_.descriptor(sequence), sequence, fields);
-        if (described) {
-            if (auto problem = check_descriptor(fields, capacity_); !problem.empty())
-                return tl::unexpected(corrupt(problem, sequence));
-        }
-        const std::int64_t now = monotonic_ns();
+        if (described && !descriptor_is_sound(fields, capacity_))
+            return tl::unexpected(corrupt(descriptor_problem(fields, capacity_), sequence));
+        const std::int64_t now = monotonic_coarse_ns(); // Hold ages for tools: ticks suffice.
         std::uint32_t hold = 0;
         bool kept = false;
         if (described) {
@@ -293,8 +298,13 @@ private:
     /// Checks the frame's digest when the ring carries one. The payload is read in place (held, so stable).
     Result<void> verify(const DescriptorFields& fields)
     {
-        if (digester_.mode() == Integrity::None || !options_.verify)
+        if (!verifying_)
             return {};
+        return verify_digest(fields);
+    }
+
+    Result<void> verify_digest(const DescriptorFields& fields)
+    {
         const std::byte* memory = area_ + fields.extent_offset;
         const Digest digest = digester_.digest({reinterpret_cast<const std::byte*>(&fields), kDigestedFieldBytes},
                                                {memory, fields.metadata_size},
@@ -324,6 +334,7 @@ private:
                   std::int64_t now, Frame& frame) noexcept
     {
         slot_->last_acquire_ns.store(now, std::memory_order_relaxed);
+        cadence_.on_frame(fields.sequence, fields.commit_time_ns);
         bump(slot_->counters.frames_read);
         bump(slot_->counters.bytes_read, fields.payload_size);
         const std::byte* memory = area_ + fields.extent_offset;
@@ -342,6 +353,11 @@ private:
     /// Sleeps until the writer commits past cursor_, the deadline passes, or the writer is gone.
     Result<void> wait_for_data(std::int64_t deadline)
     {
+        if (options_.wait_mode == WaitMode::Cadence && cadence_.periodic()) {
+            auto waited = wait_for_due_frame(deadline);
+            if (!waited || *waited)
+                return waited ? Result<void>{} : tl::unexpected(std::move(waited.error()));
+        }
         if (options_.spin.count() > 0) {
             // Poll; ask the clock only every 64 polls, it costs more than a poll.
             const std::int64_t spin_until = monotonic_ns() + options_.spin.count();
@@ -366,22 +382,70 @@ private:
                 bump(slot_->counters.waits);
                 counted = true;
             }
-            // Dekker with the writer's commit (store committed, fence, load sleeping_readers).
-            const std::uint64_t my_bit = std::uint64_t{1} << slot_index_;
-            control_.sleeping_readers.fetch_or(my_bit, std::memory_order_seq_cst);
-            const std::uint32_t seen = control_.data_futex.load(std::memory_order_seq_cst);
-            const bool ready = control_.committed.load(std::memory_order_acquire) > cursor_ ||
-                               control_.writer_state.load(std::memory_order_acquire) !=
-                                   static_cast<std::uint32_t>(WriterState::Active);
-            if (!ready) {
-                const std::int64_t slice =
-                    std::min<std::int64_t>(deadline - now, std::chrono::nanoseconds(options_.liveness_interval).count());
-                futex_wait(control_.data_futex, seen, std::chrono::nanoseconds(slice));
-            }
-            control_.sleeping_readers.fetch_and(~my_bit, std::memory_order_seq_cst);
-            if (control_.committed.load(std::memory_order_acquire) > cursor_)
+            const std::int64_t slice =
+                std::min<std::int64_t>(deadline - now, std::chrono::nanoseconds(options_.liveness_interval).count());
+            if (sleep_registered(slice))
                 return {};
         }
+    }
+
+    /// One futex sleep of at most `slice` ns, registered in sleeping_readers: the Dekker handshake with the writer's
+    /// commit (store committed, fence, load sleeping_readers) means a frame committed before or during it wakes it.
+    /// True when a frame is there afterwards.
+    bool sleep_registered(std::int64_t slice) noexcept
+    {
+        const std::uint64_t my_bit = std::uint64_t{1} << slot_index_;
+        control_.sleeping_readers.fetch_or(my_bit, std::memory_order_seq_cst);
+        const std::uint32_t seen = control_.data_futex.load(std::memory_order_seq_cst);
+        const bool ready = control_.committed.load(std::memory_order_acquire) > cursor_ ||
+                           control_.writer_state.load(std::memory_order_acquire) !=
+                               static_cast<std::uint32_t>(WriterState::Active);
+        if (!ready)
+            futex_wait(control_.data_futex, seen, std::chrono::nanoseconds(slice));
+        control_.sleeping_readers.fetch_and(~my_bit, std::memory_order_seq_cst);
+        return control_.committed.load(std::memory_order_acquire) > cursor_;
+    }
+
+    /// Cadence (cadence.h): sleeps until the polling window of the next due frame, then polls for it. True with a
+    /// frame, false when the frame did not come in the window (the caller falls back to the plain wait).
+    Result<bool> wait_for_due_frame(std::int64_t deadline)
+    {
+        slot_->cadence_interval_ns.store(cadence_.interval_ns(), std::memory_order_relaxed);
+        slot_->cadence_window_ns.store(cadence_.window_ns(), std::memory_order_relaxed);
+        const std::int64_t poll_from = cadence_.poll_from_ns();
+        const std::int64_t poll_until = std::min(cadence_.poll_until_ns(), deadline);
+        std::int64_t now = monotonic_ns();
+        if (now >= poll_until)
+            return false; // Late already: the plain wait (and its timeout) takes it from here.
+        bump(slot_->counters.waits);
+        while (now < poll_from) {
+            if (auto gone = check_writer(); !gone)
+                return tl::unexpected(std::move(gone.error()));
+            const std::int64_t asked = std::min(poll_from, now + std::chrono::nanoseconds(options_.liveness_interval).count());
+            if (sleep_registered(asked - now))
+                return true; // Early: the writer woke us as in the plain wait.
+            now = monotonic_ns();
+            cadence_.on_sleep(asked, now);
+        }
+        // The window: not registered as a sleeper, so the commit costs the writer no wake-up; we see it by polling.
+        const std::int64_t polling_since = now;
+        bool arrived = false;
+        for (unsigned polls = 1;; ++polls) {
+            if (control_.committed.load(std::memory_order_acquire) > cursor_) {
+                arrived = true;
+                break;
+            }
+            if (polls % 64 == 0) {
+                now = monotonic_ns();
+                if (now >= poll_until ||
+                    control_.writer_state.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(WriterState::Active))
+                    break;
+            }
+            cpu_relax();
+        }
+        bump(slot_->counters.spin_ns, static_cast<std::uint64_t>(std::max<std::int64_t>(0, monotonic_ns() - polling_since)));
+        bump(arrived ? slot_->counters.cadence_hits : slot_->counters.cadence_misses);
+        return arrived;
     }
 
     /// WriterGone once every frame is read and the writer closed, or died (checked at most once per interval).
@@ -413,6 +477,7 @@ private:
         switch (segment_.copy_metadata(generation, metadata_)) {
         case Segment::MetadataCopy::Ok:
             metadata_generation_ = generation;
+            learn_frame_rate();
             return {};
         case Segment::MetadataCopy::Recycled:
             if (generation > control_.format_generation.load(std::memory_order_acquire))
@@ -431,6 +496,16 @@ private:
         return tl::unexpected(corrupt("stream metadata slot never became stable", cursor_));
     }
 
+    /// The stream format's frame rate, as a first guess of the cadence (format changes are rare: parsing is fine).
+    void learn_frame_rate() noexcept
+    {
+        if (metadata_.empty())
+            return;
+        auto format = parse_stream_format(metadata_);
+        if (format && format->framerate && format->framerate->num > 0 && format->framerate->den > 0)
+            cadence_.set_nominal(static_cast<std::int64_t>(1'000'000'000LL * format->framerate->den / format->framerate->num));
+    }
+
     Segment segment_;
     ControlBlock& control_;
     const std::byte* area_;
@@ -443,12 +518,15 @@ private:
     std::uint32_t slot_index_ = 0;
     std::uint64_t epoch_ = 0;
     std::uint32_t max_held_ = 0;
+    bool verifying_ = false; ///< The ring carries digests and the options ask to check them.
 
     std::uint64_t cursor_ = 0;   ///< Next sequence to look at.
     std::uint64_t expected_ = 0; ///< Sequence after the last frame handed out (skips are counted from it).
     std::int64_t last_liveness_check_ns_ = 0;
     std::string metadata_;
     std::uint32_t metadata_generation_ = 0;
+
+    Cadence cadence_;
 
     /// Frames may be released from other threads: the hold bookkeeping is guarded.
     SpinLock holds_mutex_;

@@ -31,6 +31,21 @@ std::string hex(std::span<const unsigned char> bytes)
     return text;
 }
 
+/// Gives the unnamed file `fd` the name `path`. /proc/self/fd works for any user; AT_EMPTY_PATH is the
+/// fallback where /proc is not mounted (it needs CAP_DAC_READ_SEARCH).
+int link_unnamed(int fd, const std::string& path)
+{
+    const std::string self = "/proc/self/fd/" + std::to_string(fd);
+    if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0)
+        return 0;
+    const int via_proc = errno;
+    if (via_proc != ENOENT && via_proc != ENOTDIR)
+        return via_proc;
+    if (::linkat(fd, "", AT_FDCWD, path.c_str(), AT_EMPTY_PATH) == 0)
+        return 0;
+    return errno;
+}
+
 } // namespace
 
 std::string system_message(std::string_view what, int error_number)
@@ -68,6 +83,9 @@ Result<void> validate_ring_name(std::string_view name)
             return make_error(Errc::InvalidArgument, "ring name '" + std::string(name) +
                                                          "' may only contain letters, digits, '.', '_' and '-'");
     }
+    if (name.front() == '-')
+        return make_error(Errc::InvalidArgument, "ring name '" + std::string(name) +
+                                                     "' must not begin with '-': programs would read it as an option");
     if (name == "." || name == "..")
         return make_error(Errc::InvalidArgument, "ring name '" + std::string(name) + "' is reserved");
     return {};
@@ -280,11 +298,6 @@ HoldRecord* Segment::hold_records(std::uint32_t index) const noexcept
     return reinterpret_cast<HoldRecord*>(reinterpret_cast<std::byte*>(&reader_slot(index)) + sizeof(ReaderSlot));
 }
 
-FrameDescriptor& Segment::descriptor(std::uint64_t sequence) const noexcept
-{
-    const std::uint64_t index = sequence & (std::uint64_t{geometry_.frame_slots} - 1);
-    return *reinterpret_cast<FrameDescriptor*>(bytes() + geometry_.descriptors_offset + index * sizeof(FrameDescriptor));
-}
 
 MetadataSlotHeader& Segment::metadata_slot(std::uint32_t index) const noexcept
 {
@@ -336,40 +349,56 @@ Result<Segment> Segment::create_temporary(const Geometry& geometry, unsigned per
 {
     if (sodium_init() < 0)
         return make_error(Errc::SystemError, "libsodium failed to initialise");
+    // The file is created unnamed (O_TMPFILE) and gets its temporary name only once it is locked and fully
+    // allocated: collect_garbage() removes every named file nobody holds a lock in, so a file that could be
+    // seen before its lock was taken could be collected under its creator (issue 19).
     Segment segment;
-    std::array<unsigned char, 8> random{};
-    randombytes_buf(random.data(), random.size());
-    segment.path_ = std::string(kShmDirectory) + std::string(kTempPrefix) + std::to_string(getpid()) + "-" + hex(random);
-    segment.fd_ = ::open(segment.path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, permissions & 0777);
-    if (segment.fd_ < 0)
-        return make_error(Errc::SystemError, system_message("cannot create " + segment.path_, errno), errno);
-    // From here on a failure must not leave the temporary file behind.
-    auto fail = [&segment](Error error) {
-        ::unlink(segment.path_.c_str());
-        return tl::unexpected(std::move(error));
-    };
+    segment.fd_ = ::open(std::string(kShmDirectory).c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, permissions & 0777);
+    if (segment.fd_ < 0) {
+        const int error_number = errno;
+        if (error_number == EOPNOTSUPP || error_number == EISDIR)
+            return make_error(Errc::SystemError,
+                              system_message("cannot create an unnamed file in " + std::string(kShmDirectory) +
+                                                 " (O_TMPFILE): it must be a tmpfs on Linux 3.11 or later",
+                                             error_number),
+                              error_number);
+        return make_error(Errc::SystemError,
+                          system_message("cannot create a ring segment in " + std::string(kShmDirectory), error_number),
+                          error_number);
+    }
+    // O_TMPFILE applies the umask; the ring's permissions are exactly what the writer asked for.
     if (fchmod(segment.fd_, permissions & 0777) != 0)
-        return fail({Errc::SystemError, system_message("cannot set permissions of " + segment.path_, errno), errno});
+        return make_error(Errc::SystemError, system_message("cannot set permissions of a new ring segment", errno), errno);
     auto locked = segment.try_lock_byte(kWriterLockByte);
-    if (!locked || !*locked)
-        return fail({Errc::SystemError, "cannot lock new segment " + segment.path_, 0});
+    if (!locked)
+        return tl::unexpected(std::move(locked.error()));
+    if (!*locked)
+        return make_error(Errc::SystemError, "cannot lock a new ring segment that no other process can see");
     // Allocate every page now: a full /dev/shm must fail here with ENOSPC, not later with SIGBUS.
     const int allocated = posix_fallocate(segment.fd_, 0, static_cast<off_t>(geometry.segment_size));
     if (allocated != 0)
-        return fail({Errc::SystemError,
-                     system_message("cannot allocate " + std::to_string(geometry.segment_size) + " bytes for the ring in /dev/shm",
-                                    allocated),
-                     allocated});
+        return make_error(Errc::SystemError,
+                          system_message("cannot allocate " + std::to_string(geometry.segment_size) +
+                                             " bytes for the ring in /dev/shm",
+                                         allocated),
+                          allocated);
     segment.mapped_size_ = geometry.segment_size;
     segment.base_ = mmap(nullptr, segment.mapped_size_, PROT_READ | PROT_WRITE, MAP_SHARED, segment.fd_, 0);
     if (segment.base_ == MAP_FAILED) {
         segment.base_ = nullptr;
-        return fail({Errc::SystemError, system_message("cannot map " + segment.path_, errno), errno});
+        return make_error(Errc::SystemError, system_message("cannot map a new ring segment", errno), errno);
     }
     struct stat info {};
     if (fstat(segment.fd_, &info) == 0)
         segment.inode_ = info.st_ino;
     segment.geometry_ = geometry;
+    // Named only now, locked: the creator publishes it with link() or rename() (docs/protocol.md section 6).
+    // The pid in the name is for people reading /dev/shm; gc judges by the lock alone.
+    std::array<unsigned char, 8> random{};
+    randombytes_buf(random.data(), random.size());
+    segment.path_ = std::string(kShmDirectory) + std::string(kTempPrefix) + std::to_string(getpid()) + "-" + hex(random);
+    if (const int linked = link_unnamed(segment.fd_, segment.path_); linked != 0)
+        return make_error(Errc::SystemError, system_message("cannot create " + segment.path_, linked), linked);
     return segment;
 }
 

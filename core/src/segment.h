@@ -82,8 +82,12 @@ public:
     [[nodiscard]] ReaderSlot& reader_slot(std::uint32_t index) const noexcept;
     /// The hold records of reader slot `index` (holds_per_reader of them).
     [[nodiscard]] HoldRecord* hold_records(std::uint32_t index) const noexcept;
-    /// The descriptor of frame `sequence`.
-    [[nodiscard]] FrameDescriptor& descriptor(std::uint64_t sequence) const noexcept;
+    /// The descriptor of frame `sequence` (frame_slots is a power of two).
+    [[nodiscard]] FrameDescriptor& descriptor(std::uint64_t sequence) const noexcept
+    {
+        const std::uint64_t index = sequence & (std::uint64_t{geometry_.frame_slots} - 1);
+        return *reinterpret_cast<FrameDescriptor*>(bytes() + geometry_.descriptors_offset + index * sizeof(FrameDescriptor));
+    }
     [[nodiscard]] MetadataSlotHeader& metadata_slot(std::uint32_t index) const noexcept;
     [[nodiscard]] std::byte* metadata_data(std::uint32_t index) const noexcept;
     [[nodiscard]] std::byte* payload() const noexcept { return bytes() + geometry_.payload_offset; }

@@ -101,8 +101,11 @@ std::uint32_t WriterCore::take_record() noexcept
 
 void WriterCore::release_extent(std::uint32_t record) noexcept
 {
-    if (records_[record].size != 0)
+    if (records_[record].size != 0) {
         placement_.free(records_[record].extent);
+        bytes_in_use_ -= records_[record].size;
+        --frames_in_use_;
+    }
 }
 
 void WriterCore::free_record(std::uint32_t record) noexcept
@@ -203,6 +206,8 @@ bool WriterCore::try_place(std::uint64_t size, std::uint32_t record, int level)
             FrameRecord& entry = records_[record];
             entry.offset = position % capacity_;
             entry.extent = slot;
+            bytes_in_use_ += size;
+            ++frames_in_use_;
             if (const std::uint64_t wraps = placement_.wraps(); wraps != wraps_published_) {
                 bump(control_.counters.wraps, wraps - wraps_published_);
                 wraps_published_ = wraps;
@@ -266,23 +271,12 @@ void WriterCore::scan(int level)
             free_record(record);
         }
     }
-    std::uint64_t bytes = 0;
-    std::uint64_t frames = 0;
-    placement_.for_each([&](const Placement::Extent& extent) {
-        if (extent.owner != Placement::kFree) {
-            bytes += extent.size;
-            ++frames;
-        }
-    });
-    control_.bytes_in_use.store(bytes, std::memory_order_relaxed);
-    control_.frames_in_use.store(frames, std::memory_order_relaxed);
+    control_.bytes_in_use.store(bytes_in_use_, std::memory_order_relaxed);
+    control_.frames_in_use.store(frames_in_use_, std::memory_order_relaxed);
 }
 
-bool WriterCore::frame_slots_free(std::uint64_t extra) noexcept
+bool WriterCore::rescan_frame_slots(std::uint64_t extra) noexcept
 {
-    // Frames committed + open reservations must stay within frame_slots of the slowest lossless reader.
-    if (min_lossless_cursor_ == kNoSequence || committed_ + extra <= min_lossless_cursor_ + frame_slots_)
-        return true;
     scan_cursors(segment_, scan_);
     min_lossless_cursor_ = scan_.min_lossless_cursor;
     return min_lossless_cursor_ == kNoSequence || committed_ + extra <= min_lossless_cursor_ + frame_slots_;
@@ -426,8 +420,10 @@ Result<void> WriterCore::commit(FrameReservation& reservation, const FrameInfo& 
     --open_;
 
     const std::uint64_t used = extent_size_for(payload_size, entry.metadata_capacity);
-    if (entry.size != 0 && used < entry.size && placement_.shrink(entry.extent, used))
+    if (entry.size != 0 && used < entry.size && placement_.shrink(entry.extent, used)) {
+        bytes_in_use_ -= entry.size - used;
         entry.size = used; // The unused tail goes to the next reservation.
+    }
     const std::byte* memory = area_ + entry.offset;
     const std::uint64_t sequence = committed_;
     DescriptorFields fields;
@@ -449,6 +445,8 @@ Result<void> WriterCore::commit(FrameReservation& reservation, const FrameInfo& 
         const Digest digest = digester_.digest({reinterpret_cast<const std::byte*>(&fields), kDigestedFieldBytes},
                                                {memory, metadata_size}, {memory + fields.payload_offset, payload_size});
         std::memcpy(fields.digest, digest.data(), digest.size());
+    } else {
+        std::memset(fields.digest, 0, sizeof fields.digest); // Nothing of this process's stack into shared memory.
     }
     store_descriptor(segment_.descriptor(sequence), fields);
     committed_ = sequence + 1;

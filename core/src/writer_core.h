@@ -95,7 +95,13 @@ private:
     /// Waits (futex, in slices) until `fits()` holds or the deadline passes.
     template <typename Fits>
     Result<void> wait_until(Fits&& fits, WaitReason reason, LazyDeadline& deadline, std::uint64_t need);
-    bool frame_slots_free(std::uint64_t extra) noexcept;
+    /// Committed frames plus `extra` open reservations stay within frame_slots of the slowest lossless reader.
+    bool frame_slots_free(std::uint64_t extra) noexcept
+    {
+        return min_lossless_cursor_ == kNoSequence || committed_ + extra <= min_lossless_cursor_ + frame_slots_ ||
+               rescan_frame_slots(extra);
+    }
+    bool rescan_frame_slots(std::uint64_t extra) noexcept;
     void reclaim_dead_readers();
     std::string blockers() const;
     void wake_readers() noexcept;
@@ -130,6 +136,8 @@ private:
     std::uint32_t keyframe_requests_seen_ = 0;
     std::int64_t next_liveness_check_ns_ = 0;
     std::uint64_t waits_with_room_ = 0;
+    std::uint64_t bytes_in_use_ = 0;       ///< Memory of the records' extents (the control block's gauge).
+    std::uint64_t frames_in_use_ = 0;
 };
 
 } // namespace zerobuffer::detail

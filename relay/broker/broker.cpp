@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -19,9 +19,12 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "broker_options.h"
 #include "broker_protocol.h"
 #include "broker_query.h"
+#include "connection_guard.h"
 #include "key_files.h"
+#include "log_budget.h"
 #include "registry.h"
 #include "zap.h"
 #include "zmq_handles.h"
@@ -32,6 +35,7 @@ namespace {
 
 namespace errors = protocol::errors;
 using detail::Clock;
+using detail::print_broker_error;
 using std::chrono::milliseconds;
 
 constexpr int kExitOk = 0;
@@ -44,215 +48,21 @@ constexpr std::size_t kMaxFrames = 8;
 constexpr int kBatch = 256;
 /// Replies queued per client that does not read them; beyond this its replies are dropped (and counted).
 constexpr int kSendHighWater = 16;
-/// Requests queued per client; with ZMQ_MAXMSGSIZE this bounds what one client can make the broker buffer.
+/// Requests queued per client (complete ones; what a client can make libzmq hold is bounded by the guard).
 constexpr int kReceiveHighWater = 64;
+/// What one client connection may make libzmq hold beyond the requests the broker read (an unfinished multipart
+/// message, or requests not read yet), in units of --max-request-bytes: two frames of the largest size libzmq
+/// accepts (ZMQ_MAXMSGSIZE is 4 units, so that a too_large request is read and answered).
+constexpr std::size_t kHeldRequestBytesFactor = 8;
+/// A connection that has not completed its ZMTP (or CURVE) handshake after this long is dropped.
+constexpr int kHandshakeMillis = 5000;
 /// Log lines per second before the rest is counted and summarised (a hostile flood must not flood stderr).
 constexpr int kLogLinesPerSecond = 20;
-
-constexpr std::string_view kUsage = R"(Usage: zb-relay broker [OPTIONS]
-       zb-relay broker query ENDPOINT [NAME] [OPTIONS]      ask a running broker (see query --help)
-Keeps a registry of published streams so that receivers find a stream by name (docs/relay.md, Discovery).
-
-Options:
-  --bind ENDPOINT           where to serve requests (default tcp://*:5550; ipc://PATH also works)
-  --ttl SECONDS             time to live of a registration that names none (default 10)
-  --max-request-bytes N     larger requests get {"ok":false,"error":"too_large"} (default 65536);
-                            frames beyond 4 times this drop the sender's connection (ZMQ_MAXMSGSIZE)
-  --max-streams N           live registrations at most (default 1024, at most 10000)
-  --curve-secret FILE       serve with CURVE: the broker's secret key (from `zb-relay keygen`)
-  --allowed-keys FILE       with --curve-secret: the client public keys allowed in, one Z85 key per line
-  --insecure                serve plain tcp (no encryption, no authentication): required for tcp without CURVE
-  --status-interval SECONDS status line on stderr every SECONDS (default 60, 0 = never)
-  --help                    this text
-
-Examples:
-  zb-relay broker --bind tcp://*:5550 --insecure
-  zb-relay keygen broker && zb-relay keygen cam-host
-  zb-relay broker --curve-secret broker.key --allowed-keys allowed.txt      # allowed.txt lists cam-host.pub
-
-Exit codes: 0 stopped by SIGINT/SIGTERM, 1 could not start (bind, key files), 2 bad command line.
-)";
-
-struct BrokerOptions {
-    std::string bind = "tcp://*:5550";
-    milliseconds default_ttl = protocol::kDefaultTtl;
-    std::size_t max_request_bytes = protocol::kDefaultMaxRequestBytes;
-    std::size_t max_streams = 1024;
-    std::string curve_secret_file;
-    std::string allowed_keys_file;
-    bool insecure = false;
-    milliseconds status_interval{60'000};
-};
-
-void print_error(const std::string& what)
-{
-    std::fprintf(stderr, "zb-relay broker: error: %s\n", what.c_str());
-}
 
 void print_line(const std::string& line)
 {
     std::fprintf(stderr, "zb-relay broker: %s\n", line.c_str());
 }
-
-template <typename Number>
-std::optional<Number> parse_number(std::string_view text)
-{
-    Number value{};
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || end != text.data() + text.size()) {
-        return std::nullopt;
-    }
-    return value;
-}
-
-/// Seconds as a decimal ("10", "0.5") to milliseconds, or nullopt when not a number in [0, max].
-std::optional<milliseconds> parse_seconds(std::string_view text, milliseconds max)
-{
-    const auto dot = text.find('.');
-    const auto whole = parse_number<std::int64_t>(text.substr(0, dot));
-    if (!whole || *whole < 0 || *whole > max.count() / 1000) {
-        return std::nullopt;
-    }
-    std::int64_t millis = *whole * 1000;
-    if (dot != std::string_view::npos) {
-        const std::string_view fraction = text.substr(dot + 1);
-        if (fraction.empty() || fraction.size() > 3 || !parse_number<std::int64_t>(fraction)) {
-            return std::nullopt;
-        }
-        std::int64_t scale = 100;
-        for (const char digit : fraction) {
-            millis += (digit - '0') * scale;
-            scale /= 10;
-        }
-    }
-    if (millis > max.count()) {
-        return std::nullopt;
-    }
-    return milliseconds(millis);
-}
-
-/// Parses the command line; nullopt after printing an error (exit 2) or the help (exit 0, see help_shown).
-std::optional<BrokerOptions> parse_options(int argc, char** argv, bool& help_shown)
-{
-    BrokerOptions options;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        const auto value = [&]() -> std::optional<std::string_view> {
-            if (i + 1 >= argc) {
-                print_error(std::string(arg) + " needs a value - see zb-relay broker --help");
-                return std::nullopt;
-            }
-            return std::string_view(argv[++i]);
-        };
-        if (arg == "--help" || arg == "-h") {
-            std::fputs(kUsage.data(), stdout);
-            help_shown = true;
-            return std::nullopt;
-        }
-        if (arg == "--insecure") {
-            options.insecure = true;
-            continue;
-        }
-        static constexpr std::array<std::string_view, 7> kValueOptions{
-            "--bind",         "--ttl",          "--max-request-bytes", "--max-streams",
-            "--curve-secret", "--allowed-keys", "--status-interval"};
-        if (std::find(kValueOptions.begin(), kValueOptions.end(), arg) == kValueOptions.end()) {
-            print_error("unknown option '" + std::string(arg) + "' - see zb-relay broker --help");
-            return std::nullopt;
-        }
-        const auto text = value();
-        if (!text) {
-            return std::nullopt;
-        }
-        const auto bad_value = [&](std::string_view expected) {
-            print_error(std::string(arg) + " '" + std::string(*text) + "' is not " + std::string(expected));
-            return std::nullopt;
-        };
-        if (arg == "--bind") {
-            options.bind = std::string(*text);
-        } else if (arg == "--ttl") {
-            const auto ttl = parse_seconds(*text, protocol::kMaxTtl);
-            if (!ttl || protocol::check_ttl(*ttl)) {
-                return bad_value("a number of seconds between 0.1 and 3600");
-            }
-            options.default_ttl = *ttl;
-        } else if (arg == "--max-request-bytes") {
-            const auto bytes = parse_number<std::size_t>(*text);
-            constexpr std::size_t kMin = 256;
-            constexpr std::size_t kMax = 16 * 1024 * 1024;
-            if (!bytes || *bytes < kMin || *bytes > kMax) {
-                return bad_value("a byte count between 256 and 16777216");
-            }
-            options.max_request_bytes = *bytes;
-        } else if (arg == "--max-streams") {
-            const auto count = parse_number<std::size_t>(*text);
-            if (!count || *count < 1 || *count > 10'000) {
-                // 10000 keeps a LIST reply under the client's 16 MiB reply cap.
-                return bad_value("a count between 1 and 10000");
-            }
-            options.max_streams = *count;
-        } else if (arg == "--curve-secret") {
-            options.curve_secret_file = std::string(*text);
-        } else if (arg == "--allowed-keys") {
-            options.allowed_keys_file = std::string(*text);
-        } else { // --status-interval
-            const auto interval = parse_seconds(*text, milliseconds(86'400'000));
-            if (!interval) {
-                return bad_value("a number of seconds (0 = never)");
-            }
-            options.status_interval = *interval;
-        }
-    }
-    const bool curve = !options.curve_secret_file.empty();
-    if (curve != !options.allowed_keys_file.empty()) {
-        print_error("--curve-secret and --allowed-keys go together - give both (CURVE) or neither");
-        return std::nullopt;
-    }
-    if (curve && options.insecure) {
-        print_error("--insecure contradicts --curve-secret - choose one");
-        return std::nullopt;
-    }
-    if (!curve && !options.insecure && options.bind.starts_with("tcp://")) {
-        print_error("refusing to serve plain tcp on " + options.bind +
-                    " - pass --insecure to allow it, or --curve-secret and --allowed-keys for CURVE");
-        return std::nullopt;
-    }
-    return options;
-}
-
-/// Lets a few log lines per second through and counts the rest.
-class LogLimiter {
-public:
-    void line(const std::string& text, Clock::time_point now)
-    {
-        flush(now);
-        if (in_window_ < kLogLinesPerSecond) {
-            ++in_window_;
-            print_line(text);
-        } else {
-            ++suppressed_;
-        }
-    }
-
-    /// Ends the current one-second window when it is over, saying how many lines it suppressed.
-    void flush(Clock::time_point now)
-    {
-        if (now - window_start_ < std::chrono::seconds(1)) {
-            return;
-        }
-        if (suppressed_ > 0) {
-            print_line("(" + std::to_string(suppressed_) + " more log lines suppressed; the status line counts all)");
-        }
-        window_start_ = now;
-        in_window_ = 0;
-        suppressed_ = 0;
-    }
-
-private:
-    Clock::time_point window_start_{};
-    int in_window_ = 0;
-    std::uint64_t suppressed_ = 0;
-};
 
 /// Counters for the status line.
 struct BrokerCounters {
@@ -301,7 +111,7 @@ private:
 
 class Broker {
 public:
-    explicit Broker(BrokerOptions options)
+    explicit Broker(detail::BrokerOptions options)
         : options_(std::move(options)), registry_({options_.default_ttl, options_.max_streams})
     {
     }
@@ -318,15 +128,16 @@ private:
     void count_refusal(const std::string& code);
     void print_status() const;
 
-    BrokerOptions options_;
+    detail::BrokerOptions options_;
     detail::Registry registry_;
     BrokerCounters counters_;
-    LogLimiter log_;
+    LogBudget log_{kLogLinesPerSecond, std::chrono::seconds(1), "log lines", print_line};
     AllowedCurveKeys allowed_keys_; // raw 32-byte CURVE public keys
     SignalFd signals_;              // created before the context: libzmq threads inherit the mask
     detail::ContextHandle context_;
     detail::SocketHandle router_;
-    detail::SocketHandle zap_; // the ZAP handler that vets CURVE clients, when CURVE is on
+    std::unique_ptr<ConnectionGuard> guard_; // bounds connections and what each may make libzmq hold
+    detail::SocketHandle zap_;               // the ZAP handler that vets CURVE clients, when CURVE is on
 };
 
 bool Broker::set_up(std::string& failure)
@@ -377,6 +188,7 @@ bool Broker::set_up(std::string& failure)
         detail::set_int_option(router_.get(), ZMQ_SNDHWM, kSendHighWater) &&
         detail::set_int_option(router_.get(), ZMQ_RCVHWM, kReceiveHighWater) &&
         detail::set_int_option(router_.get(), ZMQ_LINGER, 0) &&
+        detail::set_int_option(router_.get(), ZMQ_HANDSHAKE_IVL, kHandshakeMillis) && // a slow handshake holds a slot
         // An IPv6 bind (tcp://[::]:5550) needs ZMQ_IPV6; it then also accepts IPv4 clients.
         detail::set_int_option(router_.get(), ZMQ_IPV6, options_.bind.find('[') != std::string::npos ? 1 : 0);
     if (!configured) {
@@ -391,6 +203,16 @@ bool Broker::set_up(std::string& failure)
             return false;
         }
     }
+    // Before bind, so that it sees every connection.
+    ConnectionGuard::Limits limits{options_.max_clients, kHeldRequestBytesFactor * options_.max_request_bytes,
+                                   !server_keys.secret_key.empty(),
+                                   "--max-clients " + std::to_string(options_.max_clients)};
+    auto guard = ConnectionGuard::start(context_.get(), router_.get(), std::move(limits), 0, "broker", print_line);
+    if (!guard) {
+        failure = guard.error().message;
+        return false;
+    }
+    guard_ = std::move(*guard);
     if (zmq_bind(router_.get(), options_.bind.c_str()) != 0) {
         failure = "cannot bind " + options_.bind + ": " + detail::zmq_error_text() +
                   " - is another broker running there, or is the address wrong?";
@@ -409,7 +231,9 @@ bool Broker::set_up(std::string& failure)
     print_line("listening on " + std::string(endpoint.data()) + " (" + security + "); default ttl " +
                std::to_string(options_.default_ttl.count()) + " ms, max request " +
                std::to_string(options_.max_request_bytes) + " bytes, max streams " +
-               std::to_string(options_.max_streams));
+               std::to_string(options_.max_streams) + ", max clients " + std::to_string(options_.max_clients) +
+               " holding at most " + std::to_string(kHeldRequestBytesFactor * options_.max_request_bytes) +
+               " bytes each");
     return true;
 }
 
@@ -417,7 +241,7 @@ int Broker::run()
 {
     std::string failure;
     if (!set_up(failure)) {
-        print_error(failure);
+        print_broker_error(failure);
         return kExitRuntime;
     }
     Clock::time_point next_status = Clock::now() + options_.status_interval;
@@ -445,7 +269,7 @@ int Broker::run()
             if (zmq_errno() == EINTR) {
                 continue;
             }
-            print_error("zmq_poll failed: " + detail::zmq_error_text());
+            print_broker_error("zmq_poll failed: " + detail::zmq_error_text());
             return kExitRuntime;
         }
         if ((items[1].revents & ZMQ_POLLIN) != 0) {
@@ -481,6 +305,7 @@ void Broker::serve_one(Clock::time_point now)
     // Read the whole multipart message, keeping at most kMaxFrames frames.
     std::vector<detail::Message> frames;
     std::size_t total_frames = 0;
+    std::uint64_t wire_bytes = 0; // of every frame but the routing id, for the connection guard
     for (;;) {
         detail::Message frame;
         if (zmq_msg_recv(frame.get(), router_.get(), ZMQ_DONTWAIT) < 0) {
@@ -490,6 +315,9 @@ void Broker::serve_one(Clock::time_point now)
             break; // cannot happen mid-message (libzmq delivers multipart messages whole); keep what we have
         }
         ++total_frames;
+        if (total_frames > 1) {
+            wire_bytes += guard_->wire_size(frame.size());
+        }
         const bool more = frame.more();
         if (frames.size() < kMaxFrames) {
             frames.push_back(std::move(frame));
@@ -499,6 +327,9 @@ void Broker::serve_one(Clock::time_point now)
         }
     }
     ++counters_.requests;
+    if (frames.size() >= 2) {
+        guard_->received(frames[1].get(), wire_bytes);
+    }
 
     // frames[0] is the routing id ROUTER added. A REQ client puts an empty delimiter frame before the body
     // (REQ_CORRELATE adds a request id before it); a DEALER may send the body right after the id.
@@ -526,8 +357,13 @@ void Broker::serve_one(Clock::time_point now)
                                                            " (--max-request-bytes)");
     } else {
         detail::Message& body = frames[body_start];
+        // Under CURVE the ZAP handler made the client's key its user id: the registry ties names to it.
         const char* peer = zmq_msg_gets(body.get(), "Peer-Address");
-        reply = registry_.handle(body.view(), peer != nullptr ? std::string_view(peer) : std::string_view{}, now);
+        const char* key = zmq_msg_gets(body.get(), "User-Id");
+        reply = registry_.handle(body.view(),
+                                 {peer != nullptr ? std::string_view(peer) : std::string_view{},
+                                  key != nullptr ? std::string_view(key) : std::string_view{}},
+                                 now);
     }
     for (const std::string& line : reply.expired) {
         log_.line(line, now);
@@ -591,7 +427,9 @@ void Broker::print_status() const
     print_line("status: " + std::to_string(registry_.size()) + " streams, " + std::to_string(counters_.requests) +
                " requests, " + std::to_string(counters_.refused) + " refused" +
                (by_code.empty() ? "" : " (" + by_code + ")") + ", " + std::to_string(counters_.replies_dropped) +
-               " replies dropped, " + std::to_string(counters_.clients_refused) + " clients refused by CURVE");
+               " replies dropped, " + std::to_string(counters_.clients_refused) + " clients refused by CURVE, " +
+               std::to_string(guard_ ? guard_->refused() : 0) + " connections refused (--max-clients), " +
+               std::to_string(guard_ ? guard_->dropped() : 0) + " dropped for holding too much");
 }
 
 } // namespace
@@ -602,7 +440,7 @@ int broker_main(int argc, char** argv)
         return broker_query_main(argc - 1, argv + 1);
     }
     bool help_shown = false;
-    auto options = parse_options(argc, argv, help_shown);
+    auto options = detail::parse_broker_options(argc, argv, help_shown);
     if (!options) {
         return help_shown ? kExitOk : kExitUsage;
     }

@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "bounded_json.h"
 #include "key_files.h"
 #include "zmq_handles.h"
 
@@ -68,6 +69,16 @@ bool read_ms(const nlohmann::json& reply, std::string_view field, Number& out)
     }
     out = Number(it->get<std::int64_t>());
     return true;
+}
+
+/// The "owner" key of a DISC reply or LIST entry, when it is one (never trusted to be anything else).
+std::string owner_of(const nlohmann::json& stream)
+{
+    const auto it = stream.find("owner");
+    if (it == stream.end() || !it->is_string() || !is_z85_key(it->get<std::string>())) {
+        return {};
+    }
+    return it->get<std::string>();
 }
 
 std::string name_text(std::string_view name)
@@ -209,14 +220,21 @@ BrokerResult<nlohmann::json> BrokerClient::Impl::round_trip(const std::string& b
              "the broker at " + options.endpoint + " sent a multipart reply; is it a zb-relay broker?",
              {}});
     }
-    nlohmann::json parsed = nlohmann::json::parse(reply.view(), nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("ok") || !parsed["ok"].is_boolean()) {
+    // A hostile broker must not crash us either: replies are parsed with the limits the broker applies to requests.
+    auto parsed = parse_json_with_limits(reply.view(), {protocol::kMaxJsonDepth, protocol::kMaxReplyValues});
+    if (!parsed) {
+        return tl::unexpected(BrokerError{BrokerErrc::ProtocolError,
+                                          "the reply of " + options.endpoint + " is refused: it " +
+                                              parsed.error().message + "; is it a zb-relay broker?",
+                                          {}});
+    }
+    if (!parsed->is_object() || !parsed->contains("ok") || !(*parsed)["ok"].is_boolean()) {
         return tl::unexpected(BrokerError{BrokerErrc::ProtocolError,
                                           "the reply of " + options.endpoint +
                                               " is not a JSON object with \"ok\"; is it a zb-relay broker?",
                                           {}});
     }
-    return parsed;
+    return std::move(*parsed);
 }
 
 BrokerResult<BrokerClient> BrokerClient::connect(BrokerClientOptions options)
@@ -336,6 +354,7 @@ BrokerResult<StreamLocation> BrokerClient::discover(std::string_view name)
     location.address = address_it->get<std::string>();
     const auto info_it = reply->find("info");
     location.info = info_it != reply->end() && info_it->is_object() ? *info_it : nlohmann::json::object();
+    location.owner = owner_of(*reply);
     if (!read_ms(*reply, "age_ms", location.age) || !read_ms(*reply, "ttl_ms", location.ttl)) {
         return make_broker_error(BrokerErrc::ProtocolError, "the broker's DISC reply lacks \"age_ms\" or \"ttl_ms\"");
     }
@@ -362,6 +381,7 @@ BrokerResult<std::vector<StreamLocation>> BrokerClient::list()
         }
         location.name = stream["name"].get<std::string>();
         location.address = stream["address"].get<std::string>();
+        location.owner = owner_of(stream);
         location.info = nlohmann::json::object();
         locations.push_back(std::move(location));
     }

@@ -54,6 +54,7 @@ struct StreamLocation {
     nlohmann::json info;             ///< What the publisher registered (an object, possibly empty).
     std::chrono::milliseconds age{}; ///< Time since the publisher last refreshed the registration.
     std::chrono::milliseconds ttl{}; ///< The registration expires when age exceeds this.
+    std::string owner;               ///< The Z85 CURVE key that holds the name ("" on a plain broker).
 };
 
 /// The broker's answer to REG.

@@ -22,6 +22,12 @@ inline constexpr std::chrono::milliseconds kMinTtl{100};
 inline constexpr std::chrono::milliseconds kMaxTtl{3'600'000};
 /// Default of --max-request-bytes.
 inline constexpr std::size_t kDefaultMaxRequestBytes = 64 * 1024;
+/// Deepest nesting of a request or a reply: the object is level 1, "info" level 2 (so "info" may nest 14 more).
+inline constexpr std::size_t kMaxJsonDepth = 16;
+/// Values in one request at most: an "info" of kMaxInfoBytes holds about 4,000 at most.
+inline constexpr std::size_t kMaxRequestValues = 8192;
+/// Values in one reply at most: a LIST of 10,000 streams holds about 70,000.
+inline constexpr std::size_t kMaxReplyValues = std::size_t{1} << 20;
 
 /// Request types.
 inline constexpr std::string_view kReg = "REG";
@@ -36,7 +42,7 @@ inline constexpr std::string_view kNotObject = "not_object";       ///< Body is 
 inline constexpr std::string_view kTooLarge = "too_large";         ///< Body exceeds --max-request-bytes.
 inline constexpr std::string_view kBadEnvelope = "bad_envelope";   ///< Not exactly one body frame after the envelope.
 inline constexpr std::string_view kMissingField = "missing_field"; ///< A required field is absent.
-inline constexpr std::string_view kInvalidField = "invalid_field"; ///< A field has the wrong type or value.
+inline constexpr std::string_view kInvalidField = "invalid_field"; ///< A field has the wrong type, value or nesting.
 inline constexpr std::string_view kUnknownType = "unknown_type";   ///< "type" is not REG, DISC, DEREG or LIST.
 inline constexpr std::string_view kNotFound = "not_found";         ///< No live registration of that name.
 inline constexpr std::string_view kNotOwner = "not_owner";         ///< DEREG names another publisher's address.

@@ -56,7 +56,11 @@ int broker_query_main(int argc, char** argv)
             std::fputs(kQueryUsage.data(), stdout);
             return kExitOk;
         }
-        if (arg.starts_with("--")) {
+        if (arg.starts_with("-")) {
+            if (arg != "--timeout" && arg != "--broker-key" && arg != "--curve-secret") {
+                print_error("unknown option '" + std::string(arg) + "' - see zb-relay broker query --help");
+                return kExitUsage;
+            }
             if (i + 1 >= argc) {
                 print_error(std::string(arg) + " needs a value - see zb-relay broker query --help");
                 return kExitUsage;
@@ -70,11 +74,8 @@ int broker_query_main(int argc, char** argv)
                 }
             } else if (arg == "--broker-key") {
                 broker_key_file = std::string(value);
-            } else if (arg == "--curve-secret") {
-                secret_file = std::string(value);
             } else {
-                print_error("unknown option '" + std::string(arg) + "' - see zb-relay broker query --help");
-                return kExitUsage;
+                secret_file = std::string(value);
             }
         } else if (endpoint.empty()) {
             endpoint = std::string(arg);

@@ -17,6 +17,8 @@ struct CurveKeyPair {
 };
 
 /// Reads a secret-key file (one Z85 secret key; blank lines and '#' comments ignored) and derives its public key.
+/// Like ssh with private keys, refuses a file that is a symbolic link, is not a regular file, belongs to another
+/// user or is accessible by group or others; the message says how to fix it (`chmod 600 FILE`, ...).
 [[nodiscard]] BrokerResult<CurveKeyPair> read_secret_key_file(const std::filesystem::path& path);
 
 /// Reads a public-key file: one Z85 public key.

@@ -2,11 +2,13 @@
 // The broker's table of published streams: request checks, REG/DISC/DEREG/LIST, expiry.
 #include "registry.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <exception>
 #include <utility>
 
+#include "bounded_json.h"
 #include "broker_protocol.h"
 
 namespace zerobuffer::relay::detail {
@@ -80,6 +82,21 @@ std::string resolve_wildcard_host(const std::string& address, std::string_view p
            std::string(rest.substr(colon));
 }
 
+/// The reply to a request the bounded parser refused.
+Reply refusal_of(const JsonProblem& problem)
+{
+    if (problem.refusal == JsonRefusal::NotJson) {
+        return error_reply(errors::kBadJson, "request is not valid JSON (UTF-8 text, one object expected)");
+    }
+    if (!problem.top_level_object) {
+        return error_reply(errors::kNotObject, "request must be a JSON object, got an array that " + problem.message);
+    }
+    return error_reply(errors::kInvalidField,
+                       "field \"" + problem.field + "\" " + problem.message + " (a request nests at most " +
+                           std::to_string(protocol::kMaxJsonDepth) + " levels and holds at most " +
+                           std::to_string(protocol::kMaxRequestValues) + " values)");
+}
+
 } // namespace
 
 Reply error_reply(std::string_view code, std::string message)
@@ -91,19 +108,22 @@ Reply error_reply(std::string_view code, std::string message)
     return reply;
 }
 
-Reply Registry::handle(std::string_view body, std::string_view peer_address, Clock::time_point now)
+Reply Registry::handle(std::string_view body, const Requester& requester, Clock::time_point now)
 {
     // Exceptions of nlohmann_json stop here: a hostile request must never take the broker down.
     try {
-        nlohmann::json request = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-        if (request.is_discarded()) {
-            return error_reply(errors::kBadJson, "request is not valid JSON (UTF-8 text, one object expected)");
+        // Depth and size are checked while streaming, before a tree exists: dump() and copies of "info" below are
+        // recursive and must never meet a deeply nested document.
+        auto parsed = parse_json_with_limits(body, {protocol::kMaxJsonDepth, protocol::kMaxRequestValues});
+        if (!parsed) {
+            return refusal_of(parsed.error());
         }
+        const nlohmann::json& request = *parsed;
         if (!request.is_object()) {
             return error_reply(errors::kNotObject, "request must be a JSON object, got " + type_name(request));
         }
         std::vector<std::string> expired = expire(now); // so that LIST, DISC and --max-streams see live entries only
-        Reply reply = handle_object(request, peer_address, now);
+        Reply reply = handle_object(request, requester, now);
         reply.expired = std::move(expired);
         return reply;
     } catch (const std::exception& e) {
@@ -111,7 +131,7 @@ Reply Registry::handle(std::string_view body, std::string_view peer_address, Clo
     }
 }
 
-Reply Registry::handle_object(const nlohmann::json& request, std::string_view peer_address, Clock::time_point now)
+Reply Registry::handle_object(const nlohmann::json& request, const Requester& requester, Clock::time_point now)
 {
     Reply refusal;
     const std::string* type = required_string(request, "type", refusal);
@@ -119,13 +139,13 @@ Reply Registry::handle_object(const nlohmann::json& request, std::string_view pe
         return refusal;
     }
     if (*type == protocol::kReg) {
-        return handle_reg(request, peer_address, now);
+        return handle_reg(request, requester, now);
     }
     if (*type == protocol::kDisc) {
         return handle_disc(request, now);
     }
     if (*type == protocol::kDereg) {
-        return handle_dereg(request, now);
+        return handle_dereg(request, requester, now);
     }
     if (*type == protocol::kList) {
         return handle_list(now);
@@ -137,7 +157,7 @@ Reply Registry::handle_object(const nlohmann::json& request, std::string_view pe
     return error_reply(errors::kUnknownType, "unknown request type \"" + shown + "\" (REG, DISC, DEREG or LIST)");
 }
 
-Reply Registry::handle_reg(const nlohmann::json& request, std::string_view peer_address, Clock::time_point now)
+Reply Registry::handle_reg(const nlohmann::json& request, const Requester& requester, Clock::time_point now)
 {
     Reply refusal;
     const std::string* name = checked_name(request, refusal);
@@ -184,6 +204,11 @@ Reply Registry::handle_reg(const nlohmann::json& request, std::string_view peer_
     }
 
     Entry* existing = find_live(*name, now);
+    if (existing != nullptr) {
+        if (auto taken = refuse_other_owner(*name, *existing, requester, now)) {
+            return std::move(*taken);
+        }
+    }
     if (existing == nullptr && entries_.size() >= limits_.max_streams) {
         return error_reply(errors::kRegistryFull, "the registry holds its limit of " +
                                                       std::to_string(limits_.max_streams) +
@@ -192,15 +217,17 @@ Reply Registry::handle_reg(const nlohmann::json& request, std::string_view peer_
     }
     Reply reply;
     note_deadline(now + ttl);
-    const std::string resolved = resolve_wildcard_host(*address, peer_address);
+    const std::string resolved = resolve_wildcard_host(*address, requester.address);
+    std::string owner(requester.key);
     if (existing == nullptr) {
-        reply.log_line = "registered '" + *name + "' at " + resolved + " (ttl " + std::to_string(ttl.count()) + " ms)";
-        entries_.insert_or_assign(*name, Entry{resolved, *address, std::move(info), ttl, now, now});
+        reply.log_line = "registered '" + *name + "' at " + resolved + " (ttl " + std::to_string(ttl.count()) + " ms" +
+                         (owner.empty() ? "" : ", key " + owner) + ")";
+        entries_.insert_or_assign(*name, Entry{resolved, *address, std::move(owner), std::move(info), ttl, now, now});
     } else {
         if (existing->address != resolved) {
             reply.log_line = "'" + *name + "' moved from " + existing->address + " to " + resolved;
         }
-        *existing = Entry{resolved, *address, std::move(info), ttl, now, existing->created};
+        *existing = Entry{resolved, *address, std::move(owner), std::move(info), ttl, now, existing->created};
     }
     reply.body = {{"ok", true},          {"type", protocol::kReg}, {"name", *name},
                   {"address", resolved}, {"ttl_ms", ttl.count()},  {"created", existing == nullptr}};
@@ -229,10 +256,13 @@ Reply Registry::handle_disc(const nlohmann::json& request, Clock::time_point now
                   {"age_ms", ms_between(entry->refreshed, now)},
                   {"ttl_ms", entry->ttl.count()},
                   {"registered_ms", ms_between(entry->created, now)}};
+    if (!entry->owner.empty()) {
+        reply.body["owner"] = entry->owner;
+    }
     return reply;
 }
 
-Reply Registry::handle_dereg(const nlohmann::json& request, Clock::time_point now)
+Reply Registry::handle_dereg(const nlohmann::json& request, const Requester& requester, Clock::time_point now)
 {
     Reply refusal;
     const std::string* name = checked_name(request, refusal);
@@ -249,6 +279,9 @@ Reply Registry::handle_dereg(const nlohmann::json& request, Clock::time_point no
         reply.log_line.clear(); // deregistering after expiry is routine
         return reply;
     }
+    if (auto taken = refuse_other_owner(*name, *entry, requester, now)) {
+        return std::move(*taken);
+    }
     if (address_it != request.end() && address_it->get_ref<const std::string&>() != entry->requested_address) {
         return error_reply(errors::kNotOwner, "'" + *name + "' is registered by another publisher (" + entry->address +
                                                   "); left in place");
@@ -264,10 +297,14 @@ Reply Registry::handle_list(Clock::time_point now)
 {
     nlohmann::json streams = nlohmann::json::array();
     for (const auto& [name, entry] : entries_) {
-        streams.push_back({{"name", name},
-                           {"address", entry.address},
-                           {"age_ms", ms_between(entry.refreshed, now)},
-                           {"ttl_ms", entry.ttl.count()}});
+        nlohmann::json stream = {{"name", name},
+                                 {"address", entry.address},
+                                 {"age_ms", ms_between(entry.refreshed, now)},
+                                 {"ttl_ms", entry.ttl.count()}};
+        if (!entry.owner.empty()) {
+            stream["owner"] = entry.owner; // operators see which key holds each name
+        }
+        streams.push_back(std::move(stream));
     }
     Reply reply;
     reply.body = {{"ok", true}, {"type", protocol::kList}, {"streams", std::move(streams)}};
@@ -284,6 +321,19 @@ Registry::Entry* Registry::find_live(const std::string& name, Clock::time_point 
         return nullptr; // expired: the next expire() removes and logs it
     }
     return &it->second;
+}
+
+std::optional<Reply> Registry::refuse_other_owner(const std::string& name, const Entry& entry,
+                                                  const Requester& requester, Clock::time_point now) const
+{
+    if (entry.owner.empty() || entry.owner == requester.key) {
+        return std::nullopt;
+    }
+    const auto left = std::max<std::int64_t>(0, entry.ttl.count() - ms_between(entry.refreshed, now));
+    return error_reply(errors::kNotOwner, "'" + name + "' belongs to the key " + entry.owner +
+                                              " that registered it; another key may take it once that registration "
+                                              "expires (in " +
+                                              std::to_string(left) + " ms unless refreshed): use another name");
 }
 
 std::vector<std::string> Registry::expire(Clock::time_point now)

@@ -27,6 +27,12 @@ struct Reply {
 /// Builds {"ok":false,"error":code,"message":message}.
 [[nodiscard]] Reply error_reply(std::string_view code, std::string message);
 
+/// Who sent a request, as libzmq reported it.
+struct Requester {
+    std::string_view address; ///< The client's IP ("" when unknown); replaces a wildcard host in a REG address.
+    std::string_view key;     ///< The client's Z85 CURVE key (ZAP's user id); "" on a plain broker.
+};
+
 /// The registry. Single-threaded: owned and used by the broker's loop only.
 class Registry {
 public:
@@ -37,9 +43,10 @@ public:
 
     explicit Registry(Limits limits) : limits_(limits) {}
 
-    /// Handles one request body. peer_address is the requester's IP as libzmq saw it ("" when unknown); it
-    /// replaces a wildcard host in a REG address (tcp://*:5555 registers as tcp://PEER:5555). Never throws.
-    [[nodiscard]] Reply handle(std::string_view body, std::string_view peer_address, Clock::time_point now);
+    /// Handles one request body. The requester's address replaces a wildcard host in a REG address (tcp://*:5555
+    /// registers as tcp://PEER:5555). Under CURVE a name belongs to the key that registered it until the
+    /// registration expires: REG and DEREG of it by another key are refused (not_owner). Never throws.
+    [[nodiscard]] Reply handle(std::string_view body, const Requester& requester, Clock::time_point now);
 
     /// Removes registrations not refreshed within their TTL; returns one log line per removed entry.
     [[nodiscard]] std::vector<std::string> expire(Clock::time_point now);
@@ -53,19 +60,23 @@ private:
     struct Entry {
         std::string address;           ///< What DISC returns (wildcard host resolved).
         std::string requested_address; ///< What the publisher sent; DEREG must match it when it names one.
+        std::string owner;             ///< The registering client's CURVE key ("" on a plain broker).
         nlohmann::json info;
         std::chrono::milliseconds ttl;
         Clock::time_point refreshed;
         Clock::time_point created;
     };
 
-    Reply handle_object(const nlohmann::json& request, std::string_view peer_address, Clock::time_point now);
-    Reply handle_reg(const nlohmann::json& request, std::string_view peer_address, Clock::time_point now);
+    Reply handle_object(const nlohmann::json& request, const Requester& requester, Clock::time_point now);
+    Reply handle_reg(const nlohmann::json& request, const Requester& requester, Clock::time_point now);
     Reply handle_disc(const nlohmann::json& request, Clock::time_point now);
-    Reply handle_dereg(const nlohmann::json& request, Clock::time_point now);
+    Reply handle_dereg(const nlohmann::json& request, const Requester& requester, Clock::time_point now);
     Reply handle_list(Clock::time_point now);
     /// The live entry of that name, after dropping it if it has expired.
     Entry* find_live(const std::string& name, Clock::time_point now);
+    /// The not_owner refusal when `entry` belongs to another key than the requester's, nullopt otherwise.
+    [[nodiscard]] std::optional<Reply> refuse_other_owner(const std::string& name, const Entry& entry,
+                                                          const Requester& requester, Clock::time_point now) const;
 
     /// Lowers earliest_deadline_ to `deadline` if that is earlier.
     void note_deadline(Clock::time_point deadline);

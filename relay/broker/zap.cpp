@@ -57,8 +57,14 @@ std::optional<ZapDecision> answer_zap_request(void* zap_socket, const AllowedCur
         zmq_z85_encode(z85.data(), reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
         decision.client_key = z85.data();
     }
-    const std::array<std::string, 6> reply{
-        "1.0", request_id, decision.allowed ? "200" : "400", decision.allowed ? "OK" : "key not allowed", "", ""};
+    // The user id of an admitted client is its Z85 key: libzmq hands it to the application as the "User-Id"
+    // property of every message from that client (the broker ties stream names to it).
+    const std::array<std::string, 6> reply{"1.0",
+                                           request_id,
+                                           decision.allowed ? "200" : "400",
+                                           decision.allowed ? "OK" : "key not allowed",
+                                           decision.allowed ? decision.client_key : "",
+                                           ""};
     for (std::size_t i = 0; i < reply.size(); ++i) {
         const int flags = i + 1 < reply.size() ? ZMQ_SNDMORE : 0;
         if (zmq_send(zap_socket, reply[i].data(), reply[i].size(), flags) < 0) {

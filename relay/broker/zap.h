@@ -25,7 +25,8 @@ struct ZapDecision {
 
 /// Reads one pending ZAP request from `zap_socket` (a REP socket bound to kZapEndpoint) without blocking and
 /// answers it: 200 when it is CURVE with a key in `allowed`, 400 otherwise (also for a malformed request,
-/// since REP must answer every request). nullopt when no request was pending.
+/// since REP must answer every request). An admitted client's user id is its Z85 key, which libzmq attaches to its
+/// messages as the "User-Id" property. nullopt when no request was pending.
 [[nodiscard]] std::optional<ZapDecision> answer_zap_request(void* zap_socket, const AllowedCurveKeys& allowed);
 
 } // namespace zerobuffer::relay

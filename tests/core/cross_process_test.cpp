@@ -200,6 +200,7 @@ TEST_F(CrossProcess, StaleSegmentOfAKilledWriterIsReplaced)
 
 TEST_F(CrossProcess, RemoveStaleRingOnlyWhenEveryProcessIsGone)
 {
+    const zerobuffer::GcOptions kDryRun{.dry_run = true};
     const std::string name = ring_name();
     Child holder = spawn_child({"--child=hold-writer", arg("name", name), arg("ring_size", 16384)},
                                {.pipe_stdin = true, .pipe_stdout = true});
@@ -210,12 +211,16 @@ TEST_F(CrossProcess, RemoveStaleRingOnlyWhenEveryProcessIsGone)
     holder.kill9();
     EXPECT_EQ(holder.wait(bound(15000ms)), 128 + SIGKILL);
     EXPECT_TRUE(is_error(zerobuffer::remove_stale_ring(name), Errc::Busy)) << "reader alive";
+    EXPECT_TRUE(is_error(zerobuffer::remove_stale_ring(name, kDryRun), Errc::Busy)) << "a dry run judges the same";
     EXPECT_TRUE(shm_exists(name));
     reader.kill9();
     EXPECT_EQ(reader.wait(bound(15000ms)), 128 + SIGKILL);
+    EXPECT_TRUE(is_ok(zerobuffer::remove_stale_ring(name, kDryRun))) << "stale: a dry run says it would go";
+    EXPECT_TRUE(shm_exists(name)) << "a dry run removes nothing";
     EXPECT_TRUE(is_ok(zerobuffer::remove_stale_ring(name)));
     EXPECT_FALSE(shm_exists(name));
     EXPECT_TRUE(is_error(zerobuffer::remove_stale_ring(name), Errc::NotFound));
+    EXPECT_TRUE(is_error(zerobuffer::remove_stale_ring(name, kDryRun), Errc::NotFound));
 }
 
 } // namespace

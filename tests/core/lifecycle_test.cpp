@@ -75,6 +75,22 @@ TEST_F(Lifecycle, InvalidNamesAreRejected)
     }
 }
 
+TEST_F(Lifecycle, NamesBeginningWithADashAreRejected)
+{
+    // Programs take ring names as arguments: "--help" or "-x" must never become a ring.
+    for (const std::string& name : std::vector<std::string>{"--help", "-", "-x", "--" + ring_name()}) {
+        SCOPED_TRACE("name '" + name + "'");
+        auto writer = Writer::create(name, small_ring());
+        ASSERT_TRUE(is_error(writer, Errc::InvalidArgument));
+        EXPECT_NE(writer.error().message.find("must not begin with '-'"), std::string::npos) << writer.error().message;
+        EXPECT_TRUE(is_error(Reader::attach(name), Errc::InvalidArgument));
+        EXPECT_FALSE(shm_exists(name));
+    }
+    const auto inner = ring_name("-a-b-");
+    auto writer = Writer::create(inner, small_ring());
+    EXPECT_TRUE(is_ok(writer)) << "a '-' inside or at the end of a name is fine";
+}
+
 TEST_F(Lifecycle, LongestValidNameAndFullAlphabetWork)
 {
     // 200 characters, drawn from the whole alphabet [A-Za-z0-9._-].

@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # End-to-end tests of zb-ingest and zb-record with real processes on both ends of real rings.
-#   ffmpeg-test.sh CASE ZB_INGEST ZB_RECORD ZB_FRAME_MD5 ZBCTL ZB_HOSTILE_WRITER
+# Usage: ffmpeg-test.sh CASE ZB_INGEST ZB_RECORD ZB_FRAME_MD5 ZBCTL ZB_HOSTILE_WRITER
 # Clips are made here with the ffmpeg CLI in a temporary folder; expected frames come from a direct FFmpeg decode.
 set -euo pipefail
+
+# --help prints the comment above; a wrong command line prints it too and exits 2.
+usage() { sed -n '3,5s/^# \{0,1\}//p' "$0"; }
+case "${1:-}" in
+-h | --help) usage; exit 0 ;;
+esac
+if (($# < 6)) || [[ "$1" == -* ]]; then
+    echo "ffmpeg-test.sh: expected CASE ZB_INGEST ZB_RECORD ZB_FRAME_MD5 ZBCTL ZB_HOSTILE_WRITER" >&2
+    usage >&2
+    exit 2
+fi
 
 CASE=$1 INGEST=$2 RECORD=$3 FRAME_MD5=$4 ZBCTL=$5 HOSTILE_WRITER=$6
 WORK=$(mktemp -d /tmp/zb-ffmpeg-test.XXXXXX)
@@ -655,6 +666,28 @@ case_record_errors() {
     assert_no_rings
 }
 
+# A stream that changes size mid-recording (two clips of two sizes in one MPEG-TS): zb-record finishes the file
+# with the frames of the first size, exits 3, and its summary says that the change stopped it, not end of stream.
+case_record_format_change() {
+    local ring="$PREFIX-change"
+    clip big.ts 640x480 15
+    clip small.ts 320x240 15
+    cat "$WORK/big.ts" "$WORK/small.ts" >"$WORK/sizes.ts"
+    "$RECORD" --wait-timeout 30 "$ring" "$WORK/out.mkv" 2>"$WORK/record.err" &
+    local recorder=$!
+    PIDS+=("$recorder")
+    "$INGEST" --wait-for-reader "$WORK/sizes.ts" "$ring" 2>"$WORK/ingest.err" || fail "zb-ingest exited with $?"
+    wait_pid "$recorder" 60
+    [[ "$RC" == 3 ]] || fail "zb-record exited $RC at a change of stream format, expected 3"
+    expect_contains "$WORK/record.err" "the ring's stream changed to video/x-raw 320x240 mid-recording"
+    expect_contains "$WORK/record.err" "zb-record: 15 frames in"
+    expect_contains "$WORK/record.err" "stopped at a change of stream format, wrote $WORK/out.mkv"
+    ! grep -q "end of stream" "$WORK/record.err" || fail "the summary says end of stream: $(cat "$WORK/record.err")"
+    plays "$WORK/out.mkv"
+    [[ $(frame_count "$WORK/out.mkv") == 15 ]] || fail "recorded $(frame_count "$WORK/out.mkv") frames, expected 15"
+    assert_no_rings
+}
+
 # Rings whose stream format or frames do not add up: zb-record must refuse or skip them, never read out of bounds.
 case_hostile_ring() {
     local ring="$PREFIX-hostile" mode rc
@@ -751,8 +784,9 @@ sigint-record) case_sigint_record ;;
 writer-killed) case_writer_killed ;;
 writer-restart) case_writer_restart ;;
 record-errors) case_record_errors ;;
+record-format-change) case_record_format_change ;;
 gst-roundtrip) case_gst_roundtrip ;;
 hostile-ring) case_hostile_ring ;;
-*) fail "unknown case '$CASE'" ;;
+*) echo "ffmpeg-test.sh: unknown case '$CASE'" >&2; usage >&2; exit 2 ;;
 esac
 echo "PASS [$CASE]"

@@ -64,9 +64,19 @@ struct Held {
     std::shared_ptr<const zbffmpeg::RawLayout> layout; ///< nullptr: the payload is hashed whole.
 };
 
-int usage()
+constexpr const char* kUsage =
+    "usage: zb-frame-md5 RING [--timeout SEC] [--latest] [--hold N] [--delay MS]\n"
+    "  Prints \"format JSON\" per stream-format generation, \"frame SEQ PTS_NS FLAGS MD5\" per frame of ring RING\n"
+    "  and \"eos\" at its end; waits up to SEC seconds (default 20) for the ring.\n"
+    "  --latest    attach with the latest policy\n"
+    "  --hold N    keep the last N frames (below 1000) and check that their bytes do not change while held\n"
+    "  --delay MS  sleep this long after each frame\n"
+    "  Exit status: 0 after end-of-stream, 1 the writer died without it, 2 usage error, 3 ring or format error,\n"
+    "  4 a held frame changed.\n";
+
+int usage(const std::string& problem)
 {
-    std::fprintf(stderr, "usage: zb-frame-md5 RING [--timeout SEC] [--latest] [--hold N] [--delay MS]\n");
+    std::fprintf(stderr, "zb-frame-md5: %s\n%s", problem.c_str(), kUsage);
     return 2;
 }
 
@@ -74,8 +84,13 @@ int usage()
 
 int main(int argc, char** argv)
 {
-    if (argc < 2) {
-        return usage();
+    const std::string_view ring = argc > 1 ? argv[1] : "";
+    if (ring == "-h" || ring == "--help") {
+        std::fputs(kUsage, stdout);
+        return 0;
+    }
+    if (argc < 2 || ring.starts_with("-")) {
+        return usage("expected RING first");
     }
     double timeout = 20.0;
     zerobuffer::ReaderOptions reader_options;
@@ -93,7 +108,7 @@ int main(int argc, char** argv)
         } else if (arg == "--delay" && has_value && zbffmpeg::parse_unsigned(argv[i + 1], delay_ms)) {
             ++i;
         } else {
-            return usage();
+            return usage("bad argument '" + std::string(arg) + "'");
         }
     }
     const std::int64_t deadline = zbffmpeg::monotonic_ns() + static_cast<std::int64_t>(timeout * 1e9);

@@ -15,11 +15,21 @@
 
 int main(int argc, char** argv)
 {
-    if (argc != 3) {
-        std::fprintf(stderr, "usage: zb-hostile-writer RING planes-out-of-bounds|short-frame|no-metadata\n");
+    constexpr const char* kUsage =
+        "usage: zb-hostile-writer RING planes-out-of-bounds|short-frame|no-metadata\n"
+        "  Waits for one reader of ring RING, then writes 10 frames of 320x240 I420 that break the stream format\n"
+        "  as MODE says, and end-of-stream. Exit status: 0 written, 1 a ring call failed, 2 usage error.\n";
+    const std::string_view ring = argc > 1 ? argv[1] : "";
+    if (ring == "-h" || ring == "--help") {
+        std::fputs(kUsage, stdout);
+        return 0;
+    }
+    const std::string_view mode = argc == 3 ? argv[2] : "";
+    if (argc != 3 || ring.starts_with("-") ||
+        (mode != "planes-out-of-bounds" && mode != "short-frame" && mode != "no-metadata")) {
+        std::fprintf(stderr, "zb-hostile-writer: expected RING MODE\n%s", kUsage);
         return 2;
     }
-    const std::string_view mode = argv[2];
     constexpr std::uint32_t kWidth = 320;
     constexpr std::uint32_t kHeight = 240;
     constexpr std::size_t kFrameSize = std::size_t{kWidth} * kHeight * 3 / 2;

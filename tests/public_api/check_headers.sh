@@ -6,6 +6,17 @@
 # Usage: check_headers.sh HEADER_DIR LISTED_HEADER...
 set -euo pipefail
 
+# --help prints the comment above; a wrong command line prints it too and exits 2.
+usage() { sed -n '3,6s/^# \{0,1\}//p' "$0"; }
+case "${1:-}" in
+-h | --help) usage; exit 0 ;;
+esac
+if (($# < 1)) || [[ "$1" == -* ]]; then
+    echo "check_headers.sh: expected HEADER_DIR LISTED_HEADER..." >&2
+    usage >&2
+    exit 2
+fi
+
 dir="$1"
 shift
 status=0

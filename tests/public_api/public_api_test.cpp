@@ -35,10 +35,22 @@ void check(bool ok, const char* what)
     }
 }
 
+constexpr const char* kUsage = "Usage: public-api-test\n"
+                               "  Checks a few properties of the public API through <zerobuffer/zerobuffer.h>;\n"
+                               "  takes no arguments. Exit status: 0 all hold, 1 a check failed, 2 usage error.\n";
+
 } // namespace
 
-int main()
+int main(int argc, char** argv)
 {
+    if (argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
+        std::fputs(kUsage, stdout);
+        return 0;
+    }
+    if (argc > 1) {
+        std::fprintf(stderr, "public-api-test: unexpected argument '%s'\n%s", argv[1], kUsage);
+        return 2;
+    }
     const zerobuffer::WriterOptions writer_options;
     const zerobuffer::ReaderOptions reader_options;
     const zerobuffer::FrameInfo info;

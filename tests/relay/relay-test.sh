@@ -1,76 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Tests of zb-relay with real processes and sockets on 127.0.0.1: relay-test.sh CASE ZB_RELAY ZB_RELAY_PEER
+# Usage: relay-test.sh CASE ZB_RELAY ZB_RELAY_PEER   (tests of zb-relay with real processes and sockets on 127.0.0.1)
 # ZB_RELAY_PEER writes known frames into a ring and verifies every byte, FrameInfo field, metadata blob and the
 # stream metadata of what comes out of the relays (see zb-relay-peer.cpp). Every case checks /dev/shm is clean.
-set -u
-
-case_name=$1
-relay=$(realpath "$2")
-peer=$(realpath "$3")
-tmp=$(mktemp -d)
-tag="rt$$"
-pids=()
-
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-    rm -f /dev/shm/zb-"$tag"-* 2>/dev/null
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*" >&2
-    for f in "$tmp"/*.out "$tmp"/*.err; do
-        [ -s "$f" ] && { echo "--- $(basename "$f"):" >&2; grep -v " fps, " "$f" | tail -n 40 >&2; }
-    done
-    exit 1
-}
-has() { grep -Eq -- "$2" "$tmp/$1" || fail "$1 lacks /$2/"; }
-lacks() { ! grep -Eq -- "$2" "$tmp/$1" || fail "$1 has /$2/"; }
-value() { sed -En "s/^$2: (.*)$/\1/p" "$tmp/$1" | tail -n 1; }
-
-# start NAME CMD...: runs CMD in the background with its output in $tmp/NAME.out/.err; sets $last_pid.
-start() {
-    local name=$1
-    shift
-    "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
-    last_pid=$!
-    pids+=("$last_pid")
-}
-# finish PID NAME: waits for PID and fails unless it exited 0.
-finish() {
-    wait "$1"
-    local rc=$?
-    [ "$rc" -eq 0 ] || fail "$2 exited $rc"
-}
-# stop PID NAME: SIGTERM, then expects a clean exit 0.
-stop() {
-    kill -TERM "$1" 2>/dev/null
-    finish "$1" "$2"
-}
-# wait_for FILE REGEX [SECONDS]
-wait_for() {
-    local limit=$((${3:-20} * 10))
-    for ((i = 0; i < limit; i++)); do
-        grep -Eq -- "$2" "$tmp/$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    fail "timed out waiting for /$2/ in $1"
-}
-check_shm_clean() {
-    sleep 0.2
-    local left
-    left=$(ls /dev/shm | grep -E "^zb-$tag-" || true)
-    [ -z "$left" ] || fail "left in /dev/shm: $left"
-}
-free_port() { "$peer" free-port; }
-keys() {
-    (cd "$tmp" && "$relay" keygen server >/dev/null && "$relay" keygen client >/dev/null &&
-        "$relay" keygen stranger >/dev/null) || fail "keygen failed"
-    cp "$tmp/client.pub" "$tmp/allowed.txt"
-}
+# The cases about hostile peers and the security rules are in relay-security-test.sh.
+source "$(dirname "${BASH_SOURCE[0]}")/relay-test-lib.sh" "$@"
 
 # net_case NAME WIDTH HEIGHT FRAMES SECURE(yes/no) [PEER-FLAGS...]: ring -> relay -> tcp -> relay -> ring.
 net_case() {
@@ -140,9 +74,22 @@ cli)
     (cd "$tmp" && "$relay" keygen k >"$tmp/k2.out" 2>"$tmp/k2.err")
     [ $? -eq 1 ] || fail "keygen over existing keys: expected exit 1"
     has k2.err "remove it first"
+    # A secret key that group or others can read is refused, as ssh refuses one (exit 1, saying how to fix it).
+    port=$(free_port)
+    chmod 644 "$tmp/k.key"
+    "$relay" --from ring:a --to "tcp://127.0.0.1:$port" --curve-secret "$tmp/k.key" \
+        --allowed-keys "$tmp/k.pub" >"$tmp/open.out" 2>"$tmp/open.err"
+    [ $? -eq 1 ] || fail "a secret key of mode 644: expected exit 1"
+    has open.err "k.key' is accessible by group or others \(mode 0644\).*run \`chmod 600 '$tmp/k.key'\`"
+    chmod 600 "$tmp/k.key"
+    # --insecure with a key list would serve everyone and ignore the list: a contradiction (exit 2).
+    "$relay" --from ring:a --to "tcp://127.0.0.1:$port" --insecure --allowed-keys "$tmp/k.pub" \
+        >"$tmp/both.out" 2>"$tmp/both.err"
+    [ $? -eq 2 ] || fail "--insecure --allowed-keys: expected exit 2"
+    has both.err "--insecure and CURVE keys .* together: choose one"
     # A key file that is not a key: a runtime error naming the file, exit 1.
     echo "not a key" >"$tmp/bad.key"
-    port=$(free_port)
+    chmod 600 "$tmp/bad.key"
     "$relay" --from ring:a --to "tcp://127.0.0.1:$port" --curve-secret "$tmp/bad.key" \
         --allowed-keys "$tmp/k.pub" >"$tmp/g.out" 2>"$tmp/g.err"
     [ $? -eq 1 ] || fail "bad key file: expected exit 1"
@@ -231,43 +178,6 @@ net-ipc)
     check_shm_clean
     ;;
 
-curve-refusals)
-    # One allowed receiver gets every frame while a receiver with an unknown key and a plain one are refused.
-    keys
-    port=$(free_port)
-    frames=90
-    start good_reader "$peer" read "$tag-good" --frames $frames --width 640 --height 360
-    gr=$last_pid
-    start good "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-good?wait-readers=1" \
-        --curve-secret "$tmp/client.key" --server-key "$tmp/server.pub"
-    good=$last_pid
-    start stranger "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-stranger" \
-        --curve-secret "$tmp/stranger.key" --server-key "$tmp/server.pub"
-    stranger=$last_pid
-    start plain "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-plain" --insecure
-    plain=$last_pid
-    start sender "$relay" --from "ring:$tag-src" --to "tcp://127.0.0.1:$port?wait-peers=1" \
-        --curve-secret "$tmp/server.key" --allowed-keys "$tmp/allowed.txt"
-    sender=$last_pid
-    wait_for sender.err "refused a client from .*: client key .* is not in the allowed-keys file"
-    wait_for sender.err "refused a client from .*handshake failed"
-    start writer "$peer" write "$tag-src" --frames $frames --width 640 --height 360 --wait-readers 1 --fps 200
-    finish "$last_pid" writer
-    finish "$gr" good_reader
-    has good_reader.out "^frames: $frames$"
-    has good_reader.out "^mismatches: 0$"
-    wait_for stranger.err "refused our key"
-    stop "$sender" sender
-    stop "$good" good
-    stop "$stranger" stranger
-    stop "$plain" plain
-    has sender.err "subscriber #1 \(lossless\): sent $((frames + 1)), dropped 0"
-    lacks sender.err "subscriber #2"
-    has stranger.err "output ring '$tag-stranger': 0 written"
-    has plain.err "output ring '$tag-plain': 0 written"
-    check_shm_clean
-    ;;
-
 kill-receiver | kill-sender)
     # kill -9 one relay mid-stream and start it again: the stream resumes, the gap is flagged.
     port=$(free_port)
@@ -310,63 +220,6 @@ kill-receiver | kill-sender)
     [ "$disc" -ge 1 ] || fail "the gap was not flagged (discontinuities: $disc)"
     [ "$missing" -ge 1 ] || [ "$case_name" = kill-receiver ] || fail "no frame missing after a kill?"
     if [ "$case_name" = kill-receiver ]; then has reader.out "^reattached: [1-9]"; fi
-    stop "$sender" sender
-    stop "$receiver" receiver
-    check_shm_clean
-    ;;
-
-hostile-sender)
-    # A fake sender speaks garbage to a receiving relay, then a good stream: garbage dropped, frames kept.
-    port=$(free_port)
-    start reader "$peer" read "$tag-dst" --frames 5 --width 64 --height 48 --timeout-s 30
-    reader=$last_pid
-    start receiver "$relay" --from "tcp://127.0.0.1:$port?max-frame=1M" --to "ring:$tag-dst?wait-readers=1" \
-        --insecure --status-interval 1
-    receiver=$last_pid
-    start hostile "$peer" hostile-sender "tcp://127.0.0.1:$port"
-    finish "$last_pid" hostile
-    finish "$reader" reader
-    has reader.out "^frames: 5$"
-    has reader.out "^mismatches: 0$"
-    kill -0 "$receiver" 2>/dev/null || fail "the receiving relay died"
-    has receiver.err "dropped a bad message from the sender: message of 1 part"
-    has receiver.err "message of 3 parts"
-    has receiver.err "wrong magic"
-    has receiver.err "wire version 9"
-    has receiver.err "unknown message kind"
-    has receiver.err "metadata_size 500 does not match"
-    has receiver.err "header says 1000 payload bytes"
-    has receiver.err "reserved header field"
-    has receiver.err "stream metadata is not JSON"
-    has receiver.err "over the limit"
-    stop "$receiver" receiver
-    has receiver.err "received 6 frames, rejected 13 messages" # 5 frames and the end-of-stream frame
-    check_shm_clean
-    ;;
-
-hostile-subscriber)
-    # A fake subscriber sends garbage control messages to a sending relay; a real receiver is not disturbed.
-    port=$(free_port)
-    frames=60
-    start reader "$peer" read "$tag-dst" --frames $frames --width 640 --height 360
-    reader=$last_pid
-    start sender "$relay" --from "ring:$tag-src" --to "tcp://127.0.0.1:$port?wait-peers=1" --insecure
-    sender=$last_pid
-    start hostile "$peer" hostile-client "tcp://127.0.0.1:$port"
-    finish "$last_pid" hostile
-    start receiver "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-dst?wait-readers=1" --insecure
-    receiver=$last_pid
-    start writer "$peer" write "$tag-src" --frames $frames --width 640 --height 360 --wait-readers 1
-    finish "$last_pid" writer
-    finish "$reader" reader
-    has reader.out "^frames: $frames$"
-    has reader.out "^mismatches: 0$"
-    has sender.err "ignored a message from a subscriber: message of 2 parts"
-    has sender.err "control message of 1 bytes"
-    has sender.err "wrong magic"
-    has sender.err "window 0 is not 1..64"
-    has sender.err "policy 7 is not"
-    has sender.err "unknown control kind"
     stop "$sender" sender
     stop "$receiver" receiver
     check_shm_clean

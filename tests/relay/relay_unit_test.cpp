@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "keys.h"
+#include "route_security.h"
 #include "wire.h"
 
 namespace {
@@ -180,6 +181,105 @@ TEST(RelayConfig, RoutesNeedKeysForTcpAndOneNetworkSide)
     EXPECT_TRUE(validate_route(receive)); // ipc needs no keys
     receive.to.push_back(*parse_endpoint("ring:cam", true));
     EXPECT_FALSE(validate_route(receive)); // same output twice
+}
+
+/// A route of one endpoint pair with the given CURVE files set (empty: not set).
+RouteConfig route_of(const char* from, const char* to, const char* secret, const char* allowed, const char* server)
+{
+    RouteConfig route;
+    route.name = "r";
+    route.from = *parse_endpoint(from, false);
+    route.to.push_back(*parse_endpoint(to, true));
+    route.security.secret_key_file = secret;
+    route.security.allowed_keys_file = allowed;
+    route.security.server_key_file = server;
+    return route;
+}
+
+TEST(RelayConfig, KeysMakeEveryTransportCurveAndBelongToTheirSide)
+{
+    // Keys decide, not the address: ipc:// with a key option is CURVE and needs the whole set of its side.
+    EXPECT_TRUE(uses_curve(route_of("ipc:///tmp/x", "ring:a", "c.key", "", "s.pub").security));
+    EXPECT_TRUE(validate_route(route_of("ipc:///tmp/x", "ring:a", "c.key", "", "s.pub")));
+    EXPECT_TRUE(validate_route(route_of("ring:a", "ipc:///tmp/x", "s.key", "clients.txt", "")));
+    auto partial = validate_route(route_of("ipc:///tmp/x", "ring:a", "", "", "s.pub"));
+    ASSERT_FALSE(partial);
+    EXPECT_EQ(partial.error().code, RelayErrc::Security);
+    EXPECT_NE(partial.error().message.find("a key option makes ipc:// use CURVE too"), std::string::npos)
+        << partial.error().message;
+    EXPECT_FALSE(validate_route(route_of("ring:a", "ipc:///tmp/x", "s.key", "", "")));
+    // An option of the other side is a mistake, not a no-op.
+    auto server_key_on_publisher = validate_route(route_of("ring:a", "tcp://*:5555", "s.key", "clients.txt", "s.pub"));
+    ASSERT_FALSE(server_key_on_publisher);
+    EXPECT_NE(server_key_on_publisher.error().message.find("--server-key is the publisher's key for a receiving route"),
+              std::string::npos);
+    auto allowed_on_receiver = validate_route(route_of("tcp://h:5555", "ring:a", "c.key", "clients.txt", "s.pub"));
+    ASSERT_FALSE(allowed_on_receiver);
+    EXPECT_NE(allowed_on_receiver.error().message.find("--allowed-keys lists the receivers"), std::string::npos);
+    EXPECT_FALSE(validate_route(route_of("ring:a", "ring:b", "s.key", "", ""))) << "keys without a network endpoint";
+    EXPECT_FALSE(uses_curve(route_of("ipc:///tmp/x", "ring:a", "", "", "").security));
+}
+
+TEST(RelayConfig, AdvertiseIsAnAddressOfTheOutputsTransport)
+{
+    RouteConfig route = route_of("ring:a", "tcp://*:5555", "", "", "");
+    route.security.insecure = true;
+    route.broker = "tcp://b:5550";
+    route.publish_name = "cam1";
+    route.advertise = "tcp://camera.example:5555";
+    EXPECT_TRUE(validate_route(route));
+    for (const char* bad : {"ipc:///tmp/evil.sock", "tcp://camera.example", "udp://h:1", "tcp://h:1 x"}) {
+        route.advertise = bad;
+        auto refused = validate_route(route);
+        ASSERT_FALSE(refused) << bad;
+        EXPECT_EQ(refused.error().code, RelayErrc::InvalidConfig);
+        EXPECT_NE(refused.error().message.find("--advertise"), std::string::npos) << refused.error().message;
+    }
+    route.advertise = "tcp://h:1";
+    route.publish_name.clear();
+    route.broker.clear();
+    EXPECT_FALSE(validate_route(route)) << "--advertise without a broker registration";
+
+    // A CURVE publisher registers only tcp://: its receivers accept nothing else from a broker.
+    RouteConfig curve = route_of("ring:a", "ipc:///tmp/x", "s.key", "clients.txt", "");
+    curve.broker = "tcp://b:5550";
+    curve.broker_key_file = "b.pub";
+    curve.publish_name = "cam1";
+    auto refused = validate_route(curve);
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message.find("registers only a tcp:// output"), std::string::npos);
+}
+
+TEST(RelayConfig, ACurveRouteRefusesBrokerAddressesOfAnotherTransport)
+{
+    const RouteConfig pinned = route_of("broker://b:5550/cam1", "ring:a", "c.key", "", "s.pub");
+    EXPECT_FALSE(refuse_discovered_address(pinned, "tcp://10.0.0.5:5555"));
+    auto refused = refuse_discovered_address(pinned, "ipc:///tmp/evil.sock");
+    ASSERT_TRUE(refused);
+    EXPECT_NE(refused->find("connects only with CURVE over tcp://"), std::string::npos) << *refused;
+    EXPECT_TRUE(refuse_discovered_address(pinned, "udp://h:1"));
+    RouteConfig plain = route_of("broker://b:5550/cam1", "ring:a", "", "", "");
+    plain.security.insecure = true;
+    EXPECT_FALSE(refuse_discovered_address(plain, "ipc:///tmp/local.sock")) << "--insecure accepts what it is given";
+}
+
+TEST(RelayConfig, InsecureWithAnyKeyIsAContradiction)
+{
+    // --insecure would serve everyone and silently ignore the key list: refused like --insecure --curve-secret.
+    for (const auto setting :
+         {&SecurityConfig::secret_key_file, &SecurityConfig::allowed_keys_file, &SecurityConfig::server_key_file}) {
+        RouteConfig route;
+        route.name = "r";
+        route.from = *parse_endpoint("ring:cam", false);
+        route.to.push_back(*parse_endpoint("tcp://*:5555", true));
+        route.security.insecure = true;
+        route.security.*setting = "keys.txt";
+        auto refused = validate_route(route);
+        ASSERT_FALSE(refused);
+        EXPECT_EQ(refused.error().code, RelayErrc::InvalidConfig);
+        EXPECT_NE(refused.error().message.find("--insecure and CURVE keys"), std::string::npos)
+            << refused.error().message;
+    }
 }
 
 TEST(RelayConfig, Sizes)

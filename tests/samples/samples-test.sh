@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Tests of the samples as real processes: samples-test.sh CASE PROGRAMS...
+# Usage: samples-test.sh CASE PROGRAMS...   (tests of the samples as real processes)
 #   pair WRITER READER         the sample writer and reader move 50 frames; counts and checksums agree
 #   reader-limit WRITER READER a reader that stops after 20 frames; the writer still finishes
 #   demo DEMO [ARGS...]        zb-demo exits 0, prints per-second lines and an OK summary
 #   demo-usage DEMO            zb-demo rejects bad options with exit 2
 # Checks that no ring is left in /dev/shm.
 set -u
+
+# --help prints the comment above; a wrong command line prints it too and exits 2.
+usage() { sed -n '3,8s/^# \{0,1\}//p' "$0"; }
+case "${1:-}" in
+-h | --help) usage; exit 0 ;;
+esac
+if (($# < 2)) || [[ "$1" == -* ]]; then
+    echo "samples-test.sh: expected CASE PROGRAMS..." >&2
+    usage >&2
+    exit 2
+fi
 
 case_name=$1
 shift
@@ -99,7 +110,8 @@ demo-usage)
     ;;
 
 *)
-    echo "unknown case $case_name" >&2
+    echo "samples-test.sh: unknown case $case_name" >&2
+    usage >&2
     exit 2
     ;;
 esac

@@ -7,7 +7,9 @@
 // their JSON text, e.g. 10, true, null) or POINTER>=N (a number at least N). --select switches the
 // base of later checks to the element of the array at ARRAY whose KEY equals VALUE (compared the
 // same way). Exits 0 when the document parses and every check holds, 1 otherwise, saying why.
+#include <charconv>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,10 +34,60 @@ const json* at(const json& base, const std::string& pointer)
     }
 }
 
+constexpr const char* kUsage = R"(Usage: zb-json-check [--select ARRAY KEY VALUE] CHECK...
+
+Checks the JSON document on stdin. CHECK is POINTER (must exist), POINTER=VALUE (equal: strings compare
+as text, other values as their JSON text) or POINTER>=N (a number at least N); POINTER is a JSON pointer
+such as /rings/0/name. --select switches later checks to the element of the array at ARRAY whose KEY
+equals VALUE. Exit status: 0 every check holds, 1 a check failed or stdin is not JSON, 2 usage error.
+)";
+
+// The command line is checked before stdin is read, so a bad one never waits for input.
+std::optional<std::string> usage_problem(int argc, char** argv)
+{
+    if (argc < 2) {
+        return "no CHECK given";
+    }
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--select") {
+            if (i + 3 >= argc) {
+                return "--select needs ARRAY KEY VALUE";
+            }
+            i += 3;
+            continue;
+        }
+        if (!arg.starts_with("/")) {
+            return "'" + std::string(arg) +
+                   "' is neither an option nor a check (a check starts with a JSON pointer, /...)";
+        }
+        const auto ge = arg.find(">=");
+        if (ge != std::string_view::npos) {
+            double bound = 0;
+            const std::string_view number = arg.substr(ge + 2);
+            const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), bound);
+            if (error != std::errc{} || end != number.data() + number.size()) {
+                return "'" + std::string(arg) + "': N in POINTER>=N must be a number";
+            }
+        }
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
 {
+    for (int i = 1; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "-h" || std::string_view(argv[i]) == "--help") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        }
+    }
+    if (const auto problem = usage_problem(argc, argv)) {
+        std::fprintf(stderr, "zb-json-check: %s\n%s", problem->c_str(), kUsage);
+        return 2;
+    }
     std::string text;
     char buffer[4096];
     for (std::size_t got = 0; (got = std::fread(buffer, 1, sizeof buffer, stdin)) > 0;) {

@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Tests of zbctl against real processes: zbctl-test.sh CASE ZBCTL HOLDER JSON_CHECK
+# Usage: zbctl-test.sh CASE ZBCTL HOLDER JSON_CHECK   (tests of zbctl against real processes)
 #   cli   help, version, usage errors (exit 2), unknown rings (exit 1)
 #   live  list / inspect / --json / watch on a ring held by a live writer and two readers
 #   gc    gc keeps live and orphaned rings, removes stale ones (made by kill -9 of a writer)
 # Every ring is named after this shell's pid; the script checks that none is left in /dev/shm.
 set -u
+
+# --help prints the comment above; a wrong command line prints it too and exits 2.
+usage() { sed -n '3,8s/^# \{0,1\}//p' "$0"; }
+case "${1:-}" in
+-h | --help) usage; exit 0 ;;
+esac
+if (($# < 4)) || [[ "$1" == -* ]]; then
+    echo "zbctl-test.sh: expected CASE ZBCTL HOLDER JSON_CHECK" >&2
+    usage >&2
+    exit 2
+fi
 
 case_name=$1
 ZBCTL=$2
@@ -317,7 +328,8 @@ gc)
     ;;
 
 *)
-    echo "unknown case $case_name" >&2
+    echo "zbctl-test.sh: unknown case $case_name" >&2
+    usage >&2
     exit 2
     ;;
 esac

@@ -3,12 +3,8 @@
 #include "zbctl.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <charconv>
 #include <cstdio>
-#include <filesystem>
 #include <map>
-#include <signal.h>
 
 namespace zbctl {
 
@@ -84,37 +80,6 @@ std::optional<std::vector<std::string>> ring_names()
     }
     std::sort(names->begin(), names->end());
     return std::move(*names);
-}
-
-bool process_alive(long pid)
-{
-    if (pid <= 0 || pid > 0x7fffffff) {
-        return false;
-    }
-    return kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
-}
-
-// Leftovers of interrupted creations ("/dev/shm/.zb-tmp-<pid>-<n>") whose creator is gone. Used only by
-// gc --dry-run to predict what collect_garbage() will take; the library decides for real.
-std::vector<std::string> dead_temp_objects()
-{
-    std::vector<std::string> found;
-    std::error_code ec;
-    constexpr std::string_view kTempPrefix = ".zb-tmp-";
-    for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
-        const std::string file = entry.path().filename().string();
-        if (!file.starts_with(kTempPrefix)) {
-            continue;
-        }
-        long pid = 0;
-        const char* first = file.data() + kTempPrefix.size();
-        const auto [end, err] = std::from_chars(first, file.data() + file.size(), pid);
-        if (err != std::errc{} || end == first || !process_alive(pid)) {
-            found.push_back(file);
-        }
-    }
-    std::sort(found.begin(), found.end());
-    return found;
 }
 
 } // namespace
@@ -298,14 +263,13 @@ int gc_named(const Options& options)
             continue;
         }
         const std::string reason = ring ? stale_reason(*ring) : "unreadable segment";
-        if (options.dry_run) {
-            std::printf("would remove %s (%s)\n", name.c_str(), reason.c_str());
-            continue;
-        }
-        // The library re-checks liveness under its locks, so a process that attached meanwhile is safe.
-        auto removed = zerobuffer::remove_stale_ring(name);
+        // The library re-checks liveness under its locks, so a process that attached meanwhile is safe; a dry
+        // run asks it the same question without removing anything.
+        zerobuffer::GcOptions gc;
+        gc.dry_run = options.dry_run;
+        auto removed = zerobuffer::remove_stale_ring(name, gc);
         if (removed) {
-            std::printf("removed %s (%s)\n", name.c_str(), reason.c_str());
+            std::printf("%s %s (%s)\n", options.dry_run ? "would remove" : "removed", name.c_str(), reason.c_str());
         } else if (removed.error().code == zerobuffer::Errc::Busy) {
             std::fprintf(stderr, "zbctl: ring '%s' is in use: %s; not removed\n", name.c_str(),
                          removed.error().message.c_str());
@@ -324,60 +288,72 @@ int gc_named(const Options& options)
 
 } // namespace
 
+namespace {
+
+// What collect_garbage() removed (or would remove), with why it was garbage when zbctl could inspect it before.
+void print_collected(const zerobuffer::GcEntry& entry, const std::map<std::string, RingSnapshot, std::less<>>& before,
+                     bool dry_run)
+{
+    const char* verb = dry_run ? "would remove" : "removed";
+    if (entry.temporary) {
+        std::printf("%s /dev/shm/%s (leftover of an interrupted creation)\n", verb, entry.name.c_str());
+        return;
+    }
+    const auto it = before.find(entry.name);
+    if (it == before.end()) {
+        std::printf("%s %s (unreadable segment, no process holds it)\n", verb, entry.name.c_str());
+    } else {
+        std::printf("%s %s (%s)\n", verb, entry.name.c_str(), stale_reason(it->second).c_str());
+    }
+}
+
+void print_skipped(const zerobuffer::GcSkipped& skipped)
+{
+    const auto code = zerobuffer::to_string(skipped.error.code);
+    const std::string what = skipped.entry.temporary ? "/dev/shm/" + skipped.entry.name : "ring '" + skipped.entry.name + "'";
+    std::fprintf(stderr, "zbctl: left %s in place, cannot judge it: %.*s: %s\n", what.c_str(),
+                 static_cast<int>(code.size()), code.data(), skipped.error.message.c_str());
+}
+
+} // namespace
+
 int run_gc(const Options& options)
 {
     if (!options.args.empty()) {
         return gc_named(options);
     }
-    auto names = ring_names();
-    if (!names) {
-        return kExitFailure;
-    }
-    // Snapshots taken before collecting, to say why each removed ring was garbage.
+    // Snapshots taken before collecting, to say why each removed ring was garbage. The library alone decides.
     std::map<std::string, RingSnapshot, std::less<>> before;
-    std::size_t candidates = 0;
-    for (const auto& name : *names) {
-        auto ring = zerobuffer::inspect_ring(name);
-        if (ring) {
-            if (options.dry_run && !has_live_process(*ring)) {
-                std::printf("would remove %s (%s)\n", name.c_str(), stale_reason(*ring).c_str());
-                ++candidates;
+    if (auto names = zerobuffer::list_rings()) {
+        for (const auto& name : *names) {
+            if (auto ring = zerobuffer::inspect_ring(name)) {
+                before.emplace(name, std::move(*ring));
             }
-            before.emplace(name, std::move(*ring));
-        } else if (options.dry_run && ring.error().code != zerobuffer::Errc::NotFound) {
-            const auto code = zerobuffer::to_string(ring.error().code);
-            std::printf("would check %s (cannot inspect it: %.*s; gc removes it only if no process holds it)\n",
-                        name.c_str(), static_cast<int>(code.size()), code.data());
-            ++candidates;
         }
     }
-    if (options.dry_run) {
-        for (const auto& file : dead_temp_objects()) {
-            std::printf("would remove /dev/shm/%s (leftover of an interrupted creation)\n", file.c_str());
-            ++candidates;
-        }
-        if (candidates == 0) {
-            std::printf("nothing to remove\n");
-        }
-        return kExitOk;
-    }
-    auto removed = zerobuffer::collect_garbage();
-    if (!removed) {
-        const auto code = zerobuffer::to_string(removed.error().code);
+    zerobuffer::GcOptions gc;
+    gc.dry_run = options.dry_run;
+    auto report = zerobuffer::collect_garbage(gc);
+    if (!report) {
+        const auto code = zerobuffer::to_string(report.error().code);
         std::fprintf(stderr, "zbctl: gc failed: %.*s: %s\n", static_cast<int>(code.size()), code.data(),
-                     removed.error().message.c_str());
+                     report.error().message.c_str());
         return kExitFailure;
     }
-    for (const auto& name : *removed) {
-        auto it = before.find(name);
-        if (it != before.end()) {
-            std::printf("removed %s (%s)\n", name.c_str(), stale_reason(it->second).c_str());
-        } else {
-            std::printf("removed %s\n", name.c_str());
-        }
+    for (const auto& entry : report->removed) {
+        print_collected(entry, before, options.dry_run);
     }
-    if (removed->empty()) {
+    std::fflush(stdout); // What was removed first, then what was left, also when both go to one file.
+    for (const auto& skipped : report->skipped) {
+        print_skipped(skipped);
+    }
+    if (report->removed.empty() && report->complete()) {
         std::printf("nothing to remove\n");
+    }
+    if (!report->complete()) {
+        std::fprintf(stderr, "zbctl: gc left %zu object(s) in /dev/shm that it could not judge\n",
+                     report->skipped.size());
+        return kExitFailure;
     }
     return kExitOk;
 }

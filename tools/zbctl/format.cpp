@@ -375,6 +375,10 @@ std::optional<std::string> normalize_ring_name(std::string_view given, std::stri
                              given.data());
         }
     }
+    if (given.front() == '-') {
+        return strprintf("invalid ring name '%.*s': it must not begin with '-'", static_cast<int>(given.size()),
+                         given.data());
+    }
     name.assign(given);
     return std::nullopt;
 }

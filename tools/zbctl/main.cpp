@@ -94,11 +94,13 @@ constexpr const char* kGcHelp = R"(Usage: zbctl gc [--dry-run] [NAME...]
 
 Without NAME: removes every ring whose writer and readers are all dead (state "stale" in
 'zbctl list') and leftovers of interrupted ring creations, and prints what it removed.
+A ring it may not open or remove (another user's) is left in place and named on stderr;
+the others are still collected. Exit 0 when it could judge everything, 1 when not.
 With NAME...: removes just those rings, and fails (exit 1) if one is unknown or in use.
 A ring with any live process is never removed.
 
 Options:
-  -n, --dry-run   only print what would be removed
+  -n, --dry-run   only print what would be removed, judged exactly as a real run
 
 Examples:
   zbctl gc --dry-run

@@ -37,6 +37,9 @@ struct ReaderCounters {
     std::uint64_t checksum_failures = 0;  ///< Frames that failed their checksum or MAC.
     std::uint64_t overruns = 0;           ///< Latest policy: frames the writer took back before this reader got them.
     std::uint64_t wait_ns = 0;            ///< Total time acquire() waited for frames.
+    std::uint64_t spin_ns = 0;            ///< Time spent polling (spin option and cadence windows): CPU it cost.
+    std::uint64_t cadence_hits = 0;       ///< Frames that arrived while the reader polled in a cadence window.
+    std::uint64_t cadence_misses = 0;     ///< Cadence windows that ended without the frame (it was late).
 };
 
 } // namespace zerobuffer

@@ -69,12 +69,40 @@ struct RingSnapshot {
 /// A consistent-enough snapshot of a ring, taken without locking or writing anything.
 [[nodiscard]] Result<RingSnapshot> inspect_ring(std::string_view name);
 
-/// Removes rings whose writer and readers are all dead, and leftovers of interrupted creations.
-/// Returns the names removed. A ring with any live process is never touched.
-[[nodiscard]] Result<std::vector<std::string>> collect_garbage();
+/// An object in /dev/shm that collect_garbage() removed or left in place.
+struct GcEntry {
+    std::string name;       ///< The ring name; for a leftover temporary file, its file name (".zb-tmp-...").
+    bool temporary = false; ///< A leftover of an interrupted ring creation, not a ring.
+};
 
-/// Removes the ring NAME if no live process holds it (for tests and scripts). NotFound if absent,
-/// Busy if a writer or reader is alive.
-[[nodiscard]] Result<void> remove_stale_ring(std::string_view name);
+/// An object collect_garbage() left in place because it could not judge or remove it.
+struct GcSkipped {
+    GcEntry entry;
+    Error error; ///< Why, e.g. SystemError "cannot open /dev/shm/zb-cam0 (owner uid 0): Permission denied".
+};
+
+struct GcReport {
+    std::vector<GcEntry> removed;   ///< Removed (in a dry run: would be removed), sorted by name.
+    std::vector<GcSkipped> skipped; ///< Left in place undecided, sorted by name: another user's ring, say.
+    /// Whether gc judged every object: nothing was left that might be garbage.
+    [[nodiscard]] bool complete() const noexcept { return skipped.empty(); }
+};
+
+struct GcOptions {
+    /// Judge every object exactly as a real run does (the same lock test and permission checks), but remove
+    /// nothing and take no lock.
+    bool dry_run = false;
+};
+
+/// Removes every ring whose writer and readers are all dead, and leftovers of interrupted creations: each
+/// "zb-*" or ".zb-tmp-*" file in /dev/shm in which no process holds a lock (docs/protocol.md section 6). A
+/// file with a live process is never touched. An object it may not open or remove (another user's ring) is
+/// skipped and reported; the others are still collected. Fails only when /dev/shm cannot be listed.
+[[nodiscard]] Result<GcReport> collect_garbage(const GcOptions& options = {});
+
+/// Removes the ring NAME if no live process holds it (for tests and scripts), judged as collect_garbage()
+/// does. NotFound if absent, Busy if a writer or reader is alive, SystemError if it may not be opened or
+/// removed. With options.dry_run, returns the same answer and removes nothing.
+[[nodiscard]] Result<void> remove_stale_ring(std::string_view name, const GcOptions& options = {});
 
 } // namespace zerobuffer

@@ -27,6 +27,16 @@ enum class ReaderPolicy : std::uint32_t {
     Latest = 1,
 };
 
+/// How acquire() waits when no frame is there yet.
+enum class WaitMode : std::uint32_t {
+    /// While the stream is periodic (a live source), learn when the next frame is due, sleep on the ring's futex
+    /// until shortly before it, then poll for it in a short window; otherwise (unpaced, irregular, late frames)
+    /// as Sleep. Saves the futex wake-up on every frame at a bounded cost (cadence_budget).
+    Cadence = 0,
+    /// Poll for `spin`, then sleep on the ring's futex until a commit wakes it.
+    Sleep = 1,
+};
+
 /// Where a new reader starts.
 enum class StartAt : std::uint32_t {
     NextFrame = 0,   ///< The first frame committed after attaching.
@@ -54,6 +64,9 @@ struct ReaderOptions {
     ReaderPolicy policy = ReaderPolicy::Lossless;
     StartAt start_at = StartAt::NextFrame;
     std::chrono::nanoseconds spin = std::chrono::nanoseconds(0); ///< Busy-wait before sleeping on a futex.
+    WaitMode wait_mode = WaitMode::Cadence;
+    /// Cadence: the most of each frame interval the polling window may take (0.03: at most 3 % of a core).
+    double cadence_budget = 0.03;
     /// Frames this reader may hold at once; 0: as many as the ring allows (its writer's max_holds_per_reader).
     std::uint32_t max_held = 0;
     /// Latest policy: how many frames older than the newest a frame may be. 0: always the newest frame;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <zerobuffer/counters.h>
+#include <zerobuffer/duplex.h>
 #include <zerobuffer/error.h>
 #include <zerobuffer/frame.h>
 #include <zerobuffer/inspect.h>

@@ -17,62 +17,20 @@
 #include "support.h"
 
 using namespace std::chrono_literals;
+using zbtest::attach;
 using zbtest::BufferPtr;
+using zbtest::current_format;
 using zbtest::HarnessPtr;
+using zbtest::next_frame;
+using zbtest::payload_of;
+using zbtest::push_caps;
 using zbtest::RingName;
+using zbtest::sink_harness;
 
 namespace {
 
 constexpr const char* kSmallI420 = "video/x-raw,format=I420,width=64,height=48,framerate=30/1";
 constexpr std::size_t kSmallI420Size = 64 * 48 * 3 / 2;
-
-HarnessPtr sink_harness(const RingName& ring, std::initializer_list<std::pair<const char*, const char*>> properties = {})
-{
-    GstElement* sink = gst_element_factory_make("zerobuffersink", nullptr);
-    EXPECT_NE(sink, nullptr) << "zerobuffersink not found: is GST_PLUGIN_PATH set to the build tree?";
-    g_object_set(sink, "ring", ring.c_str(), nullptr);
-    for (const auto& [name, value] : properties)
-        gst_util_set_object_arg(G_OBJECT(sink), name, value);
-    gst_object_ref_sink(sink);
-    HarnessPtr harness(gst_harness_new_with_element(sink, "sink", nullptr));
-    gst_object_unref(sink);
-    return harness;
-}
-
-// Pushes a caps event without gst_harness_set_src_caps()'s assertion that it was handled.
-bool push_caps(GstHarness* harness, const char* caps_text)
-{
-    GstCaps* caps = gst_caps_from_string(caps_text);
-    const bool accepted = gst_pad_push_event(harness->srcpad, gst_event_new_caps(caps));
-    gst_caps_unref(caps);
-    return accepted;
-}
-
-zerobuffer::Reader attach(const RingName& ring, zerobuffer::ReaderOptions options = {})
-{
-    auto reader = zerobuffer::Reader::attach(ring.str(), options);
-    EXPECT_TRUE(reader.has_value()) << (reader ? "" : reader.error().message);
-    return std::move(*reader);
-}
-
-zerobuffer::Frame next_frame(zerobuffer::Reader& reader)
-{
-    auto frame = reader.acquire(5s);
-    EXPECT_TRUE(frame.has_value()) << (frame ? "" : frame.error().message);
-    return frame ? std::move(*frame) : zerobuffer::Frame{};
-}
-
-zerobuffer::StreamFormat current_format(const zerobuffer::Reader& reader)
-{
-    auto format = zerobuffer::parse_stream_format(reader.stream_metadata());
-    EXPECT_TRUE(format.has_value()) << reader.stream_metadata();
-    return format ? *format : zerobuffer::StreamFormat{};
-}
-
-std::vector<std::byte> payload_of(const zerobuffer::Frame& frame)
-{
-    return {frame.payload().begin(), frame.payload().end()};
-}
 
 } // namespace
 

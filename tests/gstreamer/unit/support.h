@@ -4,15 +4,19 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 
 #include <zerobuffer/inspect.h>
+#include <zerobuffer/reader.h>
+#include <zerobuffer/stream_format.h>
 
 namespace zbtest {
 
@@ -70,5 +74,23 @@ void fill_pattern(std::span<std::byte> bytes, std::uint8_t seed);
 
 /// Writer counters of a ring, read without disturbing it.
 [[nodiscard]] zerobuffer::WriterCounters writer_counters(const std::string& ring);
+
+/// A GstHarness around a zerobuffersink writing `ring`; properties are set from strings, as gst-launch-1.0 does.
+[[nodiscard]] HarnessPtr sink_harness(const RingName& ring,
+                                      std::initializer_list<std::pair<const char*, const char*>> properties = {});
+
+/// Pushes a caps event without gst_harness_set_src_caps()'s assertion that it was handled.
+bool push_caps(GstHarness* harness, const char* caps_text);
+
+/// An in-process reader of `ring` (a failed attach fails the test).
+[[nodiscard]] zerobuffer::Reader attach(const RingName& ring, zerobuffer::ReaderOptions options = {});
+
+/// The reader's next frame within 5 s (none fails the test and returns an invalid frame).
+[[nodiscard]] zerobuffer::Frame next_frame(zerobuffer::Reader& reader);
+
+/// The ring's current stream format, as the reader sees it.
+[[nodiscard]] zerobuffer::StreamFormat current_format(const zerobuffer::Reader& reader);
+
+[[nodiscard]] std::vector<std::byte> payload_of(const zerobuffer::Frame& frame);
 
 } // namespace zbtest

@@ -57,6 +57,7 @@ public:
     /// Sends `signal` and waits for the exit; returns the exit code (128+signal when killed by it).
     int stop(int signal);
     [[nodiscard]] bool running() const noexcept { return pid_ > 0; }
+    [[nodiscard]] pid_t pid() const noexcept { return pid_; }
     /// Everything the broker wrote to stderr so far.
     [[nodiscard]] std::string log() const;
 

@@ -12,11 +12,11 @@ using std::chrono::milliseconds;
 
 class RegistryTest : public ::testing::Test {
 protected:
-    Reply handle(const nlohmann::json& request, std::string_view peer = "127.0.0.1")
+    Reply handle(const nlohmann::json& request, std::string_view peer = "127.0.0.1", std::string_view key = "")
     {
-        return registry_.handle(request.dump(), peer, now_);
+        return registry_.handle(request.dump(), {peer, key}, now_);
     }
-    Reply handle_text(std::string_view body) { return registry_.handle(body, "", now_); }
+    Reply handle_text(std::string_view body) { return registry_.handle(body, {}, now_); }
 
     Clock::time_point now_ = Clock::now();
     Registry registry_{{milliseconds(1000), 3}};
@@ -133,6 +133,85 @@ TEST_F(RegistryTest, RefusesBadRequestsWithCodes)
     EXPECT_TRUE(refused.body["message"].is_string());
     EXPECT_EQ(refused.body["message"].get<std::string>().find('\x01'), std::string::npos)
         << "control characters are not echoed back into logs";
+}
+
+/// {"type":"REG","name":"deep","address":"tcp://h:1","info":{"a":[[[...]]]}} with `levels` brackets.
+std::string deep_reg(std::size_t levels)
+{
+    return R"({"type":"REG","name":"deep","address":"tcp://h:1","info":{"a":)" + std::string(levels, '[') +
+           std::string(levels, ']') + "}}";
+}
+
+TEST_F(RegistryTest, DeepOrHugeJsonIsRefusedBeforeAnyTreeIsWalked)
+{
+    // 65,000 levels used to overflow the stack in dump() of "info" (exit 139): refused while parsing instead.
+    for (const std::size_t levels : {std::size_t{15}, std::size_t{65'000}, std::size_t{500'000}}) {
+        const Reply deep = handle_text(deep_reg(levels));
+        EXPECT_EQ(deep.error_code, "invalid_field") << levels << " levels";
+        EXPECT_NE(deep.body["message"].get<std::string>().find("field \"info\" is nested deeper than 16 levels"),
+                  std::string::npos)
+            << deep.body.dump();
+    }
+    EXPECT_TRUE(handle_text(deep_reg(13)).error_code.empty()) << "16 levels in all (object, info, a, 13 arrays)";
+    const Reply listed = handle({{"type", "DISC"}, {"name", "deep"}});
+    ASSERT_EQ(listed.body["ok"], true);
+    EXPECT_EQ(listed.body["info"]["a"].dump(), std::string(13, '[') + std::string(13, ']'));
+
+    EXPECT_EQ(handle_text(std::string(65'000, '[') + std::string(65'000, ']')).error_code, "not_object");
+    std::string many = R"({"type":"LIST","junk":[)";
+    for (int i = 0; i < 9000; ++i) {
+        many += i == 0 ? "0" : ",0";
+    }
+    const Reply huge = handle_text(many + "]}");
+    EXPECT_EQ(huge.error_code, "invalid_field");
+    EXPECT_NE(huge.body["message"].get<std::string>().find("field \"junk\" holds more than 8192 values"),
+              std::string::npos)
+        << huge.body.dump();
+    const Reply control = handle_text("{\"a\\u0001b\":" + std::string(20, '[') + std::string(20, ']') + "}");
+    EXPECT_EQ(control.body["message"].get<std::string>().find('\x01'), std::string::npos)
+        << "a field name is shown without its control characters";
+    EXPECT_EQ(handle_text(deep_reg(10).substr(0, 70)).error_code, "bad_json") << "cut short inside the nesting";
+}
+
+TEST_F(RegistryTest, UnderCurveANameBelongsToItsKeyUntilItExpires)
+{
+    const std::string alice(40, 'A');
+    const std::string mallory(40, 'M');
+    const nlohmann::json reg = {{"type", "REG"}, {"name", "cam1"}, {"address", "tcp://10.0.0.5:5555"}, {"ttl", 1}};
+    ASSERT_TRUE(handle(reg, "10.0.0.5", alice).error_code.empty());
+
+    nlohmann::json hijack = reg;
+    hijack["address"] = "ipc:///tmp/evil.sock";
+    const Reply taken = handle(hijack, "10.0.0.9", mallory);
+    EXPECT_EQ(taken.error_code, "not_owner");
+    EXPECT_NE(taken.body["message"].get<std::string>().find("'cam1' belongs to the key " + alice), std::string::npos)
+        << taken.body.dump();
+    EXPECT_EQ(handle({{"type", "DEREG"}, {"name", "cam1"}}, "10.0.0.9", mallory).error_code, "not_owner");
+    EXPECT_EQ(handle({{"type", "DEREG"}, {"name", "cam1"}, {"address", "tcp://10.0.0.5:5555"}}, "10.0.0.9", mallory)
+                  .error_code,
+              "not_owner")
+        << "knowing the address is not enough";
+
+    const Reply found = handle({{"type", "DISC"}, {"name", "cam1"}});
+    EXPECT_EQ(found.body["address"], "tcp://10.0.0.5:5555") << "the owner's registration is untouched";
+    EXPECT_EQ(found.body["owner"], alice);
+    const Reply listed = handle({{"type", "LIST"}});
+    ASSERT_EQ(listed.body["streams"].size(), 1U);
+    EXPECT_EQ(listed.body["streams"][0]["owner"], alice) << "an operator sees which key holds each name";
+
+    nlohmann::json moved = reg;
+    moved["address"] = "tcp://10.0.0.6:5555";
+    EXPECT_TRUE(handle(moved, "10.0.0.6", alice).error_code.empty()) << "the owner may move its stream";
+
+    now_ += milliseconds(1100); // not refreshed within its ttl: the name is free again
+    const Reply after = handle(hijack, "10.0.0.9", mallory);
+    EXPECT_TRUE(after.error_code.empty()) << after.body.dump();
+    EXPECT_EQ(handle({{"type", "DISC"}, {"name", "cam1"}}).body["owner"], mallory);
+
+    // A plain broker has no keys: last writer wins, as documented.
+    ASSERT_TRUE(handle({{"type", "REG"}, {"name", "open"}, {"address", "tcp://h:1"}}).error_code.empty());
+    EXPECT_TRUE(handle({{"type", "REG"}, {"name", "open"}, {"address", "tcp://h:2"}}).error_code.empty());
+    EXPECT_FALSE(handle({{"type", "DISC"}, {"name", "open"}}).body.contains("owner"));
 }
 
 TEST_F(RegistryTest, RegistryFullRefusesNewNamesOnly)

@@ -1,66 +1,21 @@
 // SPDX-License-Identifier: MIT
 // `zb-relay broker` as a real process on loopback: the protocol through BrokerClient, hostile clients, expiry,
-// kill -9 and restart with a live Registration, timeouts against a dead broker, CURVE, and the command line.
-#include <array>
+// kill -9 and restart with a live Registration, timeouts against a dead broker, and the command line.
 #include <csignal>
 #include <cstdlib>
-#include <fstream>
 #include <mutex>
 #include <random>
 #include <regex>
 #include <set>
-#include <thread>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
-#include "broker_client.h"
-#include "broker_process.h"
-#include "key_files.h"
+#include "broker_fixture.h"
 
 namespace zerobuffer::relay::test {
 namespace {
-
-using std::chrono::milliseconds;
-using namespace std::chrono_literals;
-
-constexpr milliseconds kReply = 3000ms; // generous: CI machines are loaded
-constexpr milliseconds kStartup = 10000ms;
-
-/// A broker process on a fresh port plus a temp dir for its log; the broker is killed at the end of the test.
-class BrokerTest : public ::testing::Test {
-protected:
-    void start_broker(std::vector<std::string> extra = {"--insecure"})
-    {
-        broker_ = std::make_unique<BrokerProcess>(port_, std::move(extra), log_file());
-        ASSERT_TRUE(broker_->wait_ready(kStartup)) << broker_->log();
-    }
-    [[nodiscard]] std::filesystem::path log_file() const { return dir_.path() / "broker.log"; }
-    [[nodiscard]] std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
-    [[nodiscard]] BrokerClient client(milliseconds timeout = kReply) const
-    {
-        auto made = BrokerClient::connect({endpoint(), timeout, std::nullopt});
-        EXPECT_TRUE(made) << made.error().message;
-        return std::move(*made);
-    }
-    /// A valid request from a separate, well-behaved client is still served.
-    void expect_still_serving(const std::string& context)
-    {
-        BrokerClient other = client();
-        auto reg = other.register_stream("witness", "tcp://127.0.0.1:6000");
-        ASSERT_TRUE(reg) << context << ": " << reg.error().message << "\n" << broker_->log();
-        auto found = other.discover("witness");
-        ASSERT_TRUE(found) << context << ": " << found.error().message;
-        EXPECT_EQ(found->address, "tcp://127.0.0.1:6000");
-    }
-
-    TempDir dir_;
-    int port_ = free_port();
-    std::unique_ptr<BrokerProcess> broker_;
-};
 
 TEST_F(BrokerTest, RegDiscDeregRoundTrip)
 {
@@ -601,72 +556,6 @@ TEST_F(BrokerTest, CommandLineErrorsAndHelp)
     EXPECT_NE(text.find("unknown option '--bogus'"), std::string::npos) << text;
     EXPECT_NE(text.find("make it with `zb-relay keygen`"), std::string::npos) << text;
     EXPECT_NE(text.find("cannot bind"), std::string::npos) << text;
-}
-
-/// Writes a fresh CURVE key pair as PREFIX.key (secret) and PREFIX.pub (public), as `zb-relay keygen` would.
-CurveKeyPair write_key_pair(const std::filesystem::path& prefix)
-{
-    std::array<char, 41> public_key{};
-    std::array<char, 41> secret_key{};
-    EXPECT_EQ(zmq_curve_keypair(public_key.data(), secret_key.data()), 0);
-    std::ofstream(prefix.string() + ".key") << "# secret key\n" << secret_key.data() << "\n";
-    std::ofstream(prefix.string() + ".pub") << public_key.data() << "\n";
-    return {public_key.data(), secret_key.data()};
-}
-
-TEST_F(BrokerTest, CurveAllowsListedKeysOnly)
-{
-    const auto broker_keys = write_key_pair(dir_.path() / "broker");
-    const auto allowed = write_key_pair(dir_.path() / "allowed");
-    const auto stranger = write_key_pair(dir_.path() / "stranger");
-    std::ofstream(dir_.path() / "allowed.txt") << "# clients\n\n" << allowed.public_key << "\n";
-    broker_ = std::make_unique<BrokerProcess>(
-        port_,
-        std::vector<std::string>{"--curve-secret", (dir_.path() / "broker.key").string(), "--allowed-keys",
-                                 (dir_.path() / "allowed.txt").string()},
-        log_file());
-
-    auto keys = load_curve_client_keys((dir_.path() / "broker.pub").string(), (dir_.path() / "allowed.key").string());
-    ASSERT_TRUE(keys) << keys.error().message;
-    EXPECT_EQ(keys->client_public_key, allowed.public_key);
-    auto good = BrokerClient::connect({endpoint(), 500ms, *keys});
-    ASSERT_TRUE(good);
-    BrokerResult<RegisterReply> reg = tl::unexpected(BrokerError{BrokerErrc::Timeout, "", ""});
-    for (int attempt = 0; attempt < 20 && !reg; ++attempt) {
-        reg = good->register_stream("secret-cam", "tcp://127.0.0.1:5555");
-    }
-    ASSERT_TRUE(reg) << reg.error().message << "\n" << broker_->log();
-
-    auto wrong_keys =
-        load_curve_client_keys((dir_.path() / "broker.pub").string(), (dir_.path() / "stranger.key").string());
-    ASSERT_TRUE(wrong_keys);
-    auto wrong = BrokerClient::connect({endpoint(), 500ms, *wrong_keys});
-    ASSERT_TRUE(wrong);
-    auto refused = wrong->discover("secret-cam");
-    ASSERT_FALSE(refused);
-    EXPECT_EQ(refused.error().code, BrokerErrc::Timeout);
-    EXPECT_NE(refused.error().message.find("--allowed-keys"), std::string::npos) << refused.error().message;
-
-    BrokerClient plain = client(500ms);
-    EXPECT_EQ(plain.discover("secret-cam").error().code, BrokerErrc::Timeout);
-
-    auto still = good->discover("secret-cam");
-    ASSERT_TRUE(still) << still.error().message;
-    EXPECT_NE(broker_->log().find("refused a client"), std::string::npos) << broker_->log();
-    EXPECT_NE(broker_->log().find(stranger.public_key), std::string::npos) << "the refused key is logged";
-
-    const auto out = dir_.path() / "query.out";
-    EXPECT_EQ(
-        run_zb_relay({"broker", "query", endpoint(), "secret-cam", "--broker-key",
-                      (dir_.path() / "broker.pub").string(), "--curve-secret", (dir_.path() / "allowed.key").string()},
-                     dir_.path() / "query.err", out),
-        0)
-        << read_text_file(dir_.path() / "query.err");
-    EXPECT_EQ(nlohmann::json::parse(read_text_file(out), nullptr, false)["address"], "tcp://127.0.0.1:5555");
-
-    auto missing = load_curve_client_keys((dir_.path() / "nope.pub").string(), (dir_.path() / "allowed.key").string());
-    ASSERT_FALSE(missing);
-    EXPECT_EQ(missing.error().code, BrokerErrc::KeyFile);
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The CURVE plumbing shared by zb-relay and its broker: key files and ZAP answers over real inproc sockets.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdint>
@@ -50,13 +51,20 @@ protected:
         std::ofstream(path) << text;
         return path;
     }
+    /// A secret key file as `zb-relay keygen` writes it: mode 0600.
+    std::filesystem::path write_secret(const std::string& name, const std::string& text)
+    {
+        const auto path = write(name, text);
+        std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        return path;
+    }
     TempDir dir_;
 };
 
 TEST_F(KeyFilesTest, SecretKeyFileSkipsCommentsAndDerivesThePublicKey)
 {
     const Z85Pair pair = fresh_pair();
-    auto keys = read_secret_key_file(write("a.key", "# made by a test\n\n  " + pair.secret_key + " \r\n"));
+    auto keys = read_secret_key_file(write_secret("a.key", "# made by a test\n\n  " + pair.secret_key + " \r\n"));
     ASSERT_TRUE(keys) << keys.error().message;
     EXPECT_EQ(keys->secret_key, pair.secret_key);
     EXPECT_EQ(keys->public_key, pair.public_key);
@@ -75,7 +83,7 @@ TEST_F(KeyFilesTest, BadKeyFilesAreNamedWithWhatToDo)
               std::string::npos)
         << missing.error().message;
 
-    auto not_a_key = read_secret_key_file(write("bad.key", "# comment\nnot a key\n"));
+    auto not_a_key = read_secret_key_file(write_secret("bad.key", "# comment\nnot a key\n"));
     ASSERT_FALSE(not_a_key);
     EXPECT_NE(not_a_key.error().message.find("bad.key' does not hold a 40-character Z85 key (line 2)"),
               std::string::npos)
@@ -90,6 +98,44 @@ TEST_F(KeyFilesTest, BadKeyFilesAreNamedWithWhatToDo)
     ASSERT_FALSE(two);
     EXPECT_NE(two.error().message.find("holds 2 keys; exactly one is expected"), std::string::npos)
         << two.error().message;
+}
+
+TEST_F(KeyFilesTest, SecretKeysOthersCouldReadOrSwapAreRefusedWithTheFix)
+{
+    const Z85Pair pair = fresh_pair();
+    const auto expect_refused = [](const std::filesystem::path& path, const std::string& expected) {
+        auto keys = read_secret_key_file(path);
+        ASSERT_FALSE(keys) << path << " was accepted";
+        EXPECT_EQ(keys.error().code, BrokerErrc::KeyFile);
+        EXPECT_NE(keys.error().message.find(expected), std::string::npos) << keys.error().message;
+    };
+    using std::filesystem::perms;
+    for (const perms extra : {perms::group_read, perms::others_read, perms::group_write, perms::others_exec}) {
+        const auto path = write_secret("open.key", pair.secret_key + "\n");
+        std::filesystem::permissions(path, extra, std::filesystem::perm_options::add);
+        expect_refused(path, "is accessible by group or others (mode 0");
+        expect_refused(path, "run `chmod 600 '" + path.string() + "'`");
+    }
+    const auto private_key = write_secret("private.key", pair.secret_key + "\n");
+    ASSERT_TRUE(read_secret_key_file(private_key)) << "mode 0600 is what keygen writes";
+
+    const auto link = dir_.path() / "link.key";
+    std::filesystem::create_symlink(private_key, link);
+    expect_refused(link, "link.key' is a symbolic link: refusing it");
+    expect_refused(link, "pass the path of the key file itself");
+    expect_refused(dir_.path(), "is not a regular file");
+    EXPECT_TRUE(read_public_key_file(write("a.pub", pair.public_key + "\n"))) << "public keys may be shared";
+
+    // Another user's key file: only root can make one here.
+    if (geteuid() == 0) {
+        const auto foreign = write_secret("foreign.key", pair.secret_key + "\n");
+        ASSERT_EQ(chown(foreign.c_str(), 65534, 65534), 0);
+        expect_refused(foreign, "foreign.key' belongs to uid 65534, not to this user (uid 0)");
+        expect_refused(foreign, "make your own with `zb-relay keygen PREFIX`");
+    } else {
+        // /etc/passwd belongs to root: refused for its owner before its content is looked at.
+        expect_refused("/etc/passwd", "belongs to uid 0, not to this user");
+    }
 }
 
 TEST_F(KeyFilesTest, AllowedKeysDecodeToRawBytesAndBadLinesAreNumbered)
@@ -177,6 +223,7 @@ TEST_F(ZapTest, AllowedKeyPassesOthersAreRefusedWithTheirKey)
     EXPECT_EQ(reply[0], "1.0");
     EXPECT_EQ(reply[1], "req-7") << "the reply carries the request id";
     EXPECT_EQ(reply[2], "200");
+    EXPECT_EQ(reply[4], friend_pair.public_key) << "the user id is the client's key (the broker's name owner)";
 
     auto refused = ask(curve_request(raw_key(stranger.public_key)), reply);
     ASSERT_TRUE(refused);
@@ -185,6 +232,7 @@ TEST_F(ZapTest, AllowedKeyPassesOthersAreRefusedWithTheirKey)
     EXPECT_EQ(refused->client_key, stranger.public_key) << "the refused key is reported for the log";
     ASSERT_EQ(reply.size(), 6U);
     EXPECT_EQ(reply[2], "400");
+    EXPECT_TRUE(reply[4].empty()) << "a refused client gets no user id";
 }
 
 TEST_F(ZapTest, MalformedRequestsAreAnsweredAndRefused)
