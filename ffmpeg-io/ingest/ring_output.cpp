@@ -145,9 +145,10 @@ Result<std::optional<Reservation>> RingOutput::reserve_within(std::size_t size, 
             return std::optional<Reservation>{};
         }
         if (code == zerobuffer::Errc::FrameTooLarge) {
-            return make_error(FfmpegIoErrc::RingError, "a frame of " + std::to_string(size) +
-                                                           " bytes does not fit in ring '" + options_.ring +
-                                                           "': use a larger --ring-size");
+            return make_error(FfmpegIoErrc::RingError,
+                              "a frame of " + std::to_string(size) + " bytes does not fit in ring '" + options_.ring +
+                                  "' (at most " + std::to_string(writer->max_payload_size()) +
+                                  " bytes): use a larger --ring-size");
         }
         return make_error(FfmpegIoErrc::RingError,
                           "cannot reserve a frame in ring '" + options_.ring + "': " + reservation.error().message);

@@ -71,6 +71,23 @@ framemd5() {
     ffmpeg -nostdin -v error -i "$file" "$@" -f framemd5 - | grep -v '^#' | awk -F', *' '{print $6}'
 }
 
+# rawvideo_md5 FILE: one MD5 per frame of 'ffmpeg -f rawvideo' output (the decoder's yuv420p planes, rows without
+# padding, frame after frame), hashed as it streams out: the bytes a reader's frames must equal.
+rawvideo_md5() {
+    local size
+    size=$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=s=x:p=0 "$1")
+    local width=${size%x*} height=${size#*x}
+    ffmpeg -nostdin -v error -i "$1" -f rawvideo -pix_fmt yuv420p - | python3 -c '
+import hashlib, sys
+frame_size = int(sys.argv[1])
+stream = sys.stdin.buffer
+while frame := stream.read(frame_size):
+    if len(frame) != frame_size:
+        sys.exit(f"ffmpeg -f rawvideo ended with a partial frame of {len(frame)} bytes")
+    print(hashlib.md5(frame).hexdigest())
+' $((width * height + 2 * ((width + 1) / 2) * ((height + 1) / 2)))
+}
+
 frame_count() {
     ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1"
 }
@@ -126,12 +143,12 @@ md5_lines_match() {
 }
 
 # decode_and_compare SIZE FRAMES: ingest a clip with B-frames, read every frame in another process, compare with
-# FFmpeg; every frame is decoded straight into ring memory (none copied).
+# 'ffmpeg -f rawvideo' of the same clip; every frame is decoded straight into ring memory (none copied).
 decode_and_compare() {
     local size=$1 frames=$2 ring="$PREFIX-decode"
     clip clip.mp4 "$size" "$frames" -bf 3 -refs 4
     has_b_frames "$WORK/clip.mp4"
-    framemd5 "$WORK/clip.mp4" >"$WORK/expected.md5"
+    rawvideo_md5 "$WORK/clip.mp4" >"$WORK/expected.md5" || fail "ffmpeg -f rawvideo failed"
     [[ $(wc -l <"$WORK/expected.md5") == "$frames" ]] || fail "ffmpeg decoded $(wc -l <"$WORK/expected.md5") frames"
 
     "$FRAME_MD5" "$ring" >"$WORK/frames.txt" 2>"$WORK/reader.err" &
@@ -143,7 +160,7 @@ decode_and_compare() {
     [[ "$rc" == 0 ]] || fail "reader exited with $rc (no end-of-stream?)"
     grep '^frame ' "$WORK/frames.txt" | awk '{print $5}' >"$WORK/actual.md5"
     diff -q "$WORK/expected.md5" "$WORK/actual.md5" >/dev/null ||
-        fail "ring frames differ from FFmpeg's decode: $(diff "$WORK/expected.md5" "$WORK/actual.md5" | head -5)"
+        fail "ring frames differ from ffmpeg -f rawvideo: $(diff "$WORK/expected.md5" "$WORK/actual.md5" | head -5)"
     local width=${size%x*} height=${size#*x}
     expect_contains "$WORK/frames.txt" "\"pixel_format\":\"I420\""
     expect_contains "$WORK/frames.txt" "\"width\":$width"
@@ -197,6 +214,49 @@ case_decode_copy() {
     assert_no_rings
 }
 
+# summary_count FILE WHAT: the number before "in place" or "copied" in zb-ingest's summary line (its first).
+summary_count() {
+    grep -o "[0-9][0-9]* $2" "$1" | head -1 | cut -d' ' -f1
+}
+
+# A ring too small for the decoder's reference frames (--ring-size of 8 pictures: the decoder's share is 4, it
+# keeps about 8 with 4 references and 3 B-frames): the pictures beyond its share come from libavcodec's memory and
+# are copied once, counted as copied; the frames are still every frame of 'ffmpeg -f rawvideo', none dropped, and
+# the decoder never holds more ring pictures than its share.
+case_decode_small_ring() {
+    local ring="$PREFIX-small" frames=60
+    clip clip.mp4 1280x720 "$frames" -bf 3 -refs 4
+    has_b_frames "$WORK/clip.mp4"
+    rawvideo_md5 "$WORK/clip.mp4" >"$WORK/expected.md5" || fail "ffmpeg -f rawvideo failed"
+    "$FRAME_MD5" "$ring" >"$WORK/frames.txt" 2>"$WORK/reader.err" &
+    local reader=$!
+    PIDS+=("$reader")
+    "$INGEST" --wait-for-reader --verbose --threads 2 --ring-size 12M "$WORK/clip.mp4" "$ring" \
+        2>"$WORK/ingest.err" || fail "zb-ingest exited with $?"
+    wait_pid "$reader" 60; [[ "$RC" == 0 ]] || fail "reader exited with $RC"
+    diff -q "$WORK/expected.md5" <(grep '^frame ' "$WORK/frames.txt" | awk '{print $5}') >/dev/null ||
+        fail "ring frames differ from ffmpeg -f rawvideo"
+    expect_contains "$WORK/ingest.err" "$frames frames in"
+    expect_contains "$WORK/ingest.err" ", 0 dropped, 0 corrupt packets or frames, "
+    local in_place copied
+    in_place=$(summary_count "$WORK/ingest.err" "in place")
+    copied=$(summary_count "$WORK/ingest.err" copied)
+    ((in_place > 0 && copied > 0 && in_place + copied == frames)) ||
+        fail "$in_place in place and $copied copied of $frames frames: expected both, adding up"
+    expect_contains "$WORK/ingest.err" "$copied of $frames frames were copied into the ring once: "
+    expect_contains "$WORK/ingest.err" "decoder pictures found no room in the ring"
+    expect_contains "$WORK/ingest.err" "--ring-size gives more"
+    # The decoder's share: the ring's frames less the readers' (8, or half of a small ring).
+    local frame_size ring_frames share kept
+    frame_size=$(grep -o '"frame_size":[0-9]*' "$WORK/frames.txt" | head -1 | cut -d: -f2)
+    ring_frames=$((12 * 1024 * 1024 / ((frame_size + 63) / 64 * 64)))
+    share=$((ring_frames - (ring_frames / 2 < 8 ? ring_frames / 2 : 8)))
+    kept=$(sed -n 's/.*the decoder kept up to \([0-9]*\) pictures in ring memory at once.*/\1/p' "$WORK/ingest.err")
+    [[ -n "$kept" ]] && ((kept >= 1 && kept <= share)) ||
+        fail "the decoder kept '$kept' ring pictures at once; its share of a $ring_frames-frame ring is $share"
+    assert_no_rings
+}
+
 # Readers that hold frames, read slowly or only take the newest ones beside a decoder that keeps reference
 # frames in the ring: nobody sees a frame change or differ from FFmpeg's decode.
 case_decode_readers() {
@@ -233,9 +293,11 @@ case_decode_readers() {
     expect_contains "$WORK/ingest.err" ", 0 dropped, 0 corrupt packets or frames, "
     # Room in a ring this small runs out at times: frames are then copied once, never lost or wrong.
     local in_place copied
-    in_place=$(sed -n 's/.* \([0-9]*\) in place, \([0-9]*\) copied.*/\1/p' "$WORK/ingest.err")
-    copied=$(sed -n 's/.* \([0-9]*\) in place, \([0-9]*\) copied.*/\2/p' "$WORK/ingest.err")
+    in_place=$(summary_count "$WORK/ingest.err" "in place")
+    copied=$(summary_count "$WORK/ingest.err" copied)
     ((in_place + copied == 90 && in_place > 0)) || fail "$in_place in place and $copied copied of 90 frames"
+    # How many depends on the readers' timing; those copied are counted and explained.
+    ((copied == 0)) || expect_contains "$WORK/ingest.err" "$copied of 90 frames were copied into the ring once: "
 
     # Only a latest reader, holding 2 frames: the writer reuses everything else at once.
     "$FRAME_MD5" "$ring" --latest --hold 2 >"$WORK/latest.txt" 2>"$WORK/latest.err" &
@@ -491,6 +553,16 @@ case_bad_input() {
     expect_ingest_error 3 "has no video stream" "$WORK/audio.wav" "$ring"
     expect_ingest_error 2 "--pix-fmt and --size need decoding: drop --no-decode" --no-decode --size 64x64 \
         "$WORK/clip.mp4" "$ring"
+    # A ring smaller than one frame: the decoder's first picture (decoded in place) and the copy path say so alike.
+    local option
+    for option in --verbose --copy; do
+        expect_ingest_error 4 "bytes does not fit in ring '$ring' (at most 65536 bytes): use a larger --ring-size" \
+            --ring-size 64K "$option" "$WORK/clip.mp4" "$ring"
+    done
+    expect_ingest_error 2 "--ring-size needs a size in bytes, e.g. --ring-size 256M" --ring-size 0 "$WORK/clip.mp4" "$ring"
+    expect_ingest_error 2 "--ring-size needs a size in bytes" --ring-size 12Q "$WORK/clip.mp4" "$ring"
+    expect_ingest_error 2 "--threads needs a thread count from 0 (automatic) to 64" --threads 65 "$WORK/clip.mp4" "$ring"
+    expect_ingest_error 2 "--copy is about decoded frames: drop --no-decode" --no-decode --copy "$WORK/clip.mp4" "$ring"
     # A writer already on the ring: exit 4, the ring of the other writer is untouched.
     "$INGEST" --realtime --loop "$WORK/clip.mp4" "$ring" 2>"$WORK/first.err" &
     local first=$!
@@ -772,6 +844,7 @@ http) case_http ;;
 decode-1080p) decode_and_compare 1920x1080 30 ;;
 decode-4k) decode_and_compare 3840x2160 30 ;;
 decode-copy) case_decode_copy ;;
+decode-small-ring) case_decode_small_ring ;;
 decode-readers) case_decode_readers ;;
 convert) case_convert ;;
 passthrough-h264) case_passthrough_h264 ;;
