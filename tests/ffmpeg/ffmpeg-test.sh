@@ -257,6 +257,34 @@ case_decode_small_ring() {
     assert_no_rings
 }
 
+# A lossless reader that keeps its last 14 frames of a 16-frame ring (beyond the readers' share, docs/ffmpeg.md
+# "Limit"): with --copy, which needs room for one frame only, every frame still arrives, none dropped, all
+# counted as copied, and no held frame changes (zb-frame-md5 exits 4 if one does).
+case_decode_held_copy() {
+    local ring="$PREFIX-held" frames=60
+    clip clip.mp4 1280x720 "$frames" -bf 3 -refs 4
+    rawvideo_md5 "$WORK/clip.mp4" >"$WORK/expected.md5" || fail "ffmpeg -f rawvideo failed"
+    "$FRAME_MD5" "$ring" >"$WORK/fast.txt" 2>"$WORK/fast.err" &
+    local fast=$!
+    "$FRAME_MD5" "$ring" --hold 14 --delay 5 >"$WORK/holder.txt" 2>"$WORK/holder.err" &
+    local holder=$!
+    PIDS+=("$fast" "$holder")
+    "$INGEST" --copy --wait-for-readers 2 --ring-size $((16 * 1280 * 736 * 3 / 2)) "$WORK/clip.mp4" "$ring" \
+        2>"$WORK/ingest.err" || fail "zb-ingest exited with $?"
+    local name pid
+    for name in fast holder; do
+        pid=$fast
+        [[ $name == holder ]] && pid=$holder
+        wait_pid "$pid" 60
+        [[ "$RC" == 0 ]] || fail "the $name reader exited with $RC: $(cat "$WORK/$name.err")"
+        diff -q "$WORK/expected.md5" <(grep '^frame ' "$WORK/$name.txt" | awk '{print $5}') >/dev/null ||
+            fail "the $name reader's frames differ from ffmpeg -f rawvideo"
+    done
+    expect_contains "$WORK/ingest.err" "$frames frames in"
+    expect_contains "$WORK/ingest.err" ", 0 dropped, 0 corrupt packets or frames, 0 in place, $frames copied"
+    assert_no_rings
+}
+
 # Readers that hold frames, read slowly or only take the newest ones beside a decoder that keeps reference
 # frames in the ring: nobody sees a frame change or differ from FFmpeg's decode.
 case_decode_readers() {
@@ -845,6 +873,7 @@ decode-1080p) decode_and_compare 1920x1080 30 ;;
 decode-4k) decode_and_compare 3840x2160 30 ;;
 decode-copy) case_decode_copy ;;
 decode-small-ring) case_decode_small_ring ;;
+decode-held-copy) case_decode_held_copy ;;
 decode-readers) case_decode_readers ;;
 convert) case_convert ;;
 passthrough-h264) case_passthrough_h264 ;;
