@@ -71,6 +71,23 @@ framemd5() {
     ffmpeg -nostdin -v error -i "$file" "$@" -f framemd5 - | grep -v '^#' | awk -F', *' '{print $6}'
 }
 
+# rawvideo_md5 FILE: one MD5 per frame of 'ffmpeg -f rawvideo' output (the decoder's yuv420p planes, rows without
+# padding, frame after frame), hashed as it streams out: the bytes a reader's frames must equal.
+rawvideo_md5() {
+    local size
+    size=$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=s=x:p=0 "$1")
+    local width=${size%x*} height=${size#*x}
+    ffmpeg -nostdin -v error -i "$1" -f rawvideo -pix_fmt yuv420p - | python3 -c '
+import hashlib, sys
+frame_size = int(sys.argv[1])
+stream = sys.stdin.buffer
+while frame := stream.read(frame_size):
+    if len(frame) != frame_size:
+        sys.exit(f"ffmpeg -f rawvideo ended with a partial frame of {len(frame)} bytes")
+    print(hashlib.md5(frame).hexdigest())
+' $((width * height + 2 * ((width + 1) / 2) * ((height + 1) / 2)))
+}
+
 frame_count() {
     ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1"
 }
@@ -110,11 +127,28 @@ wait_for_text() {
     done
 }
 
-# decode_and_compare SIZE FRAMES: ingest a clip, read every frame in another process, compare with FFmpeg.
+# has_b_frames FILE: the clip's decoder reorders frames (B-frames), so output order differs from decode order.
+has_b_frames() {
+    local delay
+    delay=$(ffprobe -v error -select_streams v:0 -show_entries stream=has_b_frames -of csv=p=0 "$1")
+    ((delay > 0)) || fail "$(basename "$1") has no B-frames (has_b_frames=$delay): the clip does not test reordering"
+}
+
+# md5_lines_match EXPECTED FRAMES: every "frame SEQ ..." line of a reader's output has the MD5 of the SEQ-th frame
+# of the expected decode (sequence numbers count the frames committed, from 0). Prints how many frames it saw.
+md5_lines_match() {
+    awk 'NR == FNR { expected[NR - 1] = $1; next }
+         $1 == "frame" { seen++; if (expected[$2] != $5) { print "frame " $2 ": " $5 " instead of " expected[$2]; bad++ } }
+         END { if (bad) exit 1; print seen + 0 }' "$1" "$2"
+}
+
+# decode_and_compare SIZE FRAMES: ingest a clip with B-frames, read every frame in another process, compare with
+# 'ffmpeg -f rawvideo' of the same clip; every frame is decoded straight into ring memory (none copied).
 decode_and_compare() {
     local size=$1 frames=$2 ring="$PREFIX-decode"
-    clip clip.mp4 "$size" "$frames"
-    framemd5 "$WORK/clip.mp4" >"$WORK/expected.md5"
+    clip clip.mp4 "$size" "$frames" -bf 3 -refs 4
+    has_b_frames "$WORK/clip.mp4"
+    rawvideo_md5 "$WORK/clip.mp4" >"$WORK/expected.md5" || fail "ffmpeg -f rawvideo failed"
     [[ $(wc -l <"$WORK/expected.md5") == "$frames" ]] || fail "ffmpeg decoded $(wc -l <"$WORK/expected.md5") frames"
 
     "$FRAME_MD5" "$ring" >"$WORK/frames.txt" 2>"$WORK/reader.err" &
@@ -126,17 +160,201 @@ decode_and_compare() {
     [[ "$rc" == 0 ]] || fail "reader exited with $rc (no end-of-stream?)"
     grep '^frame ' "$WORK/frames.txt" | awk '{print $5}' >"$WORK/actual.md5"
     diff -q "$WORK/expected.md5" "$WORK/actual.md5" >/dev/null ||
-        fail "ring frames differ from FFmpeg's decode: $(diff "$WORK/expected.md5" "$WORK/actual.md5" | head -5)"
+        fail "ring frames differ from ffmpeg -f rawvideo: $(diff "$WORK/expected.md5" "$WORK/actual.md5" | head -5)"
     local width=${size%x*} height=${size#*x}
     expect_contains "$WORK/frames.txt" "\"pixel_format\":\"I420\""
     expect_contains "$WORK/frames.txt" "\"width\":$width"
     expect_contains "$WORK/frames.txt" "\"height\":$height"
     expect_contains "$WORK/frames.txt" "format=(string)I420, width=(int)$width, height=(int)$height, framerate=(fraction)30/1"
     expect_contains "$WORK/ingest.err" "$frames frames in"
-    # Timestamps: 30 fps in ns, starting at 0.
+    # The ring's counters: every video frame decoded in ring memory (the end-of-stream frame is not counted here).
+    expect_contains "$WORK/ingest.err" "0 corrupt packets or frames, $frames in place, 0 copied"
+    # The planes are where the decoder put them (its padded height and plane padding), not a packed copy.
+    local frame_size
+    frame_size=$(grep -o '"frame_size":[0-9]*' "$WORK/frames.txt" | head -1 | cut -d: -f2)
+    ((frame_size > width * height * 3 / 2)) ||
+        fail "frame_size $frame_size is the packed size: the frames were not decoded in ring memory"
+    # Timestamps: 30 fps in ns, starting at 0, in output order.
     local second_pts
     second_pts=$(grep '^frame ' "$WORK/frames.txt" | sed -n 2p | awk '{print $3}')
     [[ "$second_pts" == 33333333 ]] || fail "second frame pts is $second_pts ns, expected 33333333"
+    assert_no_rings
+}
+
+# Decoders that cannot render into ring memory, and --copy: the same frames, each copied once, and said why.
+case_decode_copy() {
+    local ring="$PREFIX-copy" rc
+    # rawvideo has no direct rendering (AV_CODEC_CAP_DR1).
+    ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=638x360:rate=30" -frames:v 20 -c:v rawvideo \
+        -pix_fmt yuv420p "$WORK/raw.nut" || fail "cannot make the rawvideo clip"
+    clip clip.mp4 1280x720 30 -bf 3 -refs 4
+    has_b_frames "$WORK/clip.mp4"
+    local input frames option
+    for input in raw.nut clip.mp4; do
+        frames=30 option=--copy
+        [[ "$input" == raw.nut ]] && frames=20 option=--verbose
+        "$FRAME_MD5" "$ring" >"$WORK/frames.txt" 2>"$WORK/reader.err" &
+        local reader=$!
+        PIDS+=("$reader")
+        "$INGEST" --wait-for-reader "$option" "$WORK/$input" "$ring" 2>"$WORK/ingest-$input.err" ||
+            fail "zb-ingest $option $input exited with $?"
+        wait_pid "$reader" 60; [[ "$RC" == 0 ]] || fail "reader exited with $RC"
+        diff -q <(framemd5 "$WORK/$input") <(grep '^frame ' "$WORK/frames.txt" | awk '{print $5}') >/dev/null ||
+            fail "$input: ring frames differ from FFmpeg's decode"
+        expect_contains "$WORK/ingest-$input.err" "0 corrupt packets or frames, 0 in place, $frames copied"
+        expect_contains "$WORK/ingest-$input.err" "$frames of $frames frames were copied into the ring once: "
+    done
+    expect_contains "$WORK/ingest-raw.nut.err" \
+        "decoded frames are copied into the ring once: the rawvideo decoder cannot decode into memory it is given"
+    expect_contains "$WORK/ingest-clip.mp4.err" "copied into the ring once: --copy asks for it"
+    rc=0
+    "$INGEST" --copy --no-decode "$WORK/clip.mp4" "$ring" 2>"$WORK/usage.err" || rc=$?
+    [[ "$rc" == 2 ]] || fail "--copy --no-decode gave exit $rc, expected 2"
+    expect_contains "$WORK/usage.err" "--copy is about decoded frames: drop --no-decode"
+    assert_no_rings
+}
+
+# summary_count FILE WHAT: the number before "in place" or "copied" in zb-ingest's summary line (its first).
+summary_count() {
+    grep -o "[0-9][0-9]* $2" "$1" | head -1 | cut -d' ' -f1
+}
+
+# A ring too small for the decoder's reference frames (--ring-size of 8 pictures: the decoder's share is 4, it
+# keeps about 8 with 4 references and 3 B-frames): the pictures beyond its share come from libavcodec's memory and
+# are copied once, counted as copied; the frames are still every frame of 'ffmpeg -f rawvideo', none dropped, and
+# the decoder never holds more ring pictures than its share.
+case_decode_small_ring() {
+    local ring="$PREFIX-small" frames=60
+    clip clip.mp4 1280x720 "$frames" -bf 3 -refs 4
+    has_b_frames "$WORK/clip.mp4"
+    rawvideo_md5 "$WORK/clip.mp4" >"$WORK/expected.md5" || fail "ffmpeg -f rawvideo failed"
+    "$FRAME_MD5" "$ring" >"$WORK/frames.txt" 2>"$WORK/reader.err" &
+    local reader=$!
+    PIDS+=("$reader")
+    "$INGEST" --wait-for-reader --verbose --threads 2 --ring-size 12M "$WORK/clip.mp4" "$ring" \
+        2>"$WORK/ingest.err" || fail "zb-ingest exited with $?"
+    wait_pid "$reader" 60; [[ "$RC" == 0 ]] || fail "reader exited with $RC"
+    diff -q "$WORK/expected.md5" <(grep '^frame ' "$WORK/frames.txt" | awk '{print $5}') >/dev/null ||
+        fail "ring frames differ from ffmpeg -f rawvideo"
+    expect_contains "$WORK/ingest.err" "$frames frames in"
+    expect_contains "$WORK/ingest.err" ", 0 dropped, 0 corrupt packets or frames, "
+    local in_place copied
+    in_place=$(summary_count "$WORK/ingest.err" "in place")
+    copied=$(summary_count "$WORK/ingest.err" copied)
+    ((in_place > 0 && copied > 0 && in_place + copied == frames)) ||
+        fail "$in_place in place and $copied copied of $frames frames: expected both, adding up"
+    expect_contains "$WORK/ingest.err" "$copied of $frames frames were copied into the ring once: "
+    expect_contains "$WORK/ingest.err" "decoder pictures found no room in the ring"
+    expect_contains "$WORK/ingest.err" "--ring-size gives more"
+    # The decoder's share: the ring's frames less the readers' (8, or half of a small ring).
+    local frame_size ring_frames share kept
+    frame_size=$(grep -o '"frame_size":[0-9]*' "$WORK/frames.txt" | head -1 | cut -d: -f2)
+    ring_frames=$((12 * 1024 * 1024 / ((frame_size + 63) / 64 * 64)))
+    share=$((ring_frames - (ring_frames / 2 < 8 ? ring_frames / 2 : 8)))
+    kept=$(sed -n 's/.*the decoder kept up to \([0-9]*\) pictures in ring memory at once.*/\1/p' "$WORK/ingest.err")
+    [[ -n "$kept" ]] && ((kept >= 1 && kept <= share)) ||
+        fail "the decoder kept '$kept' ring pictures at once; its share of a $ring_frames-frame ring is $share"
+    assert_no_rings
+}
+
+# A lossless reader that keeps its last 14 frames of a 16-frame ring (beyond the readers' share, docs/ffmpeg.md
+# "Limit"): with --copy, which needs room for one frame only, every frame still arrives, none dropped, all
+# counted as copied, and no held frame changes (zb-frame-md5 exits 4 if one does).
+case_decode_held_copy() {
+    local ring="$PREFIX-held" frames=60
+    clip clip.mp4 1280x720 "$frames" -bf 3 -refs 4
+    rawvideo_md5 "$WORK/clip.mp4" >"$WORK/expected.md5" || fail "ffmpeg -f rawvideo failed"
+    "$FRAME_MD5" "$ring" >"$WORK/fast.txt" 2>"$WORK/fast.err" &
+    local fast=$!
+    "$FRAME_MD5" "$ring" --hold 14 --delay 5 >"$WORK/holder.txt" 2>"$WORK/holder.err" &
+    local holder=$!
+    PIDS+=("$fast" "$holder")
+    "$INGEST" --copy --wait-for-readers 2 --ring-size $((16 * 1280 * 736 * 3 / 2)) "$WORK/clip.mp4" "$ring" \
+        2>"$WORK/ingest.err" || fail "zb-ingest exited with $?"
+    local name pid
+    for name in fast holder; do
+        pid=$fast
+        [[ $name == holder ]] && pid=$holder
+        wait_pid "$pid" 60
+        [[ "$RC" == 0 ]] || fail "the $name reader exited with $RC: $(cat "$WORK/$name.err")"
+        diff -q "$WORK/expected.md5" <(grep '^frame ' "$WORK/$name.txt" | awk '{print $5}') >/dev/null ||
+            fail "the $name reader's frames differ from ffmpeg -f rawvideo"
+    done
+    expect_contains "$WORK/ingest.err" "$frames frames in"
+    expect_contains "$WORK/ingest.err" ", 0 dropped, 0 corrupt packets or frames, 0 in place, $frames copied"
+    assert_no_rings
+}
+
+# Readers that hold frames, read slowly or only take the newest ones beside a decoder that keeps reference
+# frames in the ring: nobody sees a frame change or differ from FFmpeg's decode.
+case_decode_readers() {
+    local ring="$PREFIX-readers"
+    clip clip.mp4 1920x1080 90 -bf 3 -refs 4 -g 45
+    has_b_frames "$WORK/clip.mp4"
+    framemd5 "$WORK/clip.mp4" >"$WORK/expected.md5"
+    # A small ring (about 15 frames): memory is reused all the time, around the decoder's reference frames and
+    # what readers hold. A fast lossless reader, a slow one (20 ms a frame) and a latest reader holding its last 4.
+    "$FRAME_MD5" "$ring" >"$WORK/fast.txt" 2>"$WORK/fast.err" &
+    local fast=$!
+    "$FRAME_MD5" "$ring" --delay 20 >"$WORK/slow.txt" 2>"$WORK/slow.err" &
+    local slow=$!
+    "$FRAME_MD5" "$ring" --latest --hold 4 --delay 5 >"$WORK/holder.txt" 2>"$WORK/holder.err" &
+    local holder=$!
+    PIDS+=("$fast" "$slow" "$holder")
+    "$INGEST" --wait-for-readers 3 --ring-size 48M "$WORK/clip.mp4" "$ring" 2>"$WORK/ingest.err" ||
+        fail "zb-ingest exited with $?"
+    local name pid
+    for name in fast slow holder; do
+        pid=$fast
+        [[ $name == slow ]] && pid=$slow
+        [[ $name == holder ]] && pid=$holder
+        wait_pid "$pid" 60; [[ "$RC" == 0 ]] || fail "the $name reader exited with $RC: $(cat "$WORK/$name.err")"
+    done
+    local seen
+    for name in fast slow; do
+        seen=$(md5_lines_match "$WORK/expected.md5" "$WORK/$name.txt") || fail "$name reader: $seen"
+        [[ "$seen" == 90 ]] || fail "the $name lossless reader got $seen frames, expected 90"
+    done
+    seen=$(md5_lines_match "$WORK/expected.md5" "$WORK/holder.txt") || fail "latest reader: $seen"
+    ((seen >= 1)) || fail "the latest reader got no frame"
+    expect_contains "$WORK/ingest.err" "90 frames in"
+    expect_contains "$WORK/ingest.err" ", 0 dropped, 0 corrupt packets or frames, "
+    # Room in a ring this small runs out at times: frames are then copied once, never lost or wrong.
+    local in_place copied
+    in_place=$(summary_count "$WORK/ingest.err" "in place")
+    copied=$(summary_count "$WORK/ingest.err" copied)
+    ((in_place + copied == 90 && in_place > 0)) || fail "$in_place in place and $copied copied of 90 frames"
+    # How many depends on the readers' timing; those copied are counted and explained.
+    ((copied == 0)) || expect_contains "$WORK/ingest.err" "$copied of 90 frames were copied into the ring once: "
+
+    # Only a latest reader, holding 2 frames: the writer reuses everything else at once.
+    "$FRAME_MD5" "$ring" --latest --hold 2 >"$WORK/latest.txt" 2>"$WORK/latest.err" &
+    holder=$!
+    PIDS+=("$holder")
+    "$INGEST" --wait-for-reader --ring-size 48M "$WORK/clip.mp4" "$ring" 2>"$WORK/ingest2.err" ||
+        fail "zb-ingest exited with $?"
+    wait_pid "$holder" 60; [[ "$RC" == 0 ]] || fail "the latest reader exited with $RC: $(cat "$WORK/latest.err")"
+    seen=$(md5_lines_match "$WORK/expected.md5" "$WORK/latest.txt") || fail "latest reader alone: $seen"
+    expect_contains "$WORK/ingest2.err" "90 in place, 0 copied"
+
+    # The live ring's own counters (zbctl reads the segment): frames decoded in place, none copied.
+    "$FRAME_MD5" "$ring" --latest >"$WORK/live.txt" 2>"$WORK/live.err" &
+    PIDS+=("$!")
+    "$INGEST" --wait-for-reader --realtime "$WORK/clip.mp4" "$ring" 2>"$WORK/ingest3.err" &
+    local writer=$!
+    PIDS+=("$writer")
+    local waited=0
+    until (($(grep -c '^frame ' "$WORK/live.txt" || true) >= 10)); do
+        sleep 0.1
+        waited=$((waited + 1))
+        ((waited < 300)) || fail "the latest reader got no 10 frames within 30 s"
+    done
+    "$ZBCTL" inspect --json "$ring" >"$WORK/inspect.json" || fail "zbctl inspect failed"
+    python3 -c 'import json, sys
+counters = json.load(open(sys.argv[1]))["writer"]["counters"]
+assert counters["frames_in_place"] >= 10 and counters["frames_copied"] == 0 and counters["frames_retained"] >= 10, counters' \
+        "$WORK/inspect.json" || fail "the live ring's counters: $(cat "$WORK/inspect.json" | tr -d '\n' | head -c 600)"
+    wait_pid "$writer" 30; [[ "$RC" == 0 ]] || fail "zb-ingest --realtime exited with $RC"
     assert_no_rings
 }
 
@@ -179,6 +397,8 @@ case_help() {
     "$INGEST" --help >"$WORK/ingest-help.txt" || fail "zb-ingest --help exited with $?"
     expect_contains "$WORK/ingest-help.txt" "Usage: zb-ingest [options] INPUT RING"
     expect_contains "$WORK/ingest-help.txt" "Examples:"
+    expect_contains "$WORK/ingest-help.txt" "--copy"
+    expect_contains "$WORK/ingest-help.txt" "decode straight into ring memory"
     "$RECORD" --help >"$WORK/record-help.txt" || fail "zb-record --help exited with $?"
     expect_contains "$WORK/record-help.txt" "Usage: zb-record [options] RING OUTPUT"
     expect_contains "$WORK/record-help.txt" "Examples:"
@@ -361,6 +581,16 @@ case_bad_input() {
     expect_ingest_error 3 "has no video stream" "$WORK/audio.wav" "$ring"
     expect_ingest_error 2 "--pix-fmt and --size need decoding: drop --no-decode" --no-decode --size 64x64 \
         "$WORK/clip.mp4" "$ring"
+    # A ring smaller than one frame: the decoder's first picture (decoded in place) and the copy path say so alike.
+    local option
+    for option in --verbose --copy; do
+        expect_ingest_error 4 "bytes does not fit in ring '$ring' (at most 65536 bytes): use a larger --ring-size" \
+            --ring-size 64K "$option" "$WORK/clip.mp4" "$ring"
+    done
+    expect_ingest_error 2 "--ring-size needs a size in bytes, e.g. --ring-size 256M" --ring-size 0 "$WORK/clip.mp4" "$ring"
+    expect_ingest_error 2 "--ring-size needs a size in bytes" --ring-size 12Q "$WORK/clip.mp4" "$ring"
+    expect_ingest_error 2 "--threads needs a thread count from 0 (automatic) to 64" --threads 65 "$WORK/clip.mp4" "$ring"
+    expect_ingest_error 2 "--copy is about decoded frames: drop --no-decode" --no-decode --copy "$WORK/clip.mp4" "$ring"
     # A writer already on the ring: exit 4, the ring of the other writer is untouched.
     "$INGEST" --realtime --loop "$WORK/clip.mp4" "$ring" 2>"$WORK/first.err" &
     local first=$!
@@ -641,6 +871,10 @@ help) case_help ;;
 http) case_http ;;
 decode-1080p) decode_and_compare 1920x1080 30 ;;
 decode-4k) decode_and_compare 3840x2160 30 ;;
+decode-copy) case_decode_copy ;;
+decode-small-ring) case_decode_small_ring ;;
+decode-held-copy) case_decode_held_copy ;;
+decode-readers) case_decode_readers ;;
 convert) case_convert ;;
 passthrough-h264) case_passthrough_h264 ;;
 passthrough-hevc) case_passthrough_hevc ;;

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+// zb-ingest's command line: the options, their parsing and the --help text.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <zerobuffer/options.h>
+
+#include "cli.h"
+
+extern "C" {
+#include <libavutil/pixfmt.h>
+}
+
+namespace zbffmpeg::ingest {
+
+/// The name in every message: "zb-ingest: error: ...".
+inline constexpr const char* kProgram = "zb-ingest";
+
+struct IngestOptions {
+    std::string input;
+    std::string ring;
+    std::string format;
+    std::vector<std::pair<std::string, std::string>> input_options;
+    double timeout_seconds = 10.0;
+    bool loop = false;
+    bool realtime = false;
+    std::uint64_t max_frames = 0; ///< 0: no limit.
+    bool decode = true;
+    bool copy_frames = false; ///< --copy: never decode into ring memory.
+    AVPixelFormat pixel_format = AV_PIX_FMT_NONE;
+    int width = 0;
+    int height = 0;
+    int threads = 0;
+    zerobuffer::WriterOptions writer;
+    bool ring_size_given = false;
+    std::uint32_t wait_for_readers = 0; ///< Readers to wait for before the first frame.
+    bool verbose = false;
+};
+
+/// Fills `options` from argv. A Failure to report and exit with (kExitOk after --help), or nullopt to run.
+[[nodiscard]] std::optional<Failure> parse_arguments(int argc, char** argv, IngestOptions& options);
+
+} // namespace zbffmpeg::ingest
