@@ -4,10 +4,11 @@
 # decoding the same clip to nothing ('ffmpeg -i clip -f null -', same thread count) in the same run, and the
 # latency from a frame's commit by zb-ingest to its arrival in a reader process.
 # Usage: ffmpeg-bench.sh ZB_INGEST ZB_FFMPEG_LATENCY [--quick]      (ZB_BENCH_THREADS=N to change the threads, default 2)
+#   ZB_BENCH_JSON=FILE also writes every figure to FILE as one JSON object (the text output stays the same).
 # Prints figures and PASS/MISS against the target (ratio >= 0.95); never fails on speed.
 set -euo pipefail
 
-usage() { sed -n '3,7s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '3,8s/^# \{0,1\}//p' "$0"; }
 case "${1:-}" in -h | --help) usage; exit 0 ;; esac
 if (($# < 2 || $# > 3)) || [[ "$1" == -* || "$2" == -* ]] || [[ $# == 3 && "$3" != --quick ]]; then
     echo "ffmpeg-bench.sh: expected ZB_INGEST ZB_FFMPEG_LATENCY [--quick]" >&2
@@ -30,6 +31,13 @@ done
 WORK=$(mktemp -d /tmp/zb-ffmpeg-bench.XXXXXX)
 RING="zbff-bench-$$"
 trap 'rm -rf "$WORK"' EXIT
+# ZB_BENCH_JSON=FILE: also write every figure to FILE as one JSON object (for scripts/run-sla.sh).
+JSON_FILE=${ZB_BENCH_JSON:-}
+: >"$WORK/decode.json"
+: >"$WORK/latency.json"
+
+# "frames N p50_us X ..." (zb-ffmpeg-latency's line) as JSON members '"frames": N, "p50_us": X, ...'.
+pairs_json() { awk '{ s = ""; for (i = 1; i < NF; i += 2) s = s (s ? ", " : "") "\"" $i "\": " $(i + 1); print s }' "$1"; }
 
 now_ns() { date +%s%N; }
 
@@ -77,7 +85,11 @@ for entry in "c1080.mp4 1080p $FRAMES_1080" "c2160.mp4 4K $FRAMES_4K"; do
         -v t="$TARGET" 'BEGIN {
         rf = n / r; of = n / o; ratio = of / rf;
         printf "%-7s %6d %11.1f %14.1f %7.3f %-17s %.4f, %.4f\n", l, n, rf, of, ratio,
-            (ratio >= t ? "PASS" : "MISS") " (>= " t ")", rc / n, oc / n }'
+            (ratio >= t ? "PASS" : "MISS") " (>= " t ")", rc / n, oc / n
+        printf "{\"clip\": \"%s\", \"frames\": %d, \"ffmpeg_fps\": %.3f, \"zb_ingest_fps\": %.3f, \"ratio\": %.4f, " \
+            "\"ffmpeg_cpu_s_per_frame\": %.6f, \"zb_ingest_cpu_s_per_frame\": %.6f", l, n, rf, of, ratio, rc / n, oc / n \
+            >> "'"$WORK/decode.json"'" }'
+    echo ", \"reader_latency\": {$(pairs_json "$WORK/latency.txt")}}" >>"$WORK/decode.json"
     echo "        reader latency at full speed: $(cat "$WORK/latency.txt")"
 done
 
@@ -87,6 +99,15 @@ for entry in "c1080.mp4 1080p" "c2160.mp4 4K"; do
     read -r file label <<<"$entry"
     ingest_with_reader --realtime --loop --frames "$LATENCY_FRAMES" "$WORK/$file" >/dev/null 2>&1
     echo "  $label: $(cat "$WORK/latency.txt")"
+    echo "{\"clip\": \"$label\", \"paced_fps\": 30, $(pairs_json "$WORK/latency.txt")}" >>"$WORK/latency.json"
 done
+if [[ -n "$JSON_FILE" ]]; then
+    {
+        echo "{\"tool\": \"ffmpeg-bench\", \"run\": \"$([[ "$QUICK" == --quick ]] && echo quick || echo full)\", \"threads\": $THREADS,"
+        echo " \"ffmpeg_version\": \"$(ffmpeg -version | head -1 | cut -d' ' -f3)\","
+        echo " \"decode\": [$(paste -sd, "$WORK/decode.json")],"
+        echo " \"latency\": [$(paste -sd, "$WORK/latency.json")]}"
+    } >"$JSON_FILE"
+fi
 echo
 echo "rerun: ninja -C BUILD bench-ffmpeg   (quick check: bench-ffmpeg-quick)"
