@@ -52,7 +52,7 @@ def bench_command(name, build, quick, json_path):
                 {"ZB_BENCH_JSON": json_path}, [ingest, latency])
     if name == "relay":
         exe, relay = os.path.join(build, "bench", "relay", "zb-relay-bench"), os.path.join(build, "relay", "zb-relay")
-        return [exe, relay] + q, {}, [exe, relay]  # text only for now: its figures stay in relay.log
+        return [exe, relay, "--json", json_path] + q, {}, [exe, relay]
     peer = os.path.join(build, "bench", "python", "zb-py-bench-peer")
     return ([sys.executable, os.path.join(SOURCE, "bench", "python", "py-bench.py"), "--peer", peer,
              "--pythonpath", os.path.join(build, "python"), "--python", sys.executable, "--json"] + q,
@@ -96,7 +96,10 @@ def run_bench(name, build, quick, out_dir, progress):
     estimate = progress.left[name]
     progress.say(f"{name}: starting (about {estimate} s; about {progress.remaining()} s left in all)")
     began = time.monotonic()
-    with open(log_path, "w") as log, open(json_path + ".stdout", "w") as stdout:
+    # zb-bench, gst-bench and py-bench print their JSON on stdout (tables on stderr); ffmpeg-bench writes it to
+    # ZB_BENCH_JSON and zb-relay-bench to its --json FILE: their stdout is the log.
+    json_on_stdout = name in ("core", "gst", "python")
+    with open(log_path, "w") as log, open(json_path if json_on_stdout else log_path, "a") as stdout:
         child = subprocess.Popen(argv, stdout=stdout, stderr=log, env={**os.environ, **env_add},
                                  start_new_session=True)
         try:
@@ -118,17 +121,6 @@ def run_bench(name, build, quick, out_dir, progress):
     progress.left.pop(name)
     entry = {"status": "ok", "seconds": seconds, "log": os.path.basename(log_path), "exit": child.returncode,
              "command": argv}
-    if name == "relay":
-        os.remove(json_path + ".stdout")
-        entry.update(figures={}, note=f"zb-relay-bench prints text only; its figures are in {entry['log']}")
-        if child.returncode != 0:
-            entry.update(status="failed", error=f"exit code {child.returncode}; see {entry['log']}")
-        progress.say(f"{name}: done in {seconds:.0f} s (text figures in {log_path})")
-        return entry
-    if os.path.getsize(json_path + ".stdout") > 0:
-        os.replace(json_path + ".stdout", json_path)
-    else:
-        os.remove(json_path + ".stdout")
     try:
         with open(json_path) as f:
             raw = json.load(f)

@@ -18,8 +18,7 @@ def ok_rows(figures, bench, section):
 
 
 def cdf_points(row):
-    points = [(row[key], q) for key, q in PERCENTILES if isinstance(row.get(key), (int, float)) and row[key] > 0]
-    return [p for p in points]
+    return [(row[key], q) for key, q in PERCENTILES if isinstance(row.get(key), (int, float)) and row[key] > 0]
 
 
 def latency_cdf(figures, out_dir):
@@ -28,6 +27,8 @@ def latency_cdf(figures, out_dir):
         curves.append((f"core round trip: {r['label']}", cdf_points(r)))
     for r in ok_rows(figures, "gst", "latency"):
         curves.append((f"elements one-way: {r['case']}", cdf_points(r)))
+    for r in ok_rows(figures, "relay", "latency"):
+        curves.append((f"relay one-way: {r['case']}", cdf_points(r)))
     for r in ok_rows(figures, "ffmpeg", "latency"):
         curves.append((f"zb-ingest one-way {r['clip']}, {r.get('paced_fps', '?')} fps", cdf_points(r)))
     curves = [(label, pts) for label, pts in curves if len(pts) >= 2]
@@ -51,6 +52,8 @@ def frames_per_s(figures, out_dir):
         if r.get("path") == "pool":
             for key, transport in (("a", "one process"), ("b", "zerobuffer"), ("c", "shmsink/shmsrc")):
                 bars.append((f"{r['name']}\n{transport}", r.get(key)))
+    for r in ok_rows(figures, "relay", "throughput"):
+        bars.append((f"{r['size']} I420\n{r['transport']}", r.get("frames_per_s")))
     for r in ok_rows(figures, "python", "sizes"):
         for case, fps in (r.get("fps") or {}).items():
             bars.append((f"{r['size']} I420\n{case}", fps))

@@ -112,6 +112,8 @@ def peer_ratios(figures):
     for r in rows_of(figures, "gst", "throughput") or []:
         out.append((f"elements {r['name']} {r['path']}: zerobuffer / one process", r.get("ba")))
         out.append((f"elements {r['name']} {r['path']}: zerobuffer / shmsink-shmsrc", r.get("bc")))
+    for r in rows_of(figures, "relay", "ratios") or []:
+        out.append((f"relay {r['size']}: {r['what']} (GB/s)", r.get("ratio")))
     for r in rows_of(figures, "python", "sizes") or []:
         out.append((f"Python reader {r['size']}: Python / C++ frames/s", r.get("python_ratio")))
     for r in rows_of(figures, "ffmpeg", "decode") or []:
@@ -120,14 +122,16 @@ def peer_ratios(figures):
 
 
 def disturbed_measurements(figures):
-    """Every row, of every bench, measured while other processes used more than 10 % of a CPU."""
+    """Per bench section, how many rows were measured while other processes used over 10 % of a CPU."""
     found = []
     for bench, entry in figures["benches"].items():
         for section, rows in (entry.get("figures") or {}).items():
-            for r in rows if isinstance(rows, list) else []:
-                if isinstance(r, dict) and (number(r.get("other_cpu")) or 0.0) > DISTURBED:
-                    label = r.get("label") or r.get("case") or r.get("name") or r.get("clip") or "?"
-                    found.append(f"{bench}.{section}: {label} (other load {100 * r['other_cpu']:.0f} % of a CPU)")
+            rows = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+            loads = [number(r.get("other_cpu")) or 0.0 for r in rows]
+            hit = [load for load in loads if load > DISTURBED]
+            if hit:
+                found.append(f"{bench}.{section}: {len(hit)} of {len(rows)} measurements disturbed "
+                             f"(other processes used up to {100 * max(hit):.0f} % of a CPU)")
     return found
 
 
