@@ -108,7 +108,8 @@ def peer_ratios(figures):
             out.append((f"core round trip {r['label']}: p99 / bare spin p99", r["p99_vs_bare_spin"]))
     for r in rows_of(figures, "core", "throughput") or []:
         if "vs_memcpy" in r:
-            out.append((f"core throughput {r['label']} {r['mode']}: frames/s / memcpy", r["vs_memcpy"]))
+            spin = f" spin {r['spin_us']:.0f} us" if r.get("spin_us", 0) > 0 else ""
+            out.append((f"core throughput {r['label']} {r['mode']}{spin}: frames/s / memcpy", r["vs_memcpy"]))
     for r in rows_of(figures, "gst", "throughput") or []:
         out.append((f"elements {r['name']} {r['path']}: zerobuffer / one process", r.get("ba")))
         out.append((f"elements {r['name']} {r['path']}: zerobuffer / shmsink-shmsrc", r.get("bc")))

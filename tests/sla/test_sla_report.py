@@ -74,7 +74,7 @@ unit = "us"
         self.assertEqual([r["status"] for r in report["slas"]], ["PASS", "PASS"])
         self.assertTrue(all(isinstance(r["value"], float) for r in report["slas"]))
         self.assertTrue(report["ratios"], "the recorded figures have ratios to peers")
-        for name in ("latency-cdf.png", "frames-per-s.png", "cpu-per-frame.png", "core-throughput.png"):
+        for name in ("latency-core-round-trip.png", "latency-one-way.png", "frames-per-s.png", "cpu-per-frame.png", "core-throughput.png"):
             self.assertIn(name, report["plots"])
             with open(os.path.join(out, name), "rb") as f:
                 self.assertEqual(f.read(8), PNG_MAGIC, name)
@@ -82,7 +82,7 @@ unit = "us"
             md = f.read()
         self.assertIn("| 1 KiB frames >= 1 frame/s |", md)
         self.assertIn("PASS", md)
-        self.assertIn("![latency-cdf.png](latency-cdf.png)", md)
+        self.assertIn("![latency-one-way.png](latency-one-way.png)", md)
 
     def test_failing_sla_exits_1(self):
         sla = write(self.tmp, "hard.toml", """
