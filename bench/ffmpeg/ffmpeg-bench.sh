@@ -5,6 +5,7 @@
 # latency from a frame's commit by zb-ingest to its arrival in a reader process. zb-ingest runs twice: as it is
 # (the decoder renders into ring memory) and with --copy (the one-copy path), to show what the copy costs.
 # Usage: ffmpeg-bench.sh ZB_INGEST ZB_FFMPEG_LATENCY [--quick]      (ZB_BENCH_THREADS=N to change the threads, default 2)
+#   ZB_BENCH_JSON=FILE also writes every figure to FILE as one JSON object (the text output stays the same).
 # Prints figures and PASS/MISS against the target (ratio >= 0.95); never fails on speed.
 set -euo pipefail
 
@@ -31,6 +32,13 @@ done
 WORK=$(mktemp -d /tmp/zb-ffmpeg-bench.XXXXXX)
 RING="zbff-bench-$$"
 trap 'rm -rf "$WORK"' EXIT
+# ZB_BENCH_JSON=FILE: also write every figure to FILE as one JSON object (for scripts/run-sla.sh).
+JSON_FILE=${ZB_BENCH_JSON:-}
+: >"$WORK/decode.json"
+: >"$WORK/latency.json"
+
+# "frames N p50_us X ..." (zb-ffmpeg-latency's line) as JSON members '"frames": N, "p50_us": X, ...'.
+pairs_json() { awk '{ s = ""; for (i = 1; i < NF; i += 2) s = s (s ? ", " : "") "\"" $i "\": " $(i + 1); print s }' "$1"; }
 
 now_ns() { date +%s%N; }
 
@@ -84,7 +92,11 @@ for entry in "c1080.mp4 1080p $FRAMES_1080" "c2160.mp4 4K $FRAMES_4K"; do
             rf = n / r; of = n / o; ratio = of / rf;
             printf "%-13s %6d %11.1f %14.1f %7.3f %-17s %-31s %.1f, %.1f\n", l, n, rf, of, ratio,
                 (m != "" ? "(one copy)" : (ratio >= t ? "PASS" : "MISS") " (>= " t ")"),
-                sprintf("%.4f, %.4f", rc / n, oc / n), n / rs, n / os }'
+                sprintf("%.4f, %.4f", rc / n, oc / n), n / rs, n / os
+            printf "{\"clip\": \"%s\", \"path\": \"%s\", \"frames\": %d, \"ffmpeg_fps\": %.3f, \"zb_ingest_fps\": %.3f, " \
+                "\"ratio\": %.4f, \"ffmpeg_cpu_s_per_frame\": %.6f, \"zb_ingest_cpu_s_per_frame\": %.6f", \
+                l, (m != "" ? "copy" : "in-ring"), n, rf, of, ratio, rc / n, oc / n >> "'"$WORK/decode.json"'" }'
+        echo ", \"reader_latency\": {$(pairs_json "$WORK/latency.txt")}}" >>"$WORK/decode.json"
         echo "              ring: $(grep -o '[0-9]* in place, [0-9]* copied' "$WORK/ingest.err" | tail -1); reader latency at full speed: $(cat "$WORK/latency.txt")"
     done
 done
@@ -95,6 +107,15 @@ for entry in "c1080.mp4 1080p" "c2160.mp4 4K"; do
     read -r file label <<<"$entry"
     ingest_with_reader --realtime --loop --frames "$LATENCY_FRAMES" "$WORK/$file" >/dev/null 2>&1
     echo "  $label: $(cat "$WORK/latency.txt")"
+    echo "{\"clip\": \"$label\", \"paced_fps\": 30, $(pairs_json "$WORK/latency.txt")}" >>"$WORK/latency.json"
 done
+if [[ -n "$JSON_FILE" ]]; then
+    {
+        echo "{\"tool\": \"ffmpeg-bench\", \"run\": \"$([[ "$QUICK" == --quick ]] && echo quick || echo full)\", \"threads\": $THREADS,"
+        echo " \"ffmpeg_version\": \"$(ffmpeg -version | head -1 | cut -d' ' -f3)\","
+        echo " \"decode\": [$(paste -sd, "$WORK/decode.json")],"
+        echo " \"latency\": [$(paste -sd, "$WORK/latency.json")]}"
+    } >"$JSON_FILE"
+fi
 echo
 echo "rerun: ninja -C BUILD bench-ffmpeg   (quick check: bench-ffmpeg-quick)"

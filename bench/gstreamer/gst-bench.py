@@ -24,6 +24,7 @@ Targets (printed as PASS/MISS, the script never fails on them): (b) >= 0.95 (a) 
 zerobuffersrc's process uses less CPU per frame than shmsrc's, p99 <= 100 us paced at 60 fps.
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -294,7 +295,7 @@ def run_throughput(bench, quick, rounds, results):
                   f"{100 * row['other']:>5.0f}%{'*' if row['other'] > 0.10 else ''}", flush=True)
 
 
-def run_latency(bench, quick, latencies):
+def run_latency(bench, quick, latencies, details):
     print("\n== One-way latency, 1080p I420 (us; stamped before the sink, measured after the source)")
     print(f"{'case':<34} {'p50':>9} {'p99':>9} {'p99.9':>9} {'max':>9} {'frames':>7} {'reader cpu ms/frame':>20} "
           f"{'other':>6}")
@@ -320,6 +321,9 @@ def run_latency(bench, quick, latencies):
                                   expected_s=frames / 60 if paced else 0.0)
         p50, p99, p999, pmax = reader.get("latency", (float("nan"),) * 4)
         latencies[label] = (p50, p99, p999, pmax)
+        details[label] = {"frames": reader["frames"], "reader_cpu_ms_per_frame": reader["cpu_ms_per_frame"],
+                          "other_cpu": reader["other"], "paced_fps": 60 if paced else None,
+                          "transport": transport, "copy_path": copy}
         print(f"{label:<34} {p50:>9.1f} {p99:>9.1f} {p999:>9.1f} {pmax:>9.1f} {reader['frames']:>7} "
               f"{reader['cpu_ms_per_frame']:>20.3f} {100 * reader['other']:>5.0f}%"
               f"{'*' if reader['other'] > 0.10 else ''}", flush=True)
@@ -335,7 +339,11 @@ def main():
     parser.add_argument("--no-pin", action="store_true", help="do not pin the writer to CPU 0, the reader to CPU 1")
     parser.add_argument("--no-latency", action="store_true", help="throughput only")
     parser.add_argument("--no-throughput", action="store_true", help="latency only")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout (the tables on stderr)")
     args = parser.parse_args()
+    json_out = sys.stdout
+    if args.json:
+        sys.stdout = sys.stderr  # the tables stay as they are, on stderr; stdout carries only the JSON
 
     cpu = "unknown"
     try:
@@ -350,12 +358,12 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="gst-bench-")
     bench = Bench(args, tmp)
-    results, latencies = [], {}
+    results, latencies, latency_details = [], {}, {}
     try:
         if not args.no_throughput:
             run_throughput(bench, args.quick, args.rounds or (1 if args.quick else 3), results)
         if not args.no_latency:
-            run_latency(bench, args.quick, latencies)
+            run_latency(bench, args.quick, latencies, latency_details)
     except (RuntimeError, subprocess.TimeoutExpired) as error:
         print(f"gst-bench: error: {error}", file=sys.stderr)
         return 1
@@ -379,7 +387,23 @@ def main():
     for label, (p50, p99, _, _) in latencies.items():
         if "zerobuffer paced" in label:
             print(f"{verdict(p99 <= 100.0)}  {label}: p99 {p99:.1f} us (target <= 100 us)")
+    if args.json:
+        json_out.write(json.dumps(to_json(args, cpu, bench, results, latencies, latency_details)) + "\n")
     return 0
+
+
+def to_json(args, cpu, bench, results, latencies, details):
+    """Every figure of the run, for scripts/run-sla.sh (NaN becomes null: a case that measured nothing)."""
+    def number(value):
+        return None if isinstance(value, float) and value != value else value
+    return {
+        "tool": "gst-bench", "run": "quick" if args.quick else "full",
+        "machine": {"model": cpu, "cpus": os.cpu_count()},
+        "throughput": [{key: number(value) for key, value in row.items()} for row in results],
+        "latency": [{"case": label, "p50_us": number(p50), "p99_us": number(p99), "p999_us": number(p999),
+                     "max_us": number(pmax), **details[label]} for label, (p50, p99, p999, pmax) in latencies.items()],
+        "shm_runs": bench.shm_runs, "shm_stalls": bench.shm_stalls,
+    }
 
 
 if __name__ == "__main__":

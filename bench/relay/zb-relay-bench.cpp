@@ -3,7 +3,9 @@
 // a plain ZeroMQ stream of the same sizes measured in the same run, and one-way latency at 60 fps.
 // Prints figures and ratios with PASS/MISS against the targets; never fails on speed.
 //
-//   zb-relay-bench ZB_RELAY [--quick]
+//   zb-relay-bench ZB_RELAY [--quick] [--json FILE]
+#include <nlohmann/json.hpp>
+
 #include <malloc.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -18,6 +20,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -255,9 +258,11 @@ const char* verdict(double ratio, double target)
     return ratio >= target ? "PASS" : "MISS";
 }
 
-void print_row(const char* size, const char* what, const Throughput& result)
+/// Prints one row and records it for --json.
+void print_row(nlohmann::json& rows, const char* size, const char* what, const Throughput& result)
 {
     std::printf("%-6s %-36s %8.1f frames/s %7.2f GB/s\n", size, what, result.fps, result.gbps);
+    rows.push_back({{"size", size}, {"transport", what}, {"frames_per_s", result.fps}, {"gb_per_s", result.gbps}});
 }
 
 /// Writes DIR/PREFIX.key and .pub with `zb-relay keygen`; nullopt (after saying why) if that failed.
@@ -271,13 +276,14 @@ std::optional<std::string> run_keygen(const std::string& relay, const std::files
     return (dir / prefix).string();
 }
 
-constexpr const char* kUsage = R"(Usage: zb-relay-bench ZB_RELAY [--quick]
+constexpr const char* kUsage = R"(Usage: zb-relay-bench ZB_RELAY [--quick] [--json FILE]
 
 Measures zb-relay (the program at path ZB_RELAY): throughput ring->relay->ring and ring->tcp->ring with and
 without CURVE, against memcpy and plain ZeroMQ of the same frame sizes in the same run, and one-way latency
 at 60 fps. Prints figures and ratios with PASS/MISS against the targets (docs/performance.md); never fails
 on speed. 'ninja -C BUILD bench-relay' (or bench-relay-quick) runs it with the built zb-relay.
   --quick      fewer frames (about a minute)
+  --json FILE  also write every figure to FILE as one JSON object (the text output stays the same)
   -h, --help   this text
 Exit status: 0 measured, 1 a relay or key could not be set up, 2 usage error.
 )";
@@ -301,8 +307,18 @@ int main(int argc, char** argv)
     if (args.empty() || args[0].starts_with("-")) {
         return usage_error("the first argument is the path of the zb-relay program");
     }
-    if (args.size() > 2 || (args.size() == 2 && args[1] != "--quick")) {
-        return usage_error("unknown argument '" + std::string(args.back()) + "'");
+    bool quick = false;
+    std::string json_path;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        if (args[i] == "--quick") {
+            quick = true;
+        } else if (args[i] == "--json" && i + 1 < args.size()) {
+            json_path = std::string(args[++i]);
+        } else if (args[i] == "--json") {
+            return usage_error("--json needs a FILE");
+        } else {
+            return usage_error("unknown argument '" + std::string(args[i]) + "'");
+        }
     }
     if (access(argv[1], X_OK) != 0) {
         return usage_error("'" + std::string(args[0]) + "' is not an executable zb-relay");
@@ -311,7 +327,10 @@ int main(int argc, char** argv)
     // The same heap tuning as zb-relay (see its main.cpp), so that the plain ZeroMQ baseline is not handicapped.
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
     mallopt(M_TRIM_THRESHOLD, 1024 << 20);
-    const bool quick = args.size() == 2;
+    nlohmann::json figures{{"tool", "zb-relay-bench"}, {"run", quick ? "quick" : "full"},
+                           {"throughput", nlohmann::json::array()}, {"ratios", nlohmann::json::array()},
+                           {"latency", nlohmann::json::array()}};
+    auto& rows = figures["throughput"];
     const std::vector<Size> sizes = {{"1080p", 1920 * 1080 * 3 / 2, quick ? 120u : 600u},
                                      {"4K", 3840 * 2160 * 3 / 2, quick ? 40u : 200u}};
     char dir_template[] = "/tmp/zb-relay-bench-XXXXXX";
@@ -352,8 +371,10 @@ int main(int argc, char** argv)
             const Throughput relayed = through_rings(tag + "-a", tag + "-b", size, ring, 0, nullptr);
             local = relayed.gbps > local.gbps ? relayed : local;
         }
-        print_row(size.name, "memcpy (baseline)", copy);
-        print_row(size.name, "ring->zb-relay->ring", local);
+        print_row(rows, size.name, "memcpy (baseline)", copy);
+        print_row(rows, size.name, "ring->zb-relay->ring", local);
+        figures["ratios"].push_back({{"size", size.name}, {"what", "ring->zb-relay->ring / memcpy"},
+                                     {"ratio", local.gbps / copy.gbps}, {"target", 0.8}});
         std::printf("%-6s   ratio to memcpy %.2f (target >= 0.8) %s\n", size.name, local.gbps / copy.gbps,
                     verdict(local.gbps / copy.gbps, 0.8));
         for (const bool curve : {false, true}) {
@@ -375,8 +396,11 @@ int main(int argc, char** argv)
                 const Throughput relayed = through_rings(tag + "-c", tag + "-d", size, ring, 0, nullptr);
                 network = relayed.gbps > network.gbps ? relayed : network;
             }
-            print_row(size.name, curve ? "plain ZeroMQ tcp, CURVE" : "plain ZeroMQ tcp", plain);
-            print_row(size.name, curve ? "ring->tcp relay->ring, CURVE" : "ring->tcp relay->ring", network);
+            print_row(rows, size.name, curve ? "plain ZeroMQ tcp, CURVE" : "plain ZeroMQ tcp", plain);
+            print_row(rows, size.name, curve ? "ring->tcp relay->ring, CURVE" : "ring->tcp relay->ring", network);
+            figures["ratios"].push_back({{"size", size.name}, {"curve", curve},
+                                         {"what", curve ? "tcp relay / plain ZeroMQ, CURVE" : "tcp relay / plain ZeroMQ"},
+                                         {"ratio", network.gbps / plain.gbps}, {"target", 0.9}});
             std::printf("%-6s   ratio to plain ZeroMQ %.2f (target >= 0.9) %s\n", size.name, network.gbps / plain.gbps,
                         verdict(network.gbps / plain.gbps, 0.9));
         }
@@ -412,7 +436,18 @@ int main(int argc, char** argv)
         };
         std::printf("1080p  latency at 60 fps via tcp relay%s: p50 %.0f us, p99 %.0f us, max %.0f us (%zu frames)\n",
                     curve ? ", CURVE" : "", at(0.5), at(0.99), at(1.0), latencies.size());
+        figures["latency"].push_back({{"case", curve ? "1080p tcp relay, CURVE, 60 fps" : "1080p tcp relay, 60 fps"},
+                                      {"curve", curve}, {"paced_fps", 60}, {"p50_us", at(0.5)}, {"p99_us", at(0.99)},
+                                      {"max_us", at(1.0)}, {"frames", latencies.size()}});
     }
     std::filesystem::remove_all(dir);
+    if (!json_path.empty()) {
+        std::ofstream out(json_path);
+        out << figures.dump(2) << "\n";
+        if (!out) {
+            std::fprintf(stderr, "zb-relay-bench: error: cannot write %s\n", json_path.c_str());
+            return 1;
+        }
+    }
     return 0;
 }
