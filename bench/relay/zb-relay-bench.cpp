@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: MIT
 // zb-relay-bench: throughput of zb-relay (ring->ring, ring->tcp->ring, CURVE on/off) against a plain memcpy and
-// a plain ZeroMQ stream of the same sizes measured in the same run, and one-way latency at 60 fps.
+// a plain ZeroMQ stream of the same sizes measured in the same run, one-way latency at 60 fps, and fan-out to
+// four receivers at 1080p30 (fanout.cpp).
 // Prints figures and ratios with PASS/MISS against the targets; never fails on speed.
 //
 //   zb-relay-bench ZB_RELAY [--quick]
 #include <malloc.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,7 +15,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -29,9 +27,12 @@
 #include <zerobuffer/reader.h>
 #include <zerobuffer/writer.h>
 
+#include "relay_bench.h"
+
 namespace {
 
 using namespace zerobuffer;
+using namespace zerobuffer::relay_bench;
 using Clock = std::chrono::steady_clock;
 
 struct Size {
@@ -39,57 +40,6 @@ struct Size {
     std::size_t bytes;
     std::uint64_t frames;
 };
-
-std::int64_t monotonic_ns()
-{
-    timespec now{};
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
-}
-
-/// A child zb-relay process, stopped with SIGTERM when destroyed.
-class RelayProcess {
-public:
-    RelayProcess(const std::string& program, const std::vector<std::string>& args)
-    {
-        pid_ = fork();
-        if (pid_ == 0) {
-            std::vector<char*> argv;
-            argv.push_back(const_cast<char*>(program.c_str()));
-            for (const std::string& arg : args)
-                argv.push_back(const_cast<char*>(arg.c_str()));
-            argv.push_back(nullptr);
-            if (std::getenv("ZB_RELAY_BENCH_VERBOSE") == nullptr) {
-                std::freopen("/dev/null", "w", stderr);
-            }
-            execv(program.c_str(), argv.data());
-            _exit(127);
-        }
-    }
-    RelayProcess(const RelayProcess&) = delete;
-    RelayProcess& operator=(const RelayProcess&) = delete;
-    ~RelayProcess()
-    {
-        if (pid_ > 0) {
-            kill(pid_, SIGTERM);
-            int status = 0;
-            waitpid(pid_, &status, 0);
-        }
-    }
-
-private:
-    pid_t pid_ = -1;
-};
-
-struct Throughput {
-    double fps = 0;
-    double gbps = 0;
-};
-
-Throughput measure(std::uint64_t frames, std::size_t bytes, double seconds)
-{
-    return {static_cast<double>(frames) / seconds, static_cast<double>(frames * bytes) / seconds / 1e9};
-}
 
 /// memcpy of frame-sized blocks, rotating through two 128 MB regions like ring slots do.
 Throughput memcpy_baseline(const Size& size)
@@ -244,40 +194,13 @@ Throughput plain_zmq(const Size& size, int port, bool curve)
     return measure(size.frames, size.bytes, seconds);
 }
 
-int free_port_after(int base)
-{
-    static std::atomic<int> next{0};
-    return base + (getpid() % 2000) + next.fetch_add(1);
-}
-
-const char* verdict(double ratio, double target)
-{
-    return ratio >= target ? "PASS" : "MISS";
-}
-
-void print_row(const char* size, const char* what, const Throughput& result)
-{
-    std::printf("%-6s %-36s %8.1f frames/s %7.2f GB/s\n", size, what, result.fps, result.gbps);
-}
-
-/// Writes DIR/PREFIX.key and .pub with `zb-relay keygen`; nullopt (after saying why) if that failed.
-std::optional<std::string> run_keygen(const std::string& relay, const std::filesystem::path& dir, const char* prefix)
-{
-    const std::string command = "cd '" + dir.string() + "' && '" + relay + "' keygen " + prefix + " >/dev/null";
-    if (std::system(command.c_str()) != 0) {
-        std::fprintf(stderr, "zb-relay-bench: error: '%s keygen %s' failed\n", relay.c_str(), prefix);
-        return std::nullopt;
-    }
-    return (dir / prefix).string();
-}
-
 constexpr const char* kUsage = R"(Usage: zb-relay-bench ZB_RELAY [--quick]
 
 Measures zb-relay (the program at path ZB_RELAY): throughput ring->relay->ring and ring->tcp->ring with and
-without CURVE, against memcpy and plain ZeroMQ of the same frame sizes in the same run, and one-way latency
-at 60 fps. Prints figures and ratios with PASS/MISS against the targets (docs/performance.md); never fails
-on speed. 'ninja -C BUILD bench-relay' (or bench-relay-quick) runs it with the built zb-relay.
-  --quick      fewer frames (about a minute)
+without CURVE, against memcpy and plain ZeroMQ of the same frame sizes in the same run, one-way latency
+at 60 fps, and fan-out from one publisher to four receivers at 1080p30 (once with a slow policy=latest one).
+Prints figures and ratios with PASS/MISS against the targets (docs/performance.md); never fails on speed. 'ninja -C BUILD bench-relay' (or bench-relay-quick) runs it with the built zb-relay.
+  --quick      fewer frames (about two minutes)
   -h, --help   this text
 Exit status: 0 measured, 1 a relay or key could not be set up, 2 usage error.
 )";
@@ -304,7 +227,8 @@ int main(int argc, char** argv)
     if (args.size() > 2 || (args.size() == 2 && args[1] != "--quick")) {
         return usage_error("unknown argument '" + std::string(args.back()) + "'");
     }
-    if (access(argv[1], X_OK) != 0) {
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(argv[1], error) || access(argv[1], X_OK) != 0) {
         return usage_error("'" + std::string(args[0]) + "' is not an executable zb-relay");
     }
     const std::string relay = std::filesystem::absolute(argv[1]).string();
@@ -413,6 +337,7 @@ int main(int argc, char** argv)
         std::printf("1080p  latency at 60 fps via tcp relay%s: p50 %.0f us, p99 %.0f us, max %.0f us (%zu frames)\n",
                     curve ? ", CURVE" : "", at(0.5), at(0.99), at(1.0), latencies.size());
     }
+    fanout_section(relay, tag, quick);
     std::filesystem::remove_all(dir);
     return 0;
 }
