@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,19 +17,14 @@
 #include "connection_guard.h"
 #include "gop_cache.h"
 #include "keys.h"
+#include "lent_frame.h"
+#include "payload_stream.h"
 #include "peer_table.h"
 #include "relay_error.h"
 #include "route.h"
 #include "zmq_util.h"
 
 namespace zerobuffer::relay {
-
-/// A ring frame lent to libzmq: released (from libzmq's I/O thread) when the last message using it is freed.
-struct LentFrame {
-    Frame frame;
-    std::atomic<std::uint32_t> users{0};
-    std::atomic<bool> busy{false};
-};
 
 class Publisher {
 public:
@@ -70,6 +66,12 @@ private:
     [[nodiscard]] bool has_credit(const Peer& peer) const noexcept;
     LentFrame* take_lent_frame(const std::atomic<bool>& stop);
     void reject(const std::string& why);
+    /// STREAM-REQUEST of a subscriber's current session: offer it a payload stream (once per session).
+    void offer_stream(const std::string& id, const wire::ControlMessage& message);
+    /// Attaches the payload streams that identified themselves; forgets those of sessions that ended.
+    void service_streams();
+    /// The payload stream of this peer's session, if it has one that works; nullptr otherwise.
+    PayloadSender* stream_of(const std::string& id, const Peer& peer);
 
     std::string route_name_;
     Endpoint endpoint_;
@@ -92,6 +94,14 @@ private:
     std::uint32_t metadata_generation_ = 0;
     bool encoded_ = false;
     std::vector<std::byte> header_buffer_; ///< Reused: header + per-frame metadata blob.
+    /// Plain tcp: where receivers connect their payload streams (null for CURVE, ipc, or if it cannot listen).
+    std::unique_ptr<PayloadListener> stream_listener_;
+    struct StreamSlot {
+        std::uint64_t session = 0;
+        std::uint64_t token = 0;
+        std::unique_ptr<PayloadSender> sender; ///< Null until the receiver connected.
+    };
+    std::map<std::string, StreamSlot> streams_; ///< By routing id; destroyed first (gives back lent frames).
 
     std::uint64_t rejected_ = 0;
     std::uint64_t guarded_counted_ = 0; ///< The guard's refusals and drops already added to stats_.rejected.

@@ -77,6 +77,17 @@ void OutputRing::count_drop(std::string_view why)
 OutputRing::Outcome OutputRing::write(std::span<const std::byte> payload, std::span<const std::byte> metadata,
                                       FrameInfo info, bool encoded, const std::atomic<bool>& stop)
 {
+    return write_filled(payload.size(), metadata, info, encoded, stop, [payload](std::span<std::byte> target) {
+        if (!payload.empty())
+            std::memcpy(target.data(), payload.data(), payload.size());
+        return true;
+    });
+}
+
+OutputRing::Outcome OutputRing::write_filled(std::size_t payload_size, std::span<const std::byte> metadata,
+                                             FrameInfo info, bool encoded, const std::atomic<bool>& stop,
+                                             const Fill& fill)
+{
     const bool must_deliver = (info.flags & kFrameEndOfStream) != 0;
     if (encoded && need_keyframe_ && (info.flags & (kFrameKeyframe | kFrameHeader)) == 0 && !must_deliver) {
         count_drop("waiting for a keyframe after a drop");
@@ -87,7 +98,7 @@ OutputRing::Outcome OutputRing::write(std::span<const std::byte> payload, std::s
         latest ? std::chrono::nanoseconds(0) : std::chrono::nanoseconds(std::chrono::milliseconds(200));
     FrameReservation reservation;
     for (;;) {
-        auto reserved = writer_->reserve(payload.size(), metadata.size(), timeout);
+        auto reserved = writer_->reserve(payload_size, metadata.size(), timeout);
         if (reserved) {
             reservation = std::move(*reserved);
             break;
@@ -108,9 +119,14 @@ OutputRing::Outcome OutputRing::write(std::span<const std::byte> payload, std::s
         count_drop(reserved.error().message);
         return Outcome::Dropped;
     }
+    if (!fill(reservation.payload())) {
+        reservation.abort(); // Incomplete bytes: never published. The frames after it follow a gap.
+        pending_discontinuity_ = true;
+        need_keyframe_ = encoded;
+        count_drop("its payload did not arrive whole");
+        return Outcome::Broken;
+    }
     need_keyframe_ = false;
-    if (!payload.empty())
-        std::memcpy(reservation.payload().data(), payload.data(), payload.size());
     if (!metadata.empty())
         std::memcpy(reservation.metadata().data(), metadata.data(), metadata.size());
     if (pending_discontinuity_)

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -34,11 +35,17 @@ public:
     /// Publishes a stream-metadata document unless it is the one already in effect.
     void publish_stream_metadata(const std::string& json);
 
-    enum class Outcome { Written, Dropped, Stopped };
+    enum class Outcome { Written, Dropped, Stopped, Broken };
     /// Copies one frame in (the single copy of this output). Lossless outputs wait for room while `stop` is
     /// unset; latest outputs drop when the ring is full. Encoded streams skip to the next keyframe after a drop.
     Outcome write(std::span<const std::byte> payload, std::span<const std::byte> metadata, FrameInfo info, bool encoded,
                   const std::atomic<bool>& stop);
+    /// Fills the payload of one frame in place: `fill` writes exactly `payload_size` bytes into the reservation
+    /// (a payload stream's recv()). When `fill` fails the reservation is aborted, nothing is committed (a torn
+    /// frame never reaches a reader) and the outcome is Broken. `fill` is not called when the frame is dropped.
+    using Fill = std::function<bool(std::span<std::byte>)>;
+    Outcome write_filled(std::size_t payload_size, std::span<const std::byte> metadata, FrameInfo info, bool encoded,
+                         const std::atomic<bool>& stop, const Fill& fill);
 
     [[nodiscard]] std::uint64_t written() const noexcept { return written_; }
     [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }

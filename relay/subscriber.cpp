@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Receiving side of a network route: credit-based flow control, strict message checks, one copy into each ring.
+// Receiving side of a network route: credit-based flow control, strict message checks, payloads received straight
+// into the ring on plain tcp (payload stream) or copied once from libzmq's buffer into each ring.
 #include "subscriber.h"
 
 #include <unistd.h>
@@ -7,8 +8,10 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <span>
+#include <vector>
 
 #include <zmq.h>
 
@@ -16,6 +19,7 @@
 #include "connection_guard.h"
 #include "gop_cache.h"
 #include "log_budget.h"
+#include "payload_stream.h"
 #include "route_security.h"
 #include "wire.h"
 #include "zmq_util.h"
@@ -48,6 +52,9 @@ public:
         // Sessions tell this incarnation's messages from older ones still in flight; random so that a
         // restarted receiver never reuses one.
         next_session_ = (std::uint64_t{entropy()} << 32) ^ entropy();
+        // Plain tcp takes payloads on a payload stream of our own (recv() into the reservation); CURVE stays
+        // libzmq's, so the keys keep deciding everything there.
+        stream_wanted_ = !uses_curve(route.security);
         zmq_msg_init(&header_);
         zmq_msg_init(&payload_);
     }
@@ -162,13 +169,17 @@ private:
             received_ = 0;
             reported_ = 0;
             first_of_session_ = true;
+            stream_.reset();
             send_control(wire::Kind::Hello);
+            if (stream_wanted_ && address_.starts_with("tcp://"))
+                send_control(wire::Kind::StreamRequest);
             stats_.peers.store(1, std::memory_order_relaxed);
             connection_log_.line("connected to " + event.address + " (session " + std::to_string(session_ % 10000) +
                                  ")");
             break;
         case ZMQ_EVENT_DISCONNECTED:
             connected_ = false;
+            stream_.reset();
             down_since_ = std::chrono::steady_clock::now();
             stats_.peers.store(0, std::memory_order_relaxed);
             connection_log_.line("lost the connection to " + event.address + "; reconnecting with back-off");
@@ -197,6 +208,65 @@ private:
         wire::encode(message, bytes);
         if (zmq_send(dealer_.get(), bytes.data(), bytes.size(), ZMQ_DONTWAIT) >= 0)
             reported_ = received_;
+    }
+
+    /// STREAM-OFFER: connect the payload stream the sender offers for this session (or stay on ZeroMQ).
+    void accept_offer(std::span<const std::byte> body)
+    {
+        auto offer = wire::decode_stream_offer(body);
+        if (!offer) {
+            reject(offer.error());
+            return;
+        }
+        if (!stream_wanted_ || stream_)
+            return; // Not asked for (CURVE), or we have one: the sender keeps using what works.
+        auto connected = PayloadReceiver::connect(address_, offer->port, offer->token, std::chrono::seconds(2));
+        if (!connected) {
+            connection_log_.line(connected.error().message + "; payloads keep coming through ZeroMQ");
+            return;
+        }
+        stream_.emplace(std::move(*connected));
+        connection_log_.line("payload stream connected (port " + std::to_string(offer->port) + ")");
+    }
+
+    /// After a broken payload stream: a new session, so that the sender starts over (and offers a new stream).
+    void restart_session()
+    {
+        stream_.reset();
+        session_ = ++next_session_;
+        received_ = 0;
+        reported_ = 0;
+        first_of_session_ = true;
+        send_control(wire::Kind::Hello);
+        if (stream_wanted_ && address_.starts_with("tcp://"))
+            send_control(wire::Kind::StreamRequest);
+    }
+
+    /// Receives a payload from the payload stream straight into the output ring's reservation (into a scratch
+    /// buffer first when there are several outputs, or the frame is dropped). False when it did not arrive whole.
+    bool write_from_stream(std::uint64_t size, std::span<const std::byte> blob, const FrameInfo& info,
+                           const std::atomic<bool>& stop)
+    {
+        constexpr std::chrono::seconds kIdle{5};
+        const auto read = [&](std::span<std::byte> target) { return stream_->read_exactly(target, stop, kIdle); };
+        if (outputs_.size() == 1) {
+            bool filled = false;
+            const auto outcome = outputs_.front().write_filled(size, blob, info, encoded_, stop,
+                                                               [&](std::span<std::byte> target) {
+                                                                   filled = true;
+                                                                   return read(target);
+                                                               });
+            if (filled)
+                return outcome != OutputRing::Outcome::Broken;
+        }
+        scratch_.resize(size); // Grows to the largest frame once (at most max-frame).
+        const std::span<std::byte> bytes(scratch_.data(), size);
+        if (!read(bytes))
+            return false;
+        if (outputs_.size() != 1)
+            for (OutputRing& output : outputs_)
+                output.write(bytes, blob, info, encoded_, stop);
+        return true;
     }
 
     void reject(const std::string& why)
@@ -246,13 +316,30 @@ private:
             ++stale_; // From an earlier connection of ours, still in flight: expected after reconnects.
             return true;
         }
-        if (header->payload_size != payload.size()) {
+        const bool on_stream = (header->header_flags & wire::kHeaderPayloadOnStream) != 0;
+        if (on_stream && !payload.empty()) {
+            reject("a frame whose payload is on the payload stream has a payload part of " +
+                   std::to_string(payload.size()) + " bytes");
+            restart_session(); // Where its payload bytes are is anyone's guess: start over.
+            return true;
+        }
+        if (!on_stream && header->payload_size != payload.size()) {
             reject("header says " + std::to_string(header->payload_size) + " payload bytes, the payload part has " +
                    std::to_string(payload.size()));
             return true;
         }
         if (header->kind == wire::Kind::Ping)
             return true;
+        if (header->kind == wire::Kind::StreamOffer) {
+            accept_offer(payload);
+            return true;
+        }
+        if (on_stream && !stream_) {
+            // The sender thinks we have a payload stream we do not have (it broke): start over in a new session.
+            reject("a payload on a payload stream this session does not have");
+            restart_session();
+            return true;
+        }
         if (header->kind == wire::Kind::StreamMetadata) {
             const std::string json(reinterpret_cast<const char*>(payload.data()), payload.size());
             // Checked before anything walks it: the core and every reader of the ring parse it recursively.
@@ -266,8 +353,10 @@ private:
                 output.publish_stream_metadata(json);
             return true;
         }
-        if (payload.size() > endpoint_.max_frame) {
-            reject("payload of " + std::to_string(payload.size()) + " bytes is over max-frame");
+        if (header->payload_size > endpoint_.max_frame) {
+            reject("payload of " + std::to_string(header->payload_size) + " bytes is over max-frame");
+            if (on_stream)
+                restart_session(); // Its bytes are on the stream, which we will not read: this session is over.
             return true;
         }
         ++received_;
@@ -282,12 +371,24 @@ private:
         last_sequence_ = header->sequence;
         last_was_end_of_stream_ = (info.flags & kFrameEndOfStream) != 0;
         const std::span<const std::byte> blob = header_part.subspan(wire::kFrameHeaderSize);
-        // The single copy on this side: from libzmq's receive buffer into each output ring's reservation.
-        for (OutputRing& output : outputs_)
-            output.write(payload, blob, info, encoded_, stop);
+        if (on_stream) {
+            if (!write_from_stream(header->payload_size, blob, info, stop)) {
+                // Not one byte of a torn payload was committed; the frames after it follow a gap.
+                if (!stop.load(std::memory_order_relaxed)) {
+                    reject("the payload stream ended in the middle of a frame (the sender stopped or the connection "
+                           "broke); the frame was not written");
+                    restart_session();
+                }
+                return true;
+            }
+        } else {
+            // One copy: from libzmq's receive buffer into each output ring's reservation.
+            for (OutputRing& output : outputs_)
+                output.write(payload, blob, info, encoded_, stop);
+        }
         ++frames_;
         stats_.frames.fetch_add(1, std::memory_order_relaxed);
-        stats_.bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+        stats_.bytes.fetch_add(header->payload_size, std::memory_order_relaxed);
         std::uint64_t drops = 0;
         for (const OutputRing& output : outputs_)
             drops += output.dropped();
@@ -306,6 +407,9 @@ private:
     LogBudget connection_log_;
     zmq_msg_t header_; ///< Reused for every message: libzmq's buffers, no allocation of ours per frame.
     zmq_msg_t payload_;
+    bool stream_wanted_ = false;
+    std::optional<PayloadReceiver> stream_; ///< This session's payload stream, once connected.
+    std::vector<std::byte> scratch_;        ///< Payloads from the stream that do not go straight into one ring.
     std::string address_;
     bool connected_ = false;
     std::chrono::steady_clock::time_point down_since_;

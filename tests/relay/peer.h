@@ -68,5 +68,6 @@ int run_hostile_client(const Options& options);
 int run_hello_flood(const Options& options);
 int run_flood(const Options& options, bool as_sender);
 int run_broker_reg(const Options& options);
+int run_torn_sender(const Options& options); ///< peer_torn.cpp
 
 } // namespace zerobuffer::relay::test

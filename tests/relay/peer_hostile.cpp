@@ -100,7 +100,7 @@ int run_hostile_sender(const Options& options)
     garbage.push_back({with([](auto& h) { h.payload_size = 1000; }), payload});
     garbage.push_back({with([](auto& h) { h.payload_size = std::uint64_t{1} << 60; }), payload});
     std::string reserved = with([](auto&) {});
-    reserved[84] = '\x01';
+    reserved[84] = '\x02'; // bit 0 is kHeaderPayloadOnStream; the others are reserved
     garbage.push_back({reserved, payload});
     garbage.push_back({with([](auto& h) {
                            h.kind = wire::Kind::StreamMetadata;

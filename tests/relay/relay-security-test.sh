@@ -74,6 +74,31 @@ hostile-sender)
     check_shm_clean
     ;;
 
+torn-frame)
+    # A sending relay that dies in the middle of a payload on its payload stream (played by the peer, so that
+    # it happens on every run): frame 0 arrives whole, frame 1 only half. The receiving relay commits frame 0,
+    # never frame 1 (the reader, which checks every byte, sees one frame), and starts a new session.
+    port=$(free_port)
+    start reader "$peer" read "$tag-dst" --frames 2 --width 320 --height 240 --timeout-s 8
+    reader=$last_pid
+    start receiver "$relay" --from "tcp://127.0.0.1:$port" --to "ring:$tag-dst?wait-readers=1" --insecure
+    receiver=$last_pid
+    start torn "$peer" torn-sender "tcp://127.0.0.1:$port" --width 320 --height 240
+    finish "$last_pid" torn
+    has torn.out "^tore frame 1 after 57600 of 115200 payload bytes$"
+    has torn.out "^new session after the torn frame$"
+    wait "$reader" # No end-of-stream comes: it exits 1 at its timeout, after printing what it saw.
+    has reader.out "^frames: 1$"
+    has reader.out "^last: 0$"
+    has reader.out "^mismatches: 0$"
+    kill -0 "$receiver" 2>/dev/null || fail "the receiving relay died"
+    has receiver.err "payload stream connected"
+    has receiver.err "the payload stream ended in the middle of a frame .*the frame was not written"
+    stop "$receiver" receiver
+    has receiver.err "output ring '$tag-dst': 1 written, 1 dropped"
+    check_shm_clean
+    ;;
+
 hostile-subscriber)
     # A fake subscriber sends garbage control messages to a sending relay; a real receiver is not disturbed.
     port=$(free_port)

@@ -131,6 +131,54 @@ TEST(RelayWire, ControlMessagesAreChecked)
     EXPECT_FALSE(wire::decode_control(std::span<const std::byte>(bytes.data(), 31)));
 }
 
+TEST(RelayWire, PayloadStreamFlagOffersAndGreetingsAreChecked)
+{
+    wire::FrameHeader header;
+    header.payload_size = 3'110'400;
+    header.header_flags = wire::kHeaderPayloadOnStream;
+    auto bytes = encoded_frame(header, 0);
+    auto decoded = wire::decode_frame_header(bytes);
+    ASSERT_TRUE(decoded) << decoded.error();
+    EXPECT_EQ(decoded->header_flags, wire::kHeaderPayloadOnStream);
+    bytes[84] = std::byte{0x03}; // an unknown flag bit besides the stream bit
+    EXPECT_FALSE(wire::decode_frame_header(bytes));
+    header.kind = wire::Kind::StreamMetadata; // only a frame's payload may be on the stream
+    header.payload_size = 10;
+    EXPECT_FALSE(wire::decode_frame_header(encoded_frame(header, 0)));
+
+    std::array<std::byte, wire::kStreamOfferSize> offer{};
+    wire::encode(wire::StreamOffer{0x0123456789abcdefULL, 40000}, offer);
+    auto parsed = wire::decode_stream_offer(offer);
+    ASSERT_TRUE(parsed) << parsed.error();
+    EXPECT_EQ(parsed->token, 0x0123456789abcdefULL);
+    EXPECT_EQ(parsed->port, 40000u);
+    auto changed = offer;
+    changed[12] = std::byte{1}; // reserved bytes
+    EXPECT_FALSE(wire::decode_stream_offer(changed));
+    wire::encode(wire::StreamOffer{1, 0}, changed); // port 0
+    EXPECT_FALSE(wire::decode_stream_offer(changed));
+    EXPECT_FALSE(wire::decode_stream_offer(std::span<const std::byte>(offer.data(), 15)));
+
+    std::array<std::byte, wire::kStreamHelloSize> hello{};
+    wire::encode_stream_hello(77, hello);
+    EXPECT_EQ(wire::decode_stream_hello(hello), 77u);
+    auto wrong = hello;
+    wrong[0] = std::byte{'X'};
+    EXPECT_FALSE(wire::decode_stream_hello(wrong));
+    wrong = hello;
+    wrong[4] = std::byte{9}; // version
+    EXPECT_FALSE(wire::decode_stream_hello(wrong));
+
+    wire::ControlMessage request;
+    request.kind = wire::Kind::StreamRequest;
+    request.window = 4;
+    std::array<std::byte, wire::kControlSize> control{};
+    wire::encode(request, control);
+    auto decoded_request = wire::decode_control(control);
+    ASSERT_TRUE(decoded_request) << decoded_request.error();
+    EXPECT_EQ(decoded_request->kind, wire::Kind::StreamRequest);
+}
+
 TEST(RelayConfig, EndpointsAndOptions)
 {
     auto ring = parse_endpoint("ring:preview?policy=latest&size=32M&readers=4&wait-readers=1", true);

@@ -9,6 +9,8 @@
 //                           [--allow-gaps] [--reattach] [--slow-ms MS] [--timeout-s S] [--gop N]
 //   zb-relay-peer hostile-sender tcp://127.0.0.1:PORT     bind, wait for a receiving relay, send garbage,
 //                                                         then 5 good 64x48 frames and end-of-stream
+//   zb-relay-peer torn-sender tcp://127.0.0.1:PORT [--width W --height H]  bind, offer a receiving relay a payload
+//                                                        stream, send frame 0 whole and half of frame 1, close it
 //   zb-relay-peer hostile-client tcp://127.0.0.1:PORT     connect to a sending relay and send garbage
 //   zb-relay-peer hello-flood tcp://127.0.0.1:PORT [--seconds S]  connect to a sending relay and send HELLOs with
 //                                                        a new session each, as fast as it takes them, for S s
@@ -57,6 +59,7 @@ constexpr const char* kUsage = R"(Usage: zb-relay-peer write RING [--frames N] [
        zb-relay-peer read RING [--frames N] [--width W] [--height H] [--encoded] [--format-change-at K]
                           [--allow-gaps] [--reattach] [--slow-ms MS] [--timeout-s S] [--gop N]
        zb-relay-peer hostile-sender tcp://127.0.0.1:PORT
+       zb-relay-peer torn-sender tcp://127.0.0.1:PORT [--width W] [--height H]
        zb-relay-peer hostile-client tcp://127.0.0.1:PORT
        zb-relay-peer hello-flood tcp://127.0.0.1:PORT [--seconds S]
        zb-relay-peer flood-client|flood-sender tcp://127.0.0.1:PORT [--part-bytes N] [--megabytes M]
@@ -83,9 +86,9 @@ int main(int argc, char** argv)
         std::fputs(kUsage, stdout);
         return 0;
     }
-    static constexpr std::array<std::string_view, 9> kModes = {"write",       "read",        "hostile-sender",
-                                                               "hostile-client", "free-port", "broker-reg",
-                                                               "hello-flood", "flood-client", "flood-sender"};
+    static constexpr std::array<std::string_view, 10> kModes = {
+        "write",       "read",         "hostile-sender", "hostile-client", "free-port",
+        "broker-reg",  "hello-flood",  "flood-client",   "flood-sender",   "torn-sender"};
     if (args.empty() || std::find(kModes.begin(), kModes.end(), args[0]) == kModes.end())
         return usage_error(args.empty() ? "no mode given" : "unknown mode '" + std::string(args[0]) + "'");
     options.mode = argv[1];
@@ -162,6 +165,8 @@ int main(int argc, char** argv)
         return run_reader(options);
     if (options.mode == "hostile-sender")
         return run_hostile_sender(options);
+    if (options.mode == "torn-sender")
+        return run_torn_sender(options);
     if (options.mode == "hostile-client")
         return run_hostile_client(options);
     if (options.mode == "broker-reg")
