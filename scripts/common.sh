@@ -19,6 +19,7 @@ ZB_PACKAGES=(
     libzmq3-dev
     python3-dev python3-numpy pybind11-dev libdlpack-dev python3-pytest python3-mesonpy python3-venv patchelf
     python3-gi gir1.2-gst-plugins-base-1.0
+    libcpp-httplib-dev libcli11-dev python3-prometheus-client
 )
 
 zb_log()
