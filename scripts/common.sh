@@ -20,6 +20,7 @@ ZB_PACKAGES=(
     python3-dev python3-numpy pybind11-dev libdlpack-dev python3-pytest python3-mesonpy python3-venv patchelf
     python3-gi gir1.2-gst-plugins-base-1.0
     python3-matplotlib
+    libcpp-httplib-dev python3-prometheus-client
 )
 
 zb_log()

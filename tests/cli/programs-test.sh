@@ -57,7 +57,7 @@ fail() {
 # The subcommands that have their own --help and argument checks.
 subcommands() {
     case "$1" in
-    zbctl) printf '%s\n' list inspect watch gc help ;;
+    zbctl) printf '%s\n' list inspect watch gc metrics serve doctor help ;;
     zb-relay) printf '%s\n' broker "broker query" keygen ;;
     esac
 }

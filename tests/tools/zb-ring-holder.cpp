@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Test helper: a real process that holds a ring as its writer or as one reader until SIGTERM.
 //
-//   zb-ring-holder writer RING [--frames N] [--wait-readers K] [--frame-bytes B] [--no-hold]
-//   zb-ring-holder reader RING [--frames N] [--policy lossless|latest] [--no-hold]
+//   zb-ring-holder writer RING [--frames N] [--wait-readers K] [--frame-bytes B] [--no-hold] [--stream-ms P]
+//                              [--ring-bytes R] [--reader-timeout-ms T] [--no-metadata]
+//   zb-ring-holder reader RING [--frames N] [--policy lossless|latest] [--no-hold] [--keep K] [--delay-ms D]
 //   zb-ring-holder lock FILE
 //
 // Prints "attached" once it holds the ring and "ready" once its frames are written or read, then
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <deque>
 #include <fcntl.h>
 #include <unistd.h>
 #include <string>
@@ -24,7 +26,9 @@
 namespace {
 
 constexpr const char* kUsage = R"(Usage: zb-ring-holder writer RING [--frames N] [--wait-readers K] [--frame-bytes B] [--no-hold]
+                             [--stream-ms P] [--ring-bytes R] [--reader-timeout-ms T] [--no-metadata]
        zb-ring-holder reader RING [--frames N] [--policy lossless|latest] [--max-lag N] [--no-hold]
+                             [--keep K] [--delay-ms D]
        zb-ring-holder lock FILE
 
 Test helper: holds ring RING as its writer (writing N frames of B bytes, default 1000, after K readers
@@ -33,6 +37,11 @@ frames behind), printing "attached" once it holds the ring and "ready"
 once its frames are done, then waits for SIGTERM or SIGINT and closes cleanly. With --no-hold it closes
 and exits 0 right after "ready". 'lock FILE' holds a writer's lock (byte 0) on an existing FILE the way a
 writer creating a ring does, prints "ready" and waits likewise.
+Writer: --stream-ms P keeps writing a frame every P ms after "ready" until stopped (a live stream);
+--ring-bytes R sizes the frame memory (default 1 MiB); --reader-timeout-ms T is its longest wait for a
+lossless reader (default 5000); --no-metadata leaves the stream metadata unset.
+Reader: --keep K keeps the last K frames it read held until it stops; --delay-ms D sleeps D ms after
+each frame (a slow reader).
 Exit status: 0 done, 1 a ring call failed, 2 usage error.
 )";
 
@@ -65,46 +74,91 @@ int fail(const char* what, const zerobuffer::Error& error)
     return 1;
 }
 
-int run_writer(const std::string& ring, std::uint64_t frames, std::uint32_t wait_readers, std::size_t frame_bytes,
-               bool hold)
+// True once SIGTERM or SIGINT is pending (they are blocked in every thread), without waiting.
+bool stop_requested()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    const timespec zero{};
+    return sigtimedwait(&set, nullptr, &zero) > 0;
+}
+
+struct WriterSettings {
+    std::uint64_t frames = 0;
+    std::uint32_t wait_readers = 0;
+    std::size_t frame_bytes = 1000;
+    std::size_t ring_bytes = std::size_t{1} << 20;
+    std::uint64_t stream_ms = 0;       // 0: no stream after "ready".
+    std::uint64_t reader_timeout_ms = 5000;
+    bool metadata = true;
+    bool hold = true;
+};
+
+struct ReaderSettings {
+    std::uint64_t frames = 0;
+    zerobuffer::ReaderPolicy policy = zerobuffer::ReaderPolicy::Lossless;
+    std::uint64_t max_lag = 0;
+    std::uint64_t keep = 0;     // Frames kept held until the end.
+    std::uint64_t delay_ms = 0; // Sleep after each frame.
+    bool hold = true;
+};
+
+int run_writer(const std::string& ring, const WriterSettings& settings)
 {
     zerobuffer::WriterOptions options;
-    options.ring_size = std::size_t{1} << 20;
+    options.ring_size = settings.ring_bytes;
     options.max_readers = 4;
+    options.reader_timeout = std::chrono::milliseconds(settings.reader_timeout_ms);
     auto writer = zerobuffer::Writer::create(ring, options);
     if (!writer) {
         return fail("create", writer.error());
     }
-    zerobuffer::StreamFormat format;
-    format.media_type = "application/octet-stream";
-    format.codec = "test";
-    if (auto set = writer->set_stream_metadata(zerobuffer::to_json(format)); !set) {
-        return fail("set_stream_metadata", set.error());
+    if (settings.metadata) {
+        zerobuffer::StreamFormat format;
+        format.media_type = "application/octet-stream";
+        format.codec = "test";
+        if (auto set = writer->set_stream_metadata(zerobuffer::to_json(format)); !set) {
+            return fail("set_stream_metadata", set.error());
+        }
     }
     say("attached");
-    if (wait_readers > 0) {
-        if (auto ready = writer->wait_for_readers(wait_readers, std::chrono::seconds(30)); !ready) {
+    if (settings.wait_readers > 0) {
+        if (auto ready = writer->wait_for_readers(settings.wait_readers, std::chrono::seconds(30)); !ready) {
             return fail("wait_for_readers", ready.error());
         }
     }
-    std::vector<std::byte> payload(frame_bytes, std::byte{0x5a});
-    for (std::uint64_t i = 0; i < frames; ++i) {
+    std::vector<std::byte> payload(settings.frame_bytes, std::byte{0x5a});
+    std::uint64_t sequence = 0;
+    auto write_one = [&]() {
         zerobuffer::FrameInfo info;
-        info.pts = static_cast<std::int64_t>(i) * 1'000'000;
-        if (auto written = writer->write(payload, info); !written) {
+        info.pts = static_cast<std::int64_t>(sequence++) * 1'000'000;
+        return writer->write(payload, info);
+    };
+    for (std::uint64_t i = 0; i < settings.frames; ++i) {
+        if (auto written = write_one(); !written) {
             return fail("write", written.error());
         }
     }
     say("ready");
-    return hold ? wait_for_stop() : 0;
+    if (settings.stream_ms > 0) {
+        while (!stop_requested()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(settings.stream_ms));
+            if (auto written = write_one(); !written) {
+                return fail("write", written.error());
+            }
+        }
+        return 0;
+    }
+    return settings.hold ? wait_for_stop() : 0;
 }
 
-int run_reader(const std::string& ring, std::uint64_t frames, zerobuffer::ReaderPolicy policy, bool hold,
-               std::uint64_t max_lag)
+int run_reader(const std::string& ring, const ReaderSettings& settings)
 {
     zerobuffer::ReaderOptions options;
-    options.policy = policy;
-    options.max_lag_frames = max_lag;
+    options.policy = settings.policy;
+    options.max_lag_frames = settings.max_lag;
     auto reader = zerobuffer::Reader::attach(ring, options);
     for (int tries = 0; !reader && reader.error().code == zerobuffer::Errc::NotFound && tries < 200; ++tries) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -114,14 +168,24 @@ int run_reader(const std::string& ring, std::uint64_t frames, zerobuffer::Reader
         return fail("attach", reader.error());
     }
     say("attached");
-    for (std::uint64_t i = 0; i < frames; ++i) {
+    std::deque<zerobuffer::Frame> kept; // The last `keep` frames, held until this process stops.
+    for (std::uint64_t i = 0; i < settings.frames; ++i) {
         auto frame = reader->acquire(std::chrono::seconds(30));
         if (!frame) {
             return fail("acquire", frame.error());
         }
+        if (settings.keep > 0) {
+            kept.push_back(std::move(*frame));
+            if (kept.size() > settings.keep) {
+                kept.pop_front();
+            }
+        }
+        if (settings.delay_ms > 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(settings.delay_ms));
+        }
     }
     say("ready");
-    return hold ? wait_for_stop() : 0;
+    return settings.hold ? wait_for_stop() : 0;
 }
 
 // An OFD lock on byte 0, as Segment::create_temporary takes it: what gc must see as a live creator.
@@ -188,34 +252,46 @@ int main(int argc, char** argv)
         }
         return run_lock(ring);
     }
-    std::uint64_t frames = 0;
-    std::uint64_t wait_readers = 0;
-    std::uint64_t frame_bytes = 1000;
-    bool hold = true;
-    std::uint64_t max_lag = 0;
-    auto policy = zerobuffer::ReaderPolicy::Lossless;
+    WriterSettings writer;
+    ReaderSettings reader;
+    const bool is_writer = role == "writer";
+    std::uint64_t number = 0;
     for (std::size_t i = 2; i < args.size(); ++i) {
         const std::string_view key = args[i];
         if (key == "--no-hold") {
-            hold = false;
+            writer.hold = reader.hold = false;
+            continue;
+        }
+        if (key == "--no-metadata" && is_writer) {
+            writer.metadata = false;
             continue;
         }
         if (i + 1 == args.size()) {
             return usage_error("unknown option or missing value: " + std::string(key));
         }
         const std::string_view value = args[++i];
-        bool ok = true;
+        bool ok = key == "--policy" || parse(value, number);
         if (key == "--frames") {
-            ok = parse(value, frames);
-        } else if (key == "--wait-readers" && role == "writer") {
-            ok = parse(value, wait_readers);
-        } else if (key == "--max-lag" && role == "reader") {
-            ok = parse(value, max_lag);
-        } else if (key == "--frame-bytes" && role == "writer") {
-            ok = parse(value, frame_bytes);
-        } else if (key == "--policy" && role == "reader") {
+            writer.frames = reader.frames = number;
+        } else if (key == "--wait-readers" && is_writer) {
+            writer.wait_readers = static_cast<std::uint32_t>(number);
+        } else if (key == "--frame-bytes" && is_writer) {
+            writer.frame_bytes = static_cast<std::size_t>(number);
+        } else if (key == "--ring-bytes" && is_writer) {
+            writer.ring_bytes = static_cast<std::size_t>(number);
+        } else if (key == "--stream-ms" && is_writer) {
+            writer.stream_ms = number;
+        } else if (key == "--reader-timeout-ms" && is_writer) {
+            writer.reader_timeout_ms = number;
+        } else if (key == "--max-lag" && !is_writer) {
+            reader.max_lag = number;
+        } else if (key == "--keep" && !is_writer) {
+            reader.keep = number;
+        } else if (key == "--delay-ms" && !is_writer) {
+            reader.delay_ms = number;
+        } else if (key == "--policy" && !is_writer) {
             ok = value == "lossless" || value == "latest";
-            policy = value == "latest" ? zerobuffer::ReaderPolicy::Latest : zerobuffer::ReaderPolicy::Lossless;
+            reader.policy = value == "latest" ? zerobuffer::ReaderPolicy::Latest : zerobuffer::ReaderPolicy::Lossless;
         } else {
             ok = false;
         }
@@ -223,9 +299,5 @@ int main(int argc, char** argv)
             return usage_error("bad option " + std::string(key) + " " + std::string(value));
         }
     }
-    if (role == "writer") {
-        return run_writer(ring, frames, static_cast<std::uint32_t>(wait_readers), static_cast<std::size_t>(frame_bytes),
-                          hold);
-    }
-    return run_reader(ring, frames, policy, hold, max_lag);
+    return is_writer ? run_writer(ring, writer) : run_reader(ring, reader);
 }

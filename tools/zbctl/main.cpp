@@ -19,6 +19,11 @@ Usage:
   zbctl watch NAME [--interval MS] [--count N]
                                         live frames/s and MB/s of the writer and each reader
   zbctl gc [--dry-run] [NAME...]        remove rings that no live process holds
+  zbctl metrics [NAME...] [--interval MS]
+                                        counters and gauges in the Prometheus text format
+  zbctl serve [NAME...] [--listen ADDR:PORT] [--interval MS]
+                                        the same over HTTP at /metrics (default 127.0.0.1:9477)
+  zbctl doctor [NAME...] [--json]       what is wrong with the rings, and what to do
   zbctl help [COMMAND]                  help and examples for a command
 
 Options:
@@ -26,7 +31,8 @@ Options:
   -V, --version     show the zbctl, library and protocol versions
 
 zbctl only reads rings: it never changes a ring that a live process holds.
-Exit status: 0 success, 1 failure (for example an unknown ring), 2 usage error.
+Exit status: 0 success, 1 failure (for example an unknown ring), 2 usage error;
+doctor: 0 healthy, 1 a problem, 3 only warnings.
 
 Examples:
   zbctl list
@@ -34,6 +40,8 @@ Examples:
   zbctl inspect cam0 --json | jq '.readers[] | {pid, lag_frames}'
   zbctl watch cam0 --interval 500
   zbctl gc --dry-run
+  zbctl serve --listen 127.0.0.1:9477
+  zbctl doctor
 )";
 
 constexpr const char* kListHelp = R"(Usage: zbctl list [--json]
@@ -108,8 +116,81 @@ Examples:
   zbctl gc cam0
 )";
 
+constexpr const char* kMetricsHelp = R"(Usage: zbctl metrics [NAME...] [--interval MS]
+
+Prints the counters and gauges of every ring (or of the rings NAME...) in the Prometheus text
+exposition format: frames and bytes written and read, waits, lag, bytes held, fill of the ring,
+seconds since the last frame, with the labels ring, and slot, policy and pid for readers.
+It looks twice, MS apart, to add per-second rates (writer waits, frames and bytes per second).
+docs/monitoring.md lists every metric. Exit 1 if a named ring does not exist.
+
+Options:
+  -i, --interval MS   window of the per-second rates in milliseconds (default 1000; 0: no rates,
+                      one look only)
+
+Examples:
+  zbctl metrics
+  zbctl metrics cam0 --interval 0
+  zbctl metrics > /var/lib/prometheus/node-exporter/zerobuffer.prom
+)";
+
+constexpr const char* kServeHelp = R"(Usage: zbctl serve [NAME...] [--listen ADDR:PORT] [--interval MS]
+
+Serves what 'zbctl metrics' prints over HTTP at /metrics, for Prometheus to scrape: every ring
+(or the rings NAME...), looked at afresh on each request, with the per-second rates of the last
+window. It only reads rings. Runs until SIGINT or SIGTERM.
+
+Options:
+  -l, --listen ADDR:PORT   address to listen on (default 127.0.0.1:9477, loopback only; port 0
+                           picks a free port; [::1]:PORT for IPv6). Other machines can reach a
+                           non-loopback address: ring names and commands become visible to them.
+  -i, --interval MS        window of the per-second rates (default 1000, minimum 10)
+
+Examples:
+  zbctl serve
+  zbctl serve cam0 cam1 --listen 0.0.0.0:9477
+  curl -s http://127.0.0.1:9477/metrics | grep lag_frames
+)";
+
+constexpr const char* kDoctorHelp = R"(Usage: zbctl doctor [NAME...] [--json]
+
+Reads every ring (or the rings NAME...) once and says, in words, what is wrong and what to do:
+  problem   writer-blocked     the writer has waited over 1 s for room (names the reader)
+            writer-dead        the writer died; readers are still attached
+            stale-ring         no live process holds the ring ('zbctl gc' removes it)
+            ring-too-small     fewer than 4 frames of the average size fit in the ring
+            checksum-failures  a reader saw frames fail their checksum or MAC
+            unreadable         the segment cannot be read
+  warning   long-hold          a reader has held frames for over 2 s
+            latest-skipping    a latest reader skipped more than half of the frames
+            dead-reader        a reader died and its slot is not reclaimed yet
+            no-metadata        the writer set no stream metadata
+            bad-metadata       the stream metadata is not zerobuffer.stream-format/1
+It only reads rings and changes nothing.
+
+Options:
+  --json    print {"healthy", "problems", "warnings", "rings": [{"name", "state", "findings"}]}
+
+Exit status: 0 nothing wrong, 1 at least one problem (or a named ring does not exist),
+2 usage error, 3 warnings only.
+
+Examples:
+  zbctl doctor
+  zbctl doctor cam0 || echo "cam0 needs attention"
+  zbctl doctor --json | jq -r '.rings[].findings[] | select(.severity == "problem") | .message'
+)";
+
 const char* help_for(std::string_view command)
 {
+    if (command == "doctor") {
+        return kDoctorHelp;
+    }
+    if (command == "metrics") {
+        return kMetricsHelp;
+    }
+    if (command == "serve") {
+        return kServeHelp;
+    }
     if (command == "list") {
         return kListHelp;
     }
@@ -150,6 +231,7 @@ int dispatch(int argc, char** argv)
     bool version = false;
     bool seen_interval = false;
     bool seen_count = false;
+    bool seen_listen = false;
     bool only_positionals = false;
 
     for (int i = 1; i < argc; ++i) {
@@ -197,11 +279,18 @@ int dispatch(int argc, char** argv)
             if (!take_value(value)) {
                 return usage_error("--interval needs a value in milliseconds", "watch");
             }
-            if (!parse_number(value, options.interval_ms) || options.interval_ms < 10) {
-                return usage_error("--interval wants milliseconds, at least 10, not '" + std::string(value) + "'",
-                                   "watch");
+            if (!parse_number(value, options.interval_ms)) {
+                return usage_error("--interval wants a number of milliseconds, not '" + std::string(value) + "'",
+                                   options.command);
             }
             seen_interval = true;
+        } else if (key == "-l" || key == "--listen") {
+            std::string_view value;
+            if (!take_value(value)) {
+                return usage_error("--listen needs ADDR:PORT", "serve");
+            }
+            options.listen = value;
+            seen_listen = true;
         } else if (key == "-c" || key == "--count") {
             std::string_view value;
             std::uint64_t count = 0;
@@ -244,7 +333,8 @@ int dispatch(int argc, char** argv)
     }
     const char* command_help = help_for(options.command);
     if (command_help == nullptr) {
-        return usage_error("unknown command '" + options.command + "' (commands: list, inspect, watch, gc, help)");
+        return usage_error("unknown command '" + options.command +
+                           "' (commands: list, inspect, watch, gc, metrics, serve, doctor, help)");
     }
     if (help) {
         std::fputs(command_help, stdout);
@@ -253,14 +343,26 @@ int dispatch(int argc, char** argv)
 
     // Reject options that mean nothing for this command rather than silently ignoring them.
     const std::string& cmd = options.command;
-    if (options.json && cmd != "list" && cmd != "inspect") {
-        return usage_error("--json is for 'list' and 'inspect'", cmd);
+    if (options.json && cmd != "list" && cmd != "inspect" && cmd != "doctor") {
+        return usage_error("--json is for 'list', 'inspect' and 'doctor'", cmd);
     }
     if (options.dry_run && cmd != "gc") {
         return usage_error("--dry-run is for 'gc'", cmd);
     }
-    if ((seen_interval || seen_count) && cmd != "watch") {
-        return usage_error("--interval and --count are for 'watch'", cmd);
+    if (seen_count && cmd != "watch") {
+        return usage_error("--count is for 'watch'", cmd);
+    }
+    if (seen_interval && cmd != "watch" && cmd != "metrics" && cmd != "serve") {
+        return usage_error("--interval is for 'watch', 'metrics' and 'serve'", cmd);
+    }
+    // metrics may take a single look (0); a window shorter than 10 ms measures nothing but noise.
+    if (seen_interval && options.interval_ms < 10 && !(cmd == "metrics" && options.interval_ms == 0)) {
+        return usage_error(strprintf("--interval wants milliseconds, at least 10%s, not %u",
+                                     cmd == "metrics" ? " (or 0)" : "", options.interval_ms),
+                           cmd);
+    }
+    if (seen_listen && cmd != "serve") {
+        return usage_error("--listen is for 'serve'", cmd);
     }
 
     if (cmd == "list") {
@@ -276,6 +378,15 @@ int dispatch(int argc, char** argv)
                                cmd);
         }
         return cmd == "inspect" ? run_inspect(options) : run_watch(options);
+    }
+    if (cmd == "metrics") {
+        return run_metrics(options);
+    }
+    if (cmd == "serve") {
+        return run_serve(options);
+    }
+    if (cmd == "doctor") {
+        return run_doctor(options);
     }
     return run_gc(options);
 }

@@ -18,13 +18,15 @@ namespace zbctl {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1; // Unknown ring, unreadable ring, OS failure.
 inline constexpr int kExitUsage = 2;   // Bad command line.
+inline constexpr int kExitWarnings = 3; // doctor: warnings but no problem.
 
 struct Options {
-    std::string command;            // "list", "inspect", "watch", "gc", "help".
+    std::string command;            // "list", "inspect", "watch", "gc", "metrics", "serve", "doctor", "help".
     std::vector<std::string> args;  // Positional arguments after the command.
     bool json = false;
     bool dry_run = false;
-    std::uint32_t interval_ms = 1000;
+    std::uint32_t interval_ms = 1000; // watch: refresh; metrics, serve: window of the rates (metrics: 0, none).
+    std::string listen = "127.0.0.1:9477"; // serve: ADDR:PORT.
     std::optional<std::uint64_t> count; // watch: stop after this many refreshes.
 };
 
@@ -33,6 +35,9 @@ int run_list(const Options& options);
 int run_inspect(const Options& options);
 int run_watch(const Options& options);
 int run_gc(const Options& options);
+int run_metrics(const Options& options);
+int run_serve(const Options& options);
+int run_doctor(const Options& options);
 
 // ---- Helpers shared by the commands (format.cpp) ----
 
