@@ -17,6 +17,7 @@ namespace zbsrc = zerobuffer::gst::src;
 using zbsrc::Policy;
 using zbsrc::Settings;
 using zbsrc::SrcState;
+using zbsrc::WaitMode;
 
 G_DEFINE_TYPE(GstZeroBufferSrc, gst_zero_buffer_src, GST_TYPE_PUSH_SRC)
 
@@ -24,6 +25,7 @@ enum {
     PROP_0,
     PROP_RING,
     PROP_POLICY,
+    PROP_WAIT_MODE,
     PROP_TIMEOUT,
     PROP_RECONNECT,
     PROP_SECRET,
@@ -48,6 +50,22 @@ GType gst_zero_buffer_policy_get_type(void)
     };
     if (g_once_init_enter(&type))
         g_once_init_leave(&type, g_enum_register_static("GstZeroBufferPolicy", values));
+    return type;
+}
+
+GType gst_zero_buffer_wait_mode_get_type(void)
+{
+    static GType type = 0;
+    static const GEnumValue values[] = {
+        {static_cast<gint>(WaitMode::Cadence),
+         "On a periodic stream, sleep until just before the next frame is due and poll for it briefly (low "
+         "latency, bounded CPU); otherwise as sleep",
+         "cadence"},
+        {static_cast<gint>(WaitMode::Sleep), "Sleep until the writer's commit wakes this reader", "sleep"},
+        {0, nullptr, nullptr},
+    };
+    if (g_once_init_enter(&type))
+        g_once_init_leave(&type, g_enum_register_static("GstZeroBufferWaitMode", values));
     return type;
 }
 
@@ -139,6 +157,9 @@ static void gst_zero_buffer_src_set_property(GObject* object, guint prop_id, con
     case PROP_POLICY:
         settings.policy = static_cast<Policy>(g_value_get_enum(value));
         break;
+    case PROP_WAIT_MODE:
+        settings.wait_mode = static_cast<WaitMode>(g_value_get_enum(value));
+        break;
     case PROP_TIMEOUT:
         settings.timeout_ms = g_value_get_uint(value);
         break;
@@ -184,6 +205,9 @@ static void gst_zero_buffer_src_get_property(GObject* object, guint prop_id, GVa
         break;
     case PROP_POLICY:
         g_value_set_enum(value, static_cast<gint>(settings.policy));
+        break;
+    case PROP_WAIT_MODE:
+        g_value_set_enum(value, static_cast<gint>(settings.wait_mode));
         break;
     case PROP_TIMEOUT:
         g_value_set_uint(value, settings.timeout_ms);
@@ -248,6 +272,13 @@ static void gst_zero_buffer_src_class_init(GstZeroBufferSrcClass* klass)
                           "lossless: every frame, the writer waits for this reader; latest: the newest frame at each "
                           "read, never slows the writer, what it skips is marked DISCONT (see max-lag)",
                           GST_TYPE_ZERO_BUFFER_POLICY, static_cast<gint>(Policy::Lossless), flags));
+    g_object_class_install_property(
+        object_class, PROP_WAIT_MODE,
+        g_param_spec_enum("wait-mode", "Wait mode",
+                          "How a read waits for the next frame: cadence (default) learns a live stream's frame "
+                          "interval and wakes just before each frame, for low latency at a bounded CPU cost; sleep "
+                          "waits for the writer's wake-up (docs/latency.md)",
+                          GST_TYPE_ZERO_BUFFER_WAIT_MODE, static_cast<gint>(WaitMode::Cadence), flags));
     g_object_class_install_property(
         object_class, PROP_TIMEOUT,
         g_param_spec_uint("timeout", "Timeout (ms)",
@@ -316,5 +347,6 @@ static void gst_zero_buffer_src_class_init(GstZeroBufferSrcClass* klass)
     push_src_class->create = zbsrc::create;
 
     gst_type_mark_as_plugin_api(GST_TYPE_ZERO_BUFFER_POLICY, static_cast<GstPluginAPIFlags>(0));
+    gst_type_mark_as_plugin_api(GST_TYPE_ZERO_BUFFER_WAIT_MODE, static_cast<GstPluginAPIFlags>(0));
     GST_DEBUG_CATEGORY_INIT(gst_zero_buffer_src_debug, "zerobuffersrc", 0, "ZeroBuffer ring source");
 }

@@ -13,6 +13,7 @@ AttachResult attach(GstZeroBufferSrc* self)
     ReaderOptions options;
     options.policy = settings.policy == Policy::Latest ? ReaderPolicy::Latest : ReaderPolicy::Lossless;
     options.max_lag_frames = settings.policy == Policy::Latest ? settings.max_lag : 0;
+    options.wait_mode = settings.wait_mode == WaitMode::Sleep ? zerobuffer::WaitMode::Sleep : zerobuffer::WaitMode::Cadence;
     options.verify = settings.verify_checksum;
     options.secret = settings.secret;
     auto reader = Reader::attach(settings.ring, options);

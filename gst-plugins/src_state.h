@@ -31,6 +31,8 @@ GST_DEBUG_CATEGORY_EXTERN(gst_zero_buffer_src_debug);
 namespace zerobuffer::gst::src {
 
 enum class Policy : gint { Lossless = 0, Latest = 1 };
+/// The values match zerobuffer::WaitMode (docs/latency.md).
+enum class WaitMode : gint { Cadence = 0, Sleep = 1 };
 
 inline constexpr guint kDefaultTimeoutMs = 0;
 inline constexpr guint kDefaultMaxHeld = 0;
@@ -38,6 +40,7 @@ inline constexpr guint kDefaultMaxHeld = 0;
 struct Settings {
     std::string ring;
     Policy policy = Policy::Lossless;
+    WaitMode wait_mode = WaitMode::Cadence;
     guint timeout_ms = kDefaultTimeoutMs;
     bool reconnect = false;
     std::string secret;

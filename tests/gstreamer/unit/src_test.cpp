@@ -11,6 +11,7 @@
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
 
+#include <zerobuffer/inspect.h>
 #include <zerobuffer/stream_format.h>
 #include <zerobuffer/writer.h>
 
@@ -338,6 +339,56 @@ TEST(Src, CommitTimestampMeta)
     EXPECT_LE(static_cast<std::int64_t>(meta->timestamp), after);
 }
 
+/// The reader's counters after `frames` frames written every 10 ms (a live 100 fps stream) and pulled through a
+/// zerobuffersrc with wait-mode=`mode`.
+zerobuffer::ReaderCounters counters_after_paced_stream(const char* mode, int frames)
+{
+    RingName ring;
+    zerobuffer::Writer writer = make_writer(ring, padded_i420());
+    HarnessPtr harness = src_harness(ring, {{"wait-mode", mode}, {"timeout", "5000"}});
+    gst_harness_play(harness.get());
+    std::thread producer([&] {
+        for (int i = 0; i < frames; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            write_frame(writer, *padded_i420().frame_size, static_cast<std::uint8_t>(i));
+        }
+    });
+    int pulled = 0;
+    for (int i = 0; i < frames; ++i) {
+        BufferPtr frame(gst_harness_pull(harness.get()));
+        if (frame == nullptr)
+            break;
+        ++pulled;
+    }
+    producer.join();
+    EXPECT_EQ(pulled, frames);
+    auto snapshot = zerobuffer::inspect_ring(ring.str());
+    EXPECT_TRUE(snapshot.has_value());
+    if (!snapshot || snapshot->readers.size() != 1) {
+        ADD_FAILURE() << "expected one reader of the ring";
+        return {};
+    }
+    return snapshot->readers.front().counters;
+}
+
+TEST(Src, WaitModeReachesTheReader)
+{
+    GstElement* element = gst_element_factory_make("zerobuffersrc", nullptr);
+    ASSERT_NE(element, nullptr);
+    gint mode = -1;
+    g_object_get(element, "wait-mode", &mode, nullptr);
+    EXPECT_EQ(mode, 0) << "cadence is the default";
+    gst_object_unref(element);
+
+    // Cadence: once the 100 fps rate is learnt, the reader opens polling windows around the due frames.
+    const zerobuffer::ReaderCounters cadence = counters_after_paced_stream("cadence", 80);
+    EXPECT_GT(cadence.cadence_hits + cadence.cadence_misses, 0U);
+    // Sleep: the reader only ever sleeps on the ring's futex.
+    const zerobuffer::ReaderCounters sleep = counters_after_paced_stream("sleep", 40);
+    EXPECT_EQ(sleep.cadence_hits + sleep.cadence_misses, 0U);
+    EXPECT_EQ(sleep.spin_ns, 0U);
+}
+
 TEST(Src, ReconnectsAfterWriterRestart)
 {
     RingName ring;
@@ -434,6 +485,12 @@ TEST(Src, BadPropertyValuesAreRefused)
     GstElement* pipeline = gst_parse_launch("zerobuffersrc ring=x policy=sideways ! fakesink", &error);
     ASSERT_NE(error, nullptr);
     EXPECT_NE(std::string(error->message).find("policy"), std::string::npos) << error->message;
+    g_clear_error(&error);
+    if (pipeline != nullptr)
+        gst_object_unref(pipeline);
+    pipeline = gst_parse_launch("zerobuffersrc ring=x wait-mode=spin ! fakesink", &error);
+    ASSERT_NE(error, nullptr);
+    EXPECT_NE(std::string(error->message).find("wait-mode"), std::string::npos) << error->message;
     g_clear_error(&error);
     if (pipeline != nullptr)
         gst_object_unref(pipeline);
