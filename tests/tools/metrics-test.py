@@ -94,9 +94,17 @@ def compare_with_inspect(samples, snapshot):
             ("zerobuffer_reader_held_frames", reader["held_frames"]),
             ("zerobuffer_reader_held_bytes", reader["held_bytes"]),
             ("zerobuffer_reader_up", 1 if reader["alive"] else 0),
+            ("zerobuffer_reader_cadence_hits_total", c["cadence_hits"]),
+            ("zerobuffer_reader_cadence_misses_total", c["cadence_misses"]),
         ]:
             got = value(samples, name, **labels)
             check(got == expected, f"{name}{labels}: metrics say {got}, inspect says {expected}")
+        for name, expected in [  # Seconds, printed with 9 significant digits.
+            ("zerobuffer_reader_poll_seconds_total", c["spin_ns"] / 1e9),
+            ("zerobuffer_reader_cadence_interval_seconds", reader["cadence_interval_ns"] / 1e9),
+        ]:
+            got = value(samples, name, **labels)
+            check(abs(got - expected) <= 1e-8 * max(1.0, expected), f"{name}{labels}: metrics say {got}, inspect says {expected}")
         hold = value(samples, "zerobuffer_reader_oldest_hold_seconds", **labels)
         check((hold > 0) == (reader["oldest_hold_age_ns"] >= 0), f"oldest hold {hold} vs {reader['oldest_hold_age_ns']}")
 

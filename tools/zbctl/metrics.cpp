@@ -246,6 +246,10 @@ private:
         {"zerobuffer_reader_wait_timeouts_total", "counter", "acquire() calls that ran out of time.", {}},
         {"zerobuffer_reader_wait_seconds_total", "counter", "Time the reader waited for frames.", {}},
         {"zerobuffer_reader_checksum_failures_total", "counter", "Frames that failed their checksum or MAC.", {}},
+        {"zerobuffer_reader_poll_seconds_total", "counter", "Time spent polling for frames (spin, cadence windows): CPU.", {}},
+        {"zerobuffer_reader_cadence_hits_total", "counter", "Cadence windows that saw their frame.", {}},
+        {"zerobuffer_reader_cadence_misses_total", "counter", "Cadence windows that ended without the frame.", {}},
+        {"zerobuffer_reader_cadence_interval_seconds", "gauge", "Frame interval the cadence wait learnt (0: not periodic).", {}},
     };
 };
 
@@ -324,6 +328,10 @@ void add_reader(Exposition& out, const RingSample& sample, const zerobuffer::Rea
     out.add("zerobuffer_reader_wait_timeouts_total", labels, c.timeouts);
     out.add("zerobuffer_reader_wait_seconds_total", labels, seconds(c.wait_ns));
     out.add("zerobuffer_reader_checksum_failures_total", labels, c.checksum_failures);
+    out.add("zerobuffer_reader_poll_seconds_total", labels, seconds(c.spin_ns));
+    out.add("zerobuffer_reader_cadence_hits_total", labels, c.cadence_hits);
+    out.add("zerobuffer_reader_cadence_misses_total", labels, c.cadence_misses);
+    out.add("zerobuffer_reader_cadence_interval_seconds", labels, seconds(r.cadence_interval_ns));
 }
 
 } // namespace
