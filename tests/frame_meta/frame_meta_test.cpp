@@ -188,9 +188,3 @@ TEST(FrameMeta, DecoderNeverReadsPastItsBytes)
         (void)fm::decode(bytes);
     }
 }
-
-int main(int argc, char** argv)
-{
-    testing::InitGoogleTest(&argc, argv);
-    return RUN_ALL_TESTS();
-}

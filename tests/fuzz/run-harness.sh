@@ -6,7 +6,11 @@
 # Exit 0: no finding; 1: a crash, leak, timeout or sanitizer report (libFuzzer's output says which input).
 set -euo pipefail
 
-if (($# != 3)); then
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
+    sed -n '3,6s/^# \{0,1\}//p' "$0"
+    exit 0
+fi
+if (($# != 3)) || [[ "$1" == -* ]]; then
     echo "usage: $0 HARNESS SEEDS WORK (see $0 for what it does)" >&2
     exit 2
 fi

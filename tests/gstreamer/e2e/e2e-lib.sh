@@ -7,6 +7,17 @@
 # per buffer: see bench/gstreamer/zb-gst-probe.cpp), ZBCTL, GST_PLUGIN_PATH (the build tree's plugin), and FFMPEG
 # and FFPROBE (the ffmpeg programs) when installed.
 
+# --help prints the calling script's header comment; a missing or unknown CASE prints it too and exits 2. Run on
+# its own, this file explains itself the same way.
+e2e_usage() {
+    echo "usage: $(basename "$0") CASE [ARGS...]"
+    awk '!/^#/ { exit } /^#!/ || /SPDX/ { next } { sub(/^# ?/, ""); print }' "$0"
+}
+case "${case_name:-${1:-}}" in
+-h | --help) e2e_usage; exit 0 ;;
+"" | -*) e2e_usage >&2; exit 2 ;;
+esac
+
 : "${GST_LAUNCH:?GST_LAUNCH must name gst-launch-1.0}" "${ZB_GST_PROBE:?}" "${ZBCTL:?}"
 
 tmp=$(mktemp -d)

@@ -17,7 +17,7 @@
 # See e2e-lib.sh for the environment.
 set -u
 
-case_name=$1
+case_name=${1:-}
 shift
 # shellcheck source=e2e-lib.sh
 . "$(dirname "$0")/e2e-lib.sh"

@@ -18,7 +18,7 @@
 # See e2e-lib.sh for the environment; ZB_FRAME_META_TOOL is the core-only writer/reader (zb-frame-meta-tool.cpp).
 set -u
 
-case_name=$1
+case_name=${1:-}
 shift
 # shellcheck source=e2e-lib.sh
 . "$(dirname "$0")/e2e-lib.sh"

@@ -18,7 +18,7 @@
 # See e2e-lib.sh for the environment; FFMPEG makes the clips of loop, flushing-seek and splitmuxsrc.
 set -u
 
-case_name=$1
+case_name=${1:-}
 shift
 # shellcheck source=e2e-lib.sh
 . "$(dirname "$0")/e2e-lib.sh"

@@ -164,11 +164,19 @@ int read_frames(const std::string& ring)
 
 int main(int argc, char** argv)
 {
+    constexpr const char* kUsage =
+        "usage: zb-frame-meta-tool write RING FRAMES raw|format | read RING\n"
+        "  write: FRAMES frames carrying per-frame metadata (raw bytes, or in the elements' format) into RING\n"
+        "  read: prints the per-frame metadata of each frame of RING, decoded (tests/gstreamer/e2e)\n";
     const std::string_view mode = argc > 1 ? argv[1] : "";
+    if (mode == "-h" || mode == "--help") {
+        std::fputs(kUsage, stdout);
+        return 0;
+    }
     if (mode == "write" && argc == 5 && (std::string_view(argv[4]) == "raw" || std::string_view(argv[4]) == "format"))
         return write_frames(argv[2], std::atoi(argv[3]), std::string_view(argv[4]) == "raw");
     if (mode == "read" && argc == 3)
         return read_frames(argv[2]);
-    std::fputs("usage: zb-frame-meta-tool write RING FRAMES raw|format | read RING\n", stderr);
+    std::fputs(kUsage, stderr);
     return 2;
 }
