@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "exposition.h"
 #include "zbctl.h"
 
 namespace zbctl {
@@ -108,24 +109,6 @@ void add_rates(Scrape& now, const Scrape& before, double seconds)
 namespace {
 
 // Label values escape backslash, double quote and newline (text format 0.0.4).
-std::string escape_label(std::string_view value)
-{
-    std::string out;
-    out.reserve(value.size());
-    for (const char c : value) {
-        if (c == '\\') {
-            out += "\\\\";
-        } else if (c == '"') {
-            out += "\\\"";
-        } else if (c == '\n') {
-            out += "\\n";
-        } else {
-            out += c;
-        }
-    }
-    return out;
-}
-
 using Labels = std::vector<std::pair<std::string_view, std::string>>;
 
 struct Family {
@@ -183,7 +166,7 @@ private:
             line += '{';
             for (std::size_t i = 0; i < labels.size(); ++i) {
                 line += strprintf("%s%.*s=\"%s\"", i == 0 ? "" : ",", static_cast<int>(labels[i].first.size()),
-                                  labels[i].first.data(), escape_label(labels[i].second).c_str());
+                                  labels[i].first.data(), zerobuffer::http::escape_label_value(labels[i].second).c_str());
             }
             line += '}';
         }

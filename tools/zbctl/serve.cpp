@@ -10,6 +10,8 @@
 
 #include <httplib.h>
 
+#include "listen.h"
+
 #include "metrics.h"
 #include "zbctl.h"
 
@@ -157,35 +159,6 @@ private:
     std::thread thread_;                     // Last: starts once everything above is built.
 };
 
-// "127.0.0.1:9477", "[::1]:9477", "0.0.0.0:0" (port 0: any free port).
-bool parse_listen(const std::string& text, std::string& host, int& port)
-{
-    const auto colon = text.rfind(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-        return false;
-    }
-    host = text.substr(0, colon);
-    if (host.front() == '[') {
-        if (host.size() < 3 || host.back() != ']') {
-            return false;
-        }
-        host = host.substr(1, host.size() - 2);
-    } else if (host.find(':') != std::string::npos) {
-        return false; // An IPv6 address needs brackets.
-    }
-    const std::string digits = text.substr(colon + 1);
-    if (digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos) {
-        return false;
-    }
-    port = std::stoi(digits);
-    return port <= 65535;
-}
-
-bool is_loopback(const std::string& host)
-{
-    return host == "localhost" || host == "::1" || host.starts_with("127.");
-}
-
 } // namespace
 
 int run_serve(const Options& options)
@@ -194,9 +167,8 @@ int run_serve(const Options& options)
     if (!checked_names(options, names)) {
         return kExitUsage;
     }
-    std::string host;
-    int port = 0;
-    if (!parse_listen(options.listen, host, port)) {
+    const auto listen = zerobuffer::http::parse_listen(options.listen);
+    if (!listen) {
         std::fprintf(stderr, "zbctl: --listen wants ADDR:PORT (for example 127.0.0.1:9477 or [::1]:9477), not '%s'\n",
                      options.listen.c_str());
         return kExitUsage;
@@ -209,16 +181,7 @@ int run_serve(const Options& options)
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
     httplib::Server server;
-    // httplib's default adds SO_REUSEPORT, with which a second zbctl serve on the same port would silently share
-    // it (each scrape answered by either); SO_REUSEADDR alone allows quick restarts and refuses a port in use.
-    server.set_socket_options([](socket_t sock) {
-        const int yes = 1;
-        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    });
-    if (host.find(':') != std::string::npos) {
-        server.set_address_family(AF_INET6);
-    }
-    const int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
+    const int bound = zerobuffer::http::bind_server(server, *listen);
     if (bound < 0) {
         std::fprintf(stderr, "zbctl: cannot listen on %s: is the port in use, or the address not one of this host's?\n",
                      options.listen.c_str());
@@ -238,9 +201,10 @@ int run_serve(const Options& options)
         response.set_content("zbctl serve: ZeroBuffer ring metrics at /metrics\n", "text/plain");
     });
 
-    const std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    const std::string& host = listen->host;
+    const std::string shown_host = zerobuffer::http::url_host(host);
     std::printf("zbctl: serving metrics at http://%s:%d/metrics\n", shown_host.c_str(), bound);
-    if (!is_loopback(host)) {
+    if (!zerobuffer::http::is_loopback(host)) {
         std::printf("zbctl: note: %s is reachable from other machines; ring names and writer commands are visible "
                     "to them\n", shown_host.c_str());
     }
