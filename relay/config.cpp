@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "listen.h"
 #include "route_security.h"
 
 namespace zerobuffer::relay {
@@ -250,6 +251,12 @@ RelayResult<void> validate_route(const RouteConfig& route)
 
 namespace {
 
+/// ADDR:PORT for --metrics (the server binds it when the relay starts; a port in use is reported then).
+bool valid_metrics_listen(const std::string& text)
+{
+    return http::parse_listen(text).has_value();
+}
+
 std::string default_route_name(const RouteConfig& route)
 {
     if (route.from.kind == EndpointKind::Ring)
@@ -370,7 +377,13 @@ RelayResult<RelayConfig> load_config_file(const std::string& path)
     RelayConfig config;
     bool have_routes = false;
     for (const auto& [key, value] : document.items()) {
-        if (key == "status_interval") {
+        if (key == "metrics") {
+            if (!value.is_string() || !valid_metrics_listen(value.get<std::string>()))
+                return relay_error(RelayErrc::InvalidConfig, "config file '" + path +
+                                                                 "': metrics must be \"ADDR:PORT\", for example "
+                                                                 "\"127.0.0.1:9478\"");
+            config.metrics_listen = value.get<std::string>();
+        } else if (key == "status_interval") {
             if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 3600)
                 return relay_error(RelayErrc::InvalidConfig,
                                    "config file '" + path + "': status_interval must be seconds from 0 to 3600");
@@ -388,7 +401,7 @@ RelayResult<RelayConfig> load_config_file(const std::string& path)
             have_routes = true;
         } else {
             return relay_error(RelayErrc::InvalidConfig,
-                               "config file '" + path + "': " + key + " is not a known key (routes, status_interval)");
+                               "config file '" + path + "': " + key + " is not a known key (routes, status_interval, metrics)");
         }
     }
     if (!have_routes)
@@ -408,6 +421,7 @@ RelayResult<CommandLine> parse_command_line(int argc, char** argv)
     std::string config_file;
     bool have_from = false;
     bool have_status = false;
+    std::string metrics;
     for (int i = 1; i < argc; ++i) {
         const std::string_view flag = argv[i];
         auto value = [&]() -> RelayResult<std::string> {
@@ -424,9 +438,10 @@ RelayResult<CommandLine> parse_command_line(int argc, char** argv)
             continue;
         }
         // An unknown word is reported as such, not as an option missing its value.
-        static constexpr std::array<std::string_view, 12> kWithValue = {
+        static constexpr std::array<std::string_view, 13> kWithValue = {
             "--from",       "--to",     "--config",       "--name",      "--curve-secret", "--allowed-keys",
-            "--server-key", "--broker", "--publish-name", "--advertise", "--broker-key",   "--status-interval"};
+            "--server-key", "--broker", "--publish-name", "--advertise", "--broker-key",   "--status-interval",
+            "--metrics"};
         if (std::find(kWithValue.begin(), kWithValue.end(), flag) == kWithValue.end())
             return relay_error(RelayErrc::InvalidConfig,
                                std::string(flag.starts_with("-") ? "unknown option '" : "unexpected argument '") +
@@ -474,6 +489,12 @@ RelayResult<CommandLine> parse_command_line(int argc, char** argv)
                                    "--status-interval '" + *text + "' must be seconds from 0 to 3600");
             result.config.status_interval_s = seconds;
             have_status = true;
+        } else if (flag == "--metrics") {
+            if (!valid_metrics_listen(*text))
+                return relay_error(RelayErrc::InvalidConfig, "--metrics '" + *text +
+                                                                 "' must be ADDR:PORT, for example 127.0.0.1:9478 "
+                                                                 "or [::1]:9478");
+            metrics = *text;
         } else {
             return relay_error(RelayErrc::InvalidConfig,
                                "unknown option '" + std::string(flag) + "': see zb-relay --help");
@@ -489,6 +510,8 @@ RelayResult<CommandLine> parse_command_line(int argc, char** argv)
         result.config = std::move(*config);
         if (have_status)
             result.config.status_interval_s = status;
+        if (!metrics.empty())
+            result.config.metrics_listen = metrics;
         return result;
     }
     if (!have_from)
@@ -499,6 +522,7 @@ RelayResult<CommandLine> parse_command_line(int argc, char** argv)
     if (!valid)
         return tl::unexpected(valid.error());
     result.config.routes.push_back(std::move(route));
+    result.config.metrics_listen = metrics;
     return result;
 }
 

@@ -63,6 +63,7 @@ struct RouteConfig {
 struct RelayConfig {
     std::vector<RouteConfig> routes;
     double status_interval_s = 5.0; ///< Seconds between status lines; 0 turns them off.
+    std::string metrics_listen;     ///< ADDR:PORT of the Prometheus endpoint (--metrics); "" = none.
 };
 
 /// The result of reading the command line: a configuration, or a request for help.

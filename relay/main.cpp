@@ -14,6 +14,7 @@
 #include "broker.h"
 #include "config.h"
 #include "keys.h"
+#include "metrics.h"
 #include "route.h"
 
 namespace {
@@ -27,7 +28,7 @@ constexpr int kExitUsage = 2;
 
 constexpr std::string_view kUsage = R"(usage:
   zb-relay --from SRC --to DST [--to DST ...] [OPTIONS]
-  zb-relay --config FILE [--status-interval SEC]
+  zb-relay --config FILE [--status-interval SEC] [--metrics ADDR:PORT]
   zb-relay keygen PREFIX              write PREFIX.key (secret) and PREFIX.pub (public) CURVE keys
   zb-relay broker [OPTIONS]           run the stream registry (zb-relay broker --help)
 
@@ -52,6 +53,8 @@ options:
                         without it a tcp broker needs --insecure
   --name NAME           route name in log lines (default: the source)
   --status-interval SEC seconds between status lines on stderr (default 5, 0 = off)
+  --metrics ADDR:PORT   serve each route's counters for Prometheus at http://ADDR:PORT/metrics
+                        (for example 127.0.0.1:9478; docs/monitoring.md)
   -h, --help            this text
 
 examples:
@@ -148,6 +151,22 @@ int run_relay(const RelayConfig& config)
         });
         routes.push_back(std::move(route));
     }
+    std::unique_ptr<MetricsEndpoint> metrics;
+    if (!config.metrics_listen.empty()) {
+        std::vector<MetricsRoute> shown;
+        for (const auto& route : routes)
+            shown.push_back({route->config, &route->stats});
+        auto started = MetricsEndpoint::start(config.metrics_listen, std::move(shown));
+        if (!started) {
+            std::fprintf(stderr, "zb-relay: error: %s\n", started.error().message.c_str());
+            stop.store(true);
+            for (auto& route : routes)
+                route->thread.join();
+            return kExitRuntime;
+        }
+        metrics = std::move(*started);
+        std::fprintf(stderr, "zb-relay: serving metrics at %s\n", metrics->url().c_str());
+    }
     const double interval = config.status_interval_s;
     auto last_status = std::chrono::steady_clock::now();
     int exit_code = kExitOk;
@@ -175,6 +194,7 @@ int run_relay(const RelayConfig& config)
             last_status = now;
         }
     }
+    metrics.reset(); // Before the routes it reads.
     for (auto& route : routes)
         route->thread.join();
     for (auto& route : routes) {

@@ -182,6 +182,7 @@ private:
             stream_.reset();
             down_since_ = std::chrono::steady_clock::now();
             stats_.peers.store(0, std::memory_order_relaxed);
+            stats_.disconnects.fetch_add(1, std::memory_order_relaxed);
             connection_log_.line("lost the connection to " + event.address + "; reconnecting with back-off");
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
