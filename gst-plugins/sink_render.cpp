@@ -274,19 +274,21 @@ void note_stats(GstZeroBufferSink* self)
     state.stats.own_figures(own);
 }
 
-// Renders the buffer and keeps the stats: how long render() took for a frame that went into the ring, the
-// counters, and a stats message once per stats-interval.
+// Renders the buffer and keeps the stats: how long render() took for a frame that went into the ring (not the
+// first frame's wait-for-reader hold: that is waiting for a reader, not for the ring), the counters, and a stats
+// message once per stats-interval.
 GstFlowReturn render(GstBaseSink* sink, GstBuffer* buffer)
 {
     auto* self = GST_ZERO_BUFFER_SINK(sink);
     SinkState& state = *self->state;
     const std::int64_t started = monotonic_now_ns();
     const guint64 dropped_before = state.dropped;
+    const bool holds_for_reader = state.active.wait_for_reader && !state.waited_for_reader;
     const GstFlowReturn flow = render_buffer(self, buffer);
     if (!state.ring)
         return flow;
     const std::int64_t now = monotonic_now_ns();
-    if (flow == GST_FLOW_OK && state.dropped == dropped_before)
+    if (flow == GST_FLOW_OK && state.dropped == dropped_before && !holds_for_reader)
         state.stats.latency(now, now - started);
     note_stats(self);
     if (state.stats.post_due(now))

@@ -3,6 +3,8 @@
 // copy versus copied as the path taken, drops of a latest reader behind a fast writer, lag, latencies, and
 // zerobuffer-stats element messages on the bus.
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -289,4 +291,86 @@ TEST(Stats, NoMessagesWithoutStatsInterval)
     guint interval = 1;
     g_object_get(by_name(pipeline.get(), "sink"), "stats-interval", &interval, nullptr);
     EXPECT_EQ(interval, 0u);
+}
+
+// A lossless reader that never reads, a ring of two frames, reader-timeout=50: the sink waits for room, then drops.
+TEST(Stats, SinkBehindAStuckLosslessReaderShowsWaitsDropsAndLag)
+{
+    RingName ring;
+    HarnessPtr harness = zbtest::sink_harness(ring, {{"buffers", "2"}, {"reader-timeout", "50"}});
+    zbtest::BusPtr bus(gst_bus_new());
+    gst_element_set_bus(harness->element, bus.get()); // Takes the drop warnings.
+    gst_harness_set_src_caps_str(harness.get(), kSmallI420);
+    zerobuffer::Reader reader = zbtest::attach(ring);
+
+    constexpr int kBuffers = 6;
+    for (int i = 0; i < kBuffers; ++i)
+        ASSERT_EQ(gst_harness_push(harness.get(), zbtest::pattern_buffer(kSmallI420Size, 1)), GST_FLOW_OK);
+    StructurePtr stats = stats_of(harness->element);
+    const guint64 frames = u64(stats, "frames");
+    const guint64 dropped = u64(stats, "dropped");
+    EXPECT_GE(frames, 1u);
+    EXPECT_GE(dropped, 1u);
+    EXPECT_EQ(frames + dropped, guint64{kBuffers});
+    EXPECT_GE(u64(stats, "waits"), dropped) << "every drop waited reader-timeout for room first";
+    EXPECT_GE(u64(stats, "wait-time-us"), dropped * 40'000) << "each drop waited about 50 ms";
+    EXPECT_EQ(u64(stats, "lag-frames"), frames) << "the reader read none";
+    EXPECT_EQ(u32(stats, "latency-samples"), guint(frames)) << "dropped frames have no render latency";
+    gst_element_set_bus(harness->element, nullptr);
+}
+
+// Downstream blocked on the first buffer: a lossless reader's lag is exactly the frames committed since, and the
+// frames pushed after the block waited at least that long since their commit.
+TEST(Stats, SrcLagAndCommitToPushLatencyWhileDownstreamBlocks)
+{
+    RingName ring;
+    zerobuffer::Writer writer = zbtest::make_writer(ring, small_i420());
+    zbtest::PipelinePtr pipeline = launch("zerobuffersrc name=src ring=" + ring.str() + " ! fakesink sync=false");
+    GstElement* src = by_name(pipeline.get(), "src");
+    GstPad* pad = gst_element_get_static_pad(src, "src");
+    struct Gate {
+        std::mutex mutex;
+        std::condition_variable changed;
+        bool blocked = false;
+    } gate;
+    const gulong probe = gst_pad_add_probe(
+        pad, GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM,
+        [](GstPad*, GstPadProbeInfo* info, gpointer data) {
+            if ((GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER) == 0)
+                return GST_PAD_PROBE_PASS; // Events (stream-start, caps, segment) go through.
+            auto* shared = static_cast<Gate*>(data);
+            const std::lock_guard lock(shared->mutex);
+            shared->blocked = true;
+            shared->changed.notify_all();
+            return GST_PAD_PROBE_OK; // Blocks until the probe is removed.
+        },
+        &gate, nullptr);
+    ASSERT_NE(gst_element_set_state(pipeline.get(), GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+
+    write_frames(writer, 1, kSmallI420Size);
+    {
+        std::unique_lock lock(gate.mutex);
+        ASSERT_TRUE(gate.changed.wait_for(lock, 10s, [&] { return gate.blocked; })) << "the first buffer never came";
+    }
+    constexpr int kMore = 4;
+    write_frames(writer, kMore, kSmallI420Size);
+    StructurePtr stats = stats_of(src);
+    EXPECT_EQ(u64(stats, "frames"), 1u) << "counted when created, before the blocked push";
+    EXPECT_EQ(u64(stats, "lag-frames"), guint64{kMore});
+
+    constexpr auto kBlocked = 100ms;
+    std::this_thread::sleep_for(kBlocked);
+    gst_pad_remove_probe(pad, probe);
+    gst_object_unref(pad);
+    zerobuffer::FrameInfo eos;
+    eos.flags = zerobuffer::kFrameEndOfStream;
+    ASSERT_TRUE(writer.write({}, eos));
+    (void)run_to_eos(pipeline.get());
+
+    stats = stats_of(src);
+    EXPECT_EQ(u64(stats, "frames"), guint64{1 + kMore});
+    EXPECT_EQ(u64(stats, "lag-frames"), 0u);
+    EXPECT_EQ(u64(stats, "dropped"), 0u);
+    EXPECT_GE(u64(stats, "latency-max-us"), guint64{std::chrono::microseconds(kBlocked).count()})
+        << "the frames behind the block waited at least that long after their commit";
 }
