@@ -374,3 +374,24 @@ TEST(Stats, SrcLagAndCommitToPushLatencyWhileDownstreamBlocks)
     EXPECT_GE(u64(stats, "latency-max-us"), guint64{std::chrono::microseconds(kBlocked).count()})
         << "the frames behind the block waited at least that long after their commit";
 }
+
+// size=0 and bigger caps: the sink makes a new ring, whose counters start at 0; the stats keep the first ring's.
+TEST(Stats, SinkTotalsSurviveARingRecreatedForBiggerCaps)
+{
+    RingName ring;
+    HarnessPtr harness = zbtest::sink_harness(ring, {{"buffers", "2"}});
+    gst_harness_set_src_caps_str(harness.get(), kSmallI420);
+    for (int i = 0; i < 3; ++i)
+        ASSERT_EQ(gst_harness_push(harness.get(), zbtest::pattern_buffer(kSmallI420Size, 1)), GST_FLOW_OK);
+    constexpr std::size_t kBigSize = 640 * 480 * 4;
+    gst_harness_set_src_caps_str(harness.get(), "video/x-raw,format=RGBA,width=640,height=480,framerate=30/1");
+    EXPECT_EQ(zbtest::writer_counters(ring.str()).frames_written, 0u) << "the ring was not recreated";
+    for (int i = 0; i < 2; ++i)
+        ASSERT_EQ(gst_harness_push(harness.get(), zbtest::pattern_buffer(kBigSize, 2)), GST_FLOW_OK);
+
+    StructurePtr stats = stats_of(harness->element);
+    EXPECT_EQ(u64(stats, "frames"), 5u);
+    EXPECT_EQ(u64(stats, "bytes"), 3 * kSmallI420Size + 2 * kBigSize);
+    EXPECT_EQ(u64(stats, "copied"), 5u);
+    EXPECT_EQ(u64(stats, "in-place"), 0u);
+}
