@@ -33,6 +33,15 @@ void count_pushed(GstZeroBufferSrc* self, std::uint64_t bytes, bool copied, std:
         post_stats(GST_ELEMENT(self), state.stats);
 }
 
+// A wait slice ended without a frame: the stats, and a stats message once per stats-interval.
+void note_idle(GstZeroBufferSrc* self)
+{
+    SrcState& state = *self->state;
+    note_stats(self);
+    if (state.stats.post_due(monotonic_now_ns()))
+        post_stats(GST_ELEMENT(self), state.stats);
+}
+
 } // namespace
 
 void note_stats(GstZeroBufferSrc* self)
@@ -95,6 +104,7 @@ GstFlowReturn create(GstPushSrc* push_src, GstBuffer** out)
                                       (nullptr));
                     return GST_FLOW_ERROR;
                 }
+                note_idle(self); // Waits keep counting and messages keep coming while the writer is quiet.
                 continue;
             case Errc::WriterGone:
                 if (settings.reconnect) {

@@ -395,3 +395,21 @@ TEST(Stats, SinkTotalsSurviveARingRecreatedForBiggerCaps)
     EXPECT_EQ(u64(stats, "copied"), 5u);
     EXPECT_EQ(u64(stats, "in-place"), 0u);
 }
+
+// The source keeps posting while the writer is quiet: no frames, waits counting.
+TEST(Stats, SrcPostsWhileWaitingForFrames)
+{
+    RingName ring;
+    zerobuffer::Writer writer = zbtest::make_writer(ring, small_i420());
+    zbtest::PipelinePtr pipeline =
+        launch("zerobuffersrc name=src stats-interval=100 ring=" + ring.str() + " ! fakesink sync=false");
+    ASSERT_NE(gst_element_set_state(pipeline.get(), GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+    std::this_thread::sleep_for(600ms); // No frame: six intervals of waiting.
+    zerobuffer::FrameInfo eos;
+    eos.flags = zerobuffer::kFrameEndOfStream;
+    ASSERT_TRUE(writer.write({}, eos));
+    const std::vector<StructurePtr> posted = run_to_eos(pipeline.get());
+    ASSERT_GE(posted.size(), 2u) << "no zerobuffer-stats messages while waiting";
+    EXPECT_EQ(u64(posted.back(), "frames"), 0u);
+    EXPECT_GE(u64(posted.back(), "waits"), 1u);
+}
