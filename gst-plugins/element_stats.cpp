@@ -3,9 +3,10 @@
 #include "element_stats.h"
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
-#include <unistd.h>
 #include <vector>
+#include <unistd.h>
 
 #include <zerobuffer/inspect.h>
 
@@ -17,14 +18,14 @@ namespace {
 std::int64_t percentile(const std::vector<std::int64_t>& sorted, double q)
 {
     const auto n = static_cast<double>(sorted.size());
-    auto rank = static_cast<std::size_t>(q * n + 0.999999);
+    auto rank = static_cast<std::size_t>(std::ceil(q * n));
     rank = std::clamp<std::size_t>(rank, 1, sorted.size());
     return sorted[rank - 1];
 }
 
-guint64 non_negative_us(std::int64_t ns)
+std::uint64_t non_negative_us(std::int64_t ns)
 {
-    return ns <= 0 ? 0 : static_cast<guint64>(ns / 1000);
+    return ns <= 0 ? 0 : static_cast<std::uint64_t>(ns / 1000);
 }
 
 struct RingLook {
@@ -186,18 +187,31 @@ GstStructure* ElementStats::structure() const
     }
     const RingLook look = look_at_ring(ring, role_, slot); // Outside the lock: it reads the segment.
 
-    GstStructure* s = gst_structure_new(
-        "zerobuffer-stats", "ring", G_TYPE_STRING, ring.c_str(), "frames", G_TYPE_UINT64, guint64{total.frames},
-        "bytes", G_TYPE_UINT64, guint64{total.bytes}, "in-place", G_TYPE_UINT64, guint64{total.in_place}, "copied",
-        G_TYPE_UINT64, guint64{total.copied}, "dropped", G_TYPE_UINT64, guint64{total.dropped}, "waits",
-        G_TYPE_UINT64, guint64{total.waits}, "wait-time-us", G_TYPE_UINT64, guint64{total.wait_ns / 1000},
-        "lag-frames", G_TYPE_UINT64, guint64{look.lag_frames}, "readers", G_TYPE_UINT, guint{look.readers},
-        "latency-samples", G_TYPE_UINT, guint{latency.samples}, "latency-p50-us", G_TYPE_UINT64,
-        non_negative_us(latency.p50_ns), "latency-p90-us", G_TYPE_UINT64, non_negative_us(latency.p90_ns),
-        "latency-p99-us", G_TYPE_UINT64, non_negative_us(latency.p99_ns), "latency-max-us", G_TYPE_UINT64,
-        non_negative_us(latency.max_ns), nullptr);
+    // One field per line, in the order docs/gstreamer.md lists them (a structure keeps its fields' order).
+    GstStructure* s = gst_structure_new_empty("zerobuffer-stats");
+    const auto set_u64 = [s](const char* field, std::uint64_t value) {
+        gst_structure_set(s, field, G_TYPE_UINT64, guint64{value}, nullptr);
+    };
+    const auto set_uint = [s](const char* field, std::uint32_t value) {
+        gst_structure_set(s, field, G_TYPE_UINT, guint{value}, nullptr);
+    };
+    gst_structure_set(s, "ring", G_TYPE_STRING, ring.c_str(), nullptr);
+    set_u64("frames", total.frames);
+    set_u64("bytes", total.bytes);
+    set_u64("in-place", total.in_place);
+    set_u64("copied", total.copied);
+    set_u64("dropped", total.dropped);
+    set_u64("waits", total.waits);
+    set_u64("wait-time-us", total.wait_ns / 1000);
+    set_u64("lag-frames", look.lag_frames);
+    set_uint("readers", look.readers);
     if (role_ == StatsRole::Src)
-        gst_structure_set(s, "overruns", G_TYPE_UINT64, guint64{total.overruns}, nullptr);
+        set_u64("overruns", total.overruns);
+    set_uint("latency-samples", latency.samples);
+    set_u64("latency-p50-us", non_negative_us(latency.p50_ns));
+    set_u64("latency-p90-us", non_negative_us(latency.p90_ns));
+    set_u64("latency-p99-us", non_negative_us(latency.p99_ns));
+    set_u64("latency-max-us", non_negative_us(latency.max_ns));
     return s;
 }
 

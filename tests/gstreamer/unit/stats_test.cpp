@@ -179,9 +179,9 @@ TEST(Stats, SinkInPlaceOrCopiedFollowsTheAllocationPath)
     for (const bool hide_pool : {false, true}) {
         SCOPED_TRACE(hide_pool ? "identity drop-allocation=true" : "pool");
         RingName ring;
-        zbtest::PipelinePtr pipeline = launch(std::string("videotestsrc num-buffers=") + std::to_string(kFrames) +
-                                              " ! " + kSmallI420 + (hide_pool ? " ! identity drop-allocation=true" : "") +
-                                              " ! zerobuffersink name=sink ring=" + ring.str());
+        zbtest::PipelinePtr pipeline = launch(
+            std::string("videotestsrc num-buffers=") + std::to_string(kFrames) + " ! " + kSmallI420 +
+            (hide_pool ? " ! identity drop-allocation=true" : "") + " ! zerobuffersink name=sink ring=" + ring.str());
         (void)run_to_eos(pipeline.get());
         StructurePtr stats = stats_of(by_name(pipeline.get(), "sink"));
         EXPECT_EQ(u64(stats, "frames"), guint64{kFrames});
@@ -255,13 +255,14 @@ TEST(Stats, StatsIntervalPostsZerobufferStatsMessagesFromBothElements)
 {
     RingName ring;
     constexpr int kFrames = 40; // 0.8 s at 50 fps: several 100 ms intervals.
-    zbtest::PipelinePtr writer = launch(std::string("videotestsrc is-live=true num-buffers=") +
-                                        std::to_string(kFrames) +
-                                        " ! video/x-raw,format=I420,width=64,height=48,framerate=50/1"
-                                        " ! zerobuffersink name=sink stats-interval=100 wait-for-reader=true ring=" +
-                                        ring.str());
-    zbtest::PipelinePtr reader = launch("zerobuffersrc name=src stats-interval=100 reconnect=true timeout=20000 ring=" +
-                                        ring.str() + " ! fakesink sync=false");
+    zbtest::PipelinePtr writer =
+        launch(std::string("videotestsrc is-live=true num-buffers=") + std::to_string(kFrames) +
+               " ! video/x-raw,format=I420,width=64,height=48,framerate=50/1"
+               " ! zerobuffersink name=sink stats-interval=100 wait-for-reader=true ring=" +
+               ring.str());
+    zbtest::PipelinePtr reader =
+        launch("zerobuffersrc name=src stats-interval=100 reconnect=true timeout=20000 ring=" + ring.str() +
+               " ! fakesink sync=false");
     ASSERT_NE(gst_element_set_state(writer.get(), GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
     std::vector<StructurePtr> from_reader = run_to_eos(reader.get());
     std::vector<StructurePtr> from_writer = run_to_eos(writer.get());
