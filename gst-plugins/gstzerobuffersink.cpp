@@ -31,6 +31,8 @@ enum {
     PROP_CHECKSUM,
     PROP_SECRET,
     PROP_PERMISSIONS,
+    PROP_STATS,
+    PROP_STATS_INTERVAL,
 };
 
 static GstStaticPadTemplate sink_template =
@@ -78,6 +80,8 @@ static gboolean gst_zero_buffer_sink_start(GstBaseSink* sink)
     state.unlocking = false;
     state.dropped = 0;
     state.keyframe_requests = 0;
+    state.eos_frames = 0;
+    state.stats.reset(state.active.ring);
     zbsink::timeline_reset(self);
     return TRUE;
 }
@@ -86,6 +90,7 @@ static gboolean gst_zero_buffer_sink_stop(GstBaseSink* sink)
 {
     auto* self = GST_ZERO_BUFFER_SINK(sink);
     SinkState& state = *self->state;
+    zbsink::note_stats(self); // The stats property keeps the final figures after stop.
     if (state.ring) {
         const zerobuffer::WriterCounters counters = state.ring->writer.counters();
         GST_INFO_OBJECT(self,
@@ -127,6 +132,10 @@ static void gst_zero_buffer_sink_set_property(GObject* object, guint prop_id, co
 {
     auto* self = GST_ZERO_BUFFER_SINK(object);
     SinkState& state = *self->state;
+    if (prop_id == PROP_STATS_INTERVAL) { // The stats' own lock: settable while playing.
+        state.stats.set_interval(g_value_get_uint(value));
+        return;
+    }
     const std::lock_guard lock(state.settings_mutex);
     Settings& settings = state.settings;
     switch (prop_id) {
@@ -171,6 +180,14 @@ static void gst_zero_buffer_sink_get_property(GObject* object, guint prop_id, GV
 {
     auto* self = GST_ZERO_BUFFER_SINK(object);
     SinkState& state = *self->state;
+    if (prop_id == PROP_STATS) {
+        g_value_take_boxed(value, state.stats.structure());
+        return;
+    }
+    if (prop_id == PROP_STATS_INTERVAL) {
+        g_value_set_uint(value, state.stats.interval());
+        return;
+    }
     const std::lock_guard lock(state.settings_mutex);
     const Settings& settings = state.settings;
     switch (prop_id) {
@@ -285,6 +302,21 @@ static void gst_zero_buffer_sink_class_init(GstZeroBufferSinkClass* klass)
                           "File mode of the shared-memory object, octal on the command line: permissions=0600 (owner only) or 0660 "
                           "(group may read); gst-inspect shows it in decimal (384 = 0600)", 0,
                           0777, zbsink::kDefaultPermissions, flags));
+    g_object_class_install_property(
+        object_class, PROP_STATS,
+        g_param_spec_boxed("stats", "Statistics",
+                           "zerobuffer-stats since start: frames, bytes, in-place (zero copy), copied, dropped (on "
+                           "reader-timeout), waits and wait-time-us for room, lag-frames (furthest live reader), "
+                           "readers, latency-p50/p90/p99/max-us of render() over the last second (docs/gstreamer.md)",
+                           GST_TYPE_STRUCTURE, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+    g_object_class_install_property(
+        object_class, PROP_STATS_INTERVAL,
+        g_param_spec_uint("stats-interval", "Statistics interval (ms)",
+                          "Post the stats as a zerobuffer-stats element message every this many milliseconds while "
+                          "frames flow; 0 = never",
+                          0, G_MAXUINT, 0,
+                          static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                                   GST_PARAM_MUTABLE_PLAYING)));
 
     gst_element_class_add_static_pad_template(element_class, &sink_template);
     element_class->change_state = gst_zero_buffer_sink_change_state;

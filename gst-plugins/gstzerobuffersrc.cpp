@@ -34,6 +34,8 @@ enum {
     PROP_MAX_LAG,
     PROP_IS_LIVE,
     PROP_COMMIT_TIMESTAMP_META,
+    PROP_STATS,
+    PROP_STATS_INTERVAL,
 };
 
 static GstStaticPadTemplate src_template =
@@ -89,6 +91,7 @@ static gboolean gst_zero_buffer_src_stop(GstBaseSrc* src)
                              " bytes) at once: a ring of %" G_GUINT64_FORMAT " bytes would have kept them all zero copy",
                         state.active.ring.c_str(), state.frames_copied, state.reader->peak_alive.load(),
                         state.reader->peak_bytes.load(), 2 * state.reader->peak_bytes.load());
+    zbsrc::note_stats(GST_ZERO_BUFFER_SRC(src)); // The stats property keeps the final figures after stop.
     state.reader.reset(); // Buffers still downstream keep the Reader until they are freed.
     zbsrc::set_current_caps(state, nullptr);
     state.format = {};
@@ -146,6 +149,10 @@ static void gst_zero_buffer_src_set_property(GObject* object, guint prop_id, con
         gst_base_src_set_live(GST_BASE_SRC(self), g_value_get_boolean(value));
         return;
     }
+    if (prop_id == PROP_STATS_INTERVAL) { // The stats' own lock: settable while playing.
+        state.stats.set_interval(g_value_get_uint(value));
+        return;
+    }
     const std::lock_guard lock(state.settings_mutex);
     Settings& settings = state.settings;
     switch (prop_id) {
@@ -195,6 +202,14 @@ static void gst_zero_buffer_src_get_property(GObject* object, guint prop_id, GVa
     SrcState& state = *self->state;
     if (prop_id == PROP_IS_LIVE) {
         g_value_set_boolean(value, gst_base_src_is_live(GST_BASE_SRC(self)));
+        return;
+    }
+    if (prop_id == PROP_STATS) {
+        g_value_take_boxed(value, state.stats.structure());
+        return;
+    }
+    if (prop_id == PROP_STATS_INTERVAL) {
+        g_value_set_uint(value, state.stats.interval());
         return;
     }
     const std::lock_guard lock(state.settings_mutex);
@@ -324,6 +339,22 @@ static void gst_zero_buffer_src_class_init(GstZeroBufferSrcClass* klass)
                              "Attach a GstReferenceTimestampMeta (caps timestamp/x-zerobuffer-commit) holding the "
                              "CLOCK_MONOTONIC ns at which the writer committed the frame (latency measurement)",
                              FALSE, flags));
+    g_object_class_install_property(
+        object_class, PROP_STATS,
+        g_param_spec_boxed("stats", "Statistics",
+                           "zerobuffer-stats since start: frames, bytes, in-place (zero copy), copied, dropped "
+                           "(skipped or corrupt), overruns, waits and wait-time-us for frames, lag-frames (behind the "
+                           "writer), readers, latency-p50/p90/p99/max-us from the writer's commit to the push over "
+                           "the last second (docs/gstreamer.md)",
+                           GST_TYPE_STRUCTURE, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+    g_object_class_install_property(
+        object_class, PROP_STATS_INTERVAL,
+        g_param_spec_uint("stats-interval", "Statistics interval (ms)",
+                          "Post the stats as a zerobuffer-stats element message every this many milliseconds while "
+                          "frames flow; 0 = never",
+                          0, G_MAXUINT, 0,
+                          static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                                   GST_PARAM_MUTABLE_PLAYING)));
 
     gst_element_class_add_static_pad_template(element_class, &src_template);
     element_class->change_state = gst_zero_buffer_src_change_state;

@@ -18,6 +18,10 @@ void handle_event(GstZeroBufferSink* self, GstEvent* event)
             info.flags = kFrameEndOfStream;
             GstFlowReturn flow = GST_FLOW_OK;
             const Result<void> written = write_frame(self, nullptr, info, {}, flow);
+            if (written) {
+                ++state.eos_frames;
+                note_stats(self);
+            }
             if (!written && flow == GST_FLOW_OK) // Not when a flush or a stop ended the wait.
                 GST_ELEMENT_WARNING(self, RESOURCE, WRITE,
                                     ("could not write end-of-stream into ring '%s': %s", state.active.ring.c_str(),

@@ -178,9 +178,10 @@ Result<void> write_frame(GstZeroBufferSink* self, GstBuffer* buffer, const Frame
     }
 }
 
-GstFlowReturn render(GstBaseSink* sink, GstBuffer* buffer)
+namespace {
+
+GstFlowReturn render_buffer(GstZeroBufferSink* self, GstBuffer* buffer)
 {
-    auto* self = GST_ZERO_BUFFER_SINK(sink);
     SinkState& state = *self->state;
     if (!state.ring) {
         GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("no caps before the first buffer"), (nullptr));
@@ -248,6 +249,51 @@ GstFlowReturn render(GstBaseSink* sink, GstBuffer* buffer)
         ("could not write a frame to ring '%s': %s", state.active.ring.c_str(), written.error().message.c_str()),
         (nullptr));
     return GST_FLOW_ERROR;
+}
+
+} // namespace
+
+void note_stats(GstZeroBufferSink* self)
+{
+    SinkState& state = *self->state;
+    if (state.ring) {
+        const WriterCounters counters = state.ring->writer.counters();
+        // The end-of-stream marker is a frame to the ring (an empty copied one), not a buffer of the stream.
+        const std::uint64_t eos = std::min<std::uint64_t>(state.eos_frames, counters.frames_copied);
+        StatsFigures ring;
+        ring.frames = counters.frames_written - eos;
+        ring.bytes = counters.bytes_written;
+        ring.in_place = counters.frames_in_place;
+        ring.copied = counters.frames_copied - eos;
+        ring.waits = counters.waits;
+        ring.wait_ns = counters.wait_ns;
+        state.stats.ring_figures(ring);
+    }
+    StatsFigures own;
+    own.dropped = state.dropped;
+    state.stats.own_figures(own);
+}
+
+// Renders the buffer and keeps the stats: how long render() took for a frame that went into the ring (not the
+// first frame's wait-for-reader hold: that is waiting for a reader, not for the ring), the counters, and a stats
+// message once per stats-interval.
+GstFlowReturn render(GstBaseSink* sink, GstBuffer* buffer)
+{
+    auto* self = GST_ZERO_BUFFER_SINK(sink);
+    SinkState& state = *self->state;
+    const std::int64_t started = monotonic_now_ns();
+    const guint64 dropped_before = state.dropped;
+    const bool holds_for_reader = state.active.wait_for_reader && !state.waited_for_reader;
+    const GstFlowReturn flow = render_buffer(self, buffer);
+    if (!state.ring)
+        return flow;
+    const std::int64_t now = monotonic_now_ns();
+    if (flow == GST_FLOW_OK && state.dropped == dropped_before && !holds_for_reader)
+        state.stats.latency(now, now - started);
+    note_stats(self);
+    if (state.stats.post_due(now))
+        post_stats(GST_ELEMENT(self), state.stats);
+    return flow;
 }
 
 } // namespace zerobuffer::gst::sink

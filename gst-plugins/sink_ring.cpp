@@ -47,6 +47,8 @@ bool create_ring(GstZeroBufferSink* self, guint64 ring_size)
         state.ring = std::make_shared<SharedWriter>(std::move(*writer));
         state.ring_size = ring_size;
         state.waited_for_reader = false; // wait-for-reader holds the first frame of every ring, also a recreated one.
+        state.eos_frames = 0;
+        state.stats.begin_source(-1); // Its counters start at 0: the stats keep what the earlier ring counted.
         GST_INFO_OBJECT(self, "created ring '%s' of %" G_GUINT64_FORMAT " bytes", settings.ring.c_str(), ring_size);
         return true;
     }

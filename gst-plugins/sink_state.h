@@ -20,6 +20,7 @@
 #include <zerobuffer/stream_format.h>
 #include <zerobuffer/writer.h>
 
+#include "element_stats.h"
 #include "format.h"
 #include "frame_meta.h"
 #include "gstzerobufferpool.h"
@@ -84,10 +85,12 @@ struct SinkState {
     bool waited_for_reader = false;
     std::atomic<bool> unlocking{false};
     guint64 dropped = 0;
+    guint64 eos_frames = 0;        ///< End-of-stream frames written into `ring` (the stats leave them out).
     guint64 keyframe_requests = 0; ///< Force-key-unit events sent upstream for readers.
     Timeline timeline;
     frame_meta::FrameMeta frame_meta; ///< Reused per frame, so that no frame allocates for its metadata.
     std::vector<std::byte> encoded_meta;
+    ElementStats stats{StatsRole::Sink}; ///< Thread-safe on its own: the stats property reads it from any thread.
 };
 
 } // namespace zerobuffer::gst::sink
@@ -124,6 +127,8 @@ GstFlowReturn render(GstBaseSink* sink, GstBuffer* buffer);
 /// slices up to reader-timeout; `flow` is not GST_FLOW_OK when a flush or a stop ended the wait.
 [[nodiscard]] Result<void> write_frame(GstZeroBufferSink* self, GstBuffer* buffer, const FrameInfo& info,
                                        std::span<const std::byte> metadata, GstFlowReturn& flow);
+/// Hands the ring's counters and the sink's drops to the stats (after every frame, and at stop).
+void note_stats(GstZeroBufferSink* self);
 
 // sink_time.cpp
 /// A new segment from upstream (TIME segments only are carried).

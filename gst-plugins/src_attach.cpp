@@ -20,6 +20,7 @@ AttachResult attach(GstZeroBufferSrc* self)
     if (reader) {
         state.reader = std::make_shared<SharedReader>(std::move(*reader));
         state.budget = ZeroCopyBudget::for_reader(state.reader->reader, settings.max_held);
+        state.stats.begin_source(state.reader->reader.slot_index()); // Its counters start at 0: keep the totals.
         state.need_caps = true;
         state.need_keyframe = true; // Until the first frame says whether the stream is encoded.
         GST_INFO_OBJECT(self, "attached to ring '%s'", settings.ring.c_str());
@@ -77,6 +78,8 @@ bool prepare(GstZeroBufferSrc* self)
     state.warned_meta = false;
     state.frames_copied = 0;
     state.keyframe_requests = 0;
+    state.pushed = {};
+    state.stats.reset(state.active.ring);
     state.flushing = false;
     reset_timeline(self);
     // Without reconnect a missing ring is an error at once; with it, create() waits for the writer.

@@ -18,7 +18,46 @@ constexpr std::chrono::milliseconds kWaitSlice{50};
 // How often a reconnecting source looks for the ring to appear again.
 constexpr std::chrono::milliseconds kReconnectPoll{20};
 
+// Counts a frame about to be pushed: its commit-to-push latency (both ends on CLOCK_MONOTONIC), the stats, and a
+// stats message once per stats-interval.
+void count_pushed(GstZeroBufferSrc* self, std::uint64_t bytes, bool copied, std::int64_t commit_time_ns)
+{
+    SrcState& state = *self->state;
+    ++state.pushed.frames;
+    state.pushed.bytes += bytes;
+    ++(copied ? state.pushed.copied : state.pushed.in_place);
+    const std::int64_t now = monotonic_now_ns();
+    state.stats.latency(now, now - commit_time_ns);
+    note_stats(self);
+    if (state.stats.post_due(now))
+        post_stats(GST_ELEMENT(self), state.stats);
+}
+
+// A wait slice ended without a frame: the stats, and a stats message once per stats-interval.
+void note_idle(GstZeroBufferSrc* self)
+{
+    SrcState& state = *self->state;
+    note_stats(self);
+    if (state.stats.post_due(monotonic_now_ns()))
+        post_stats(GST_ELEMENT(self), state.stats);
+}
+
 } // namespace
+
+void note_stats(GstZeroBufferSrc* self)
+{
+    SrcState& state = *self->state;
+    state.stats.own_figures(state.pushed);
+    if (!state.reader)
+        return;
+    const ReaderCounters counters = state.reader->reader.counters();
+    StatsFigures ring;
+    ring.dropped = counters.frames_skipped + counters.checksum_failures;
+    ring.waits = counters.waits;
+    ring.wait_ns = counters.wait_ns;
+    ring.overruns = counters.overruns;
+    state.stats.ring_figures(ring);
+}
 
 GstFlowReturn create(GstPushSrc* push_src, GstBuffer** out)
 {
@@ -65,10 +104,12 @@ GstFlowReturn create(GstPushSrc* push_src, GstBuffer** out)
                                       (nullptr));
                     return GST_FLOW_ERROR;
                 }
+                note_idle(self); // Waits keep counting and messages keep coming while the writer is quiet.
                 continue;
             case Errc::WriterGone:
                 if (settings.reconnect) {
                     GST_INFO_OBJECT(self, "writer of ring '%s' is gone: waiting for a new one", settings.ring.c_str());
+                    note_stats(self);
                     state.reader.reset();
                     state.discont_next = true;
                     reset_timeline(self);
@@ -95,6 +136,7 @@ GstFlowReturn create(GstPushSrc* push_src, GstBuffer** out)
                                     ("a frame of ring '%s' failed its checksum and was dropped", settings.ring.c_str()),
                                     ("%s", error.message.c_str()));
                 state.discont_next = true;
+                note_stats(self);
                 continue;
             case Errc::AuthenticationFailed:
                 GST_ELEMENT_ERROR(self, RESOURCE, NOT_AUTHORIZED,
@@ -131,10 +173,14 @@ GstFlowReturn create(GstPushSrc* push_src, GstBuffer** out)
         note_frame_timing(
             self, frame->info().duration >= 0 ? static_cast<GstClockTime>(frame->info().duration) : GST_CLOCK_TIME_NONE,
             frame->payload().size(), frame->metadata().size());
+        const std::int64_t commit_time = frame->commit_time_ns();
+        const std::uint64_t bytes = frame->payload().size();
+        const guint64 copies_before = state.frames_copied;
         GstBuffer* buffer = buffer_for_frame(self, std::move(*frame), meta);
         if (buffer == nullptr)
             return GST_FLOW_ERROR;
         update_segment(self, meta.segment, sequence, buffer);
+        count_pushed(self, bytes, state.frames_copied != copies_before, commit_time);
         *out = buffer;
         return GST_FLOW_OK;
     }

@@ -21,6 +21,7 @@
 #include <zerobuffer/stream_format.h>
 
 #include "buffer_metas.h"
+#include "element_stats.h"
 #include "format.h"
 #include "frame_buffers.h"
 #include "frame_meta.h"
@@ -98,6 +99,8 @@ struct SrcState {
     std::uint64_t keyframe_requests = 0;
     /// Caps of the commit-timestamp meta, made once (the meta takes its own reference).
     CapsPtr commit_caps{gst_caps_new_empty_simple("timestamp/x-zerobuffer-commit")};
+    StatsFigures pushed;                ///< Frames pushed since start (frames, bytes, in-place, copied).
+    ElementStats stats{StatsRole::Src}; ///< Thread-safe on its own: the stats property reads it from any thread.
 };
 
 } // namespace zerobuffer::gst::src
@@ -129,6 +132,8 @@ gboolean negotiate(GstBaseSrc* src);
 
 // src_create.cpp
 GstFlowReturn create(GstPushSrc* push_src, GstBuffer** out);
+/// Hands the reader's counters and the frames pushed to the stats (after every frame, before the reader goes).
+void note_stats(GstZeroBufferSrc* self);
 
 // src_buffer.cpp
 /// The frame's metadata, decoded from a private copy (the ring's bytes are read once, then checked). Metadata that

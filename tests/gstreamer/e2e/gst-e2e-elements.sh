@@ -13,6 +13,8 @@
 #     start-error-once       a source or sink that cannot start posts exactly one error, which says why
 #     inspect                gst-inspect-1.0 shows every property with its default (and range for numbers) and an
 #                            example pipeline in each element's description
+#     stats-messages         gst-launch-1.0 -m on both ends with stats-interval=100: each prints zerobuffer-stats
+#                            element messages whose frames grow to what went through
 #
 # See e2e-lib.sh for the environment.
 set -u
@@ -122,11 +124,44 @@ inspect)
             fi
         done
     }
-    check_properties zerobuffersink ring size buffers max-readers wait-for-reader reader-timeout checksum secret permissions
+    check_properties zerobuffersink ring size buffers max-readers wait-for-reader reader-timeout checksum secret permissions \
+        stats-interval
     check_properties zerobuffersrc ring policy max-lag timeout reconnect secret verify-checksum max-held is-live \
-        commit-timestamp-meta
+        commit-timestamp-meta stats-interval
+    for element in zerobuffersink zerobuffersrc; do
+        block=$(property_block "$tmp/$element.txt" stats)
+        [[ "$block" == *"readable"* && "$block" == *"GstStructure"* && "$block" != *"writable"* ]] ||
+            fail "$element's stats is not a read-only GstStructure: $block"
+    done
     # gst-inspect prints numbers in decimal: the file mode says so.
     property_block "$tmp/zerobuffersink.txt" permissions | grep -q '384 = 0600' || fail "permissions does not explain 384"
+    ;;
+
+stats-messages)
+    # last_frames FILE ELEMENT: the frames field of the last zerobuffer-stats message ELEMENT posted.
+    last_frames() {
+        grep "from element \"$2\" (element): zerobuffer-stats" "$tmp/$1" | tail -n 1 |
+            sed -n 's/.* frames=(guint64)\([0-9]*\).*/\1/p'
+    }
+    timeout 60 "$GST_LAUNCH" -m zerobuffersrc name=src ring="$ring" reconnect=true timeout=20000 stats-interval=100 ! \
+        fakesink >"$tmp/reader.out" 2>&1 &
+    reader_pid=$!
+    pids+=("$reader_pid")
+    timeout 60 "$GST_LAUNCH" -m videotestsrc is-live=true num-buffers=30 ! \
+        video/x-raw,format=I420,width=64,height=48,framerate=30/1 ! \
+        zerobuffersink name=sink ring="$ring" wait-for-reader=true stats-interval=100 >"$tmp/writer.out" 2>&1 ||
+        fail "the writer exited $?: $(tail -n 5 "$tmp/writer.out")"
+    wait_ok "$reader_pid" reader
+    for side in writer:sink reader:src; do
+        file=${side%%:*}.out element=${side#*:}
+        [ "$(grep -c "from element \"$element\" (element): zerobuffer-stats" "$tmp/$file")" -ge 2 ] ||
+            fail "$element printed fewer than 2 zerobuffer-stats messages in 1 s of frames"
+        frames=$(last_frames "$file" "$element")
+        [ -n "$frames" ] && [ "$frames" -gt 0 ] && [ "$frames" -le 30 ] ||
+            fail "$element's last zerobuffer-stats says frames=$frames, not 1..30"
+        has "$file" "from element \"$element\" \(element\): zerobuffer-stats, ring=\(string\)$ring, .*latency-p99-us"
+    done
+    ring_gone
     ;;
 
 *)
