@@ -5,7 +5,8 @@
 // ring's pixel format (the frame is wrapped in an AVBuffer that releases the ring frame when FFmpeg is done),
 // otherwise libswscale converts into one reusable frame. Encoded frames (Annex-B H.264/H.265, ...) are remuxed
 // without re-encoding, straight from ring memory. The file is finalized (trailer written) on end-of-stream,
-// SIGINT/SIGTERM, and when the writer dies, so it always plays.
+// SIGINT/SIGTERM, and when the writer dies, so it always plays. --audio-ring adds an audio ring's stream
+// (record/audio_track.h).
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -22,6 +23,7 @@
 
 #include <zerobuffer/zerobuffer.h>
 
+#include "audio_track.h"
 #include "av_handles.h"
 #include "cli.h"
 #include "error.h"
@@ -59,6 +61,10 @@ Ring:
       --no-reconnect       finish the file when the writer dies instead of waiting for it to come back
       --wait-timeout SEC   give up waiting for the ring or its writer after SEC seconds (default 0 = never)
       --latest             read as a 'latest' reader: never slow the writer, skip frames when behind
+      --audio-ring NAME    also record the audio ring NAME (zb-ingest --audio-ring, zerobuffersink after
+                           audio): raw audio is encoded to AAC, encoded audio remuxed; timestamps follow the
+                           video's, audio before the first and after the last video frame is left out
+                           (implies --no-reconnect)
   -n, --frames N           stop after N frames
 Output:
   -f, --format NAME        container (mp4, matroska, mov, mpegts...; default: from OUTPUT's extension)
@@ -81,6 +87,7 @@ with --no-wait or after --wait-timeout, no or bad stream format, corrupt frames)
 Examples:
   zb-record cam0 cam0.mp4
   zb-record --no-reconnect cam0-h264 copy.mkv
+  zb-record --audio-ring cam0-audio cam0 with-sound.mp4
   zb-record --codec libx265 --crf 28 cam0 cam0.mkv
   zb-record --frames 300 --preset ultrafast -e tune=zerolatency cam0 clip.mp4
   gst-launch-1.0 videotestsrc num-buffers=300 ! zerobuffersink ring=test & zb-record test test.mp4
@@ -88,6 +95,7 @@ Examples:
 
 struct RecordOptions {
     std::string ring;
+    std::string audio_ring;
     std::string output;
     std::string container;
     std::string codec;
@@ -133,6 +141,12 @@ std::optional<Failure> parse_arguments(int argc, char** argv, RecordOptions& opt
             }
         } else if (arg == "--latest") {
             options.latest = true;
+        } else if (arg == "--audio-ring") {
+            if (!value(text) || text.empty()) {
+                return usage("--audio-ring needs a ring name");
+            }
+            options.audio_ring = text;
+            options.reconnect = false; // A restarted writer would need both rings rejoined in step.
         } else if (arg == "-n" || arg == "--frames") {
             if (!value(text) || !parse_unsigned(text, options.max_frames) || options.max_frames == 0) {
                 return usage(std::string(arg) + " needs a frame count of at least 1");
@@ -208,6 +222,9 @@ std::optional<Failure> parse_arguments(int argc, char** argv, RecordOptions& opt
     }
     options.ring = positional[0];
     options.output = positional[1];
+    if (options.audio_ring == options.ring) {
+        return usage("--audio-ring must name another ring than the video ring '" + options.ring + "'");
+    }
     if (!options.container.empty() && av_guess_format(options.container.c_str(), nullptr, nullptr) == nullptr) {
         return usage("unknown container '" + options.container + "' ('ffmpeg -muxers' lists them)");
     }
@@ -298,6 +315,11 @@ public:
         return {};
     }
 
+    /// Adds `audio`'s stream to the file (before the first frame).
+    void add_audio(AudioTrack& audio) noexcept { audio_ = &audio; }
+    /// The ring timestamp that is time 0 of the file (valid once started()).
+    [[nodiscard]] std::int64_t origin_ns() const noexcept { return origin_ns_; }
+
     /// The writer restarted: the next frame's timestamps continue after the last recorded one.
     void rebase() noexcept { rebase_pending_ = true; }
 
@@ -348,6 +370,11 @@ public:
         finished_ = true;
         if (encoder_) {
             if (auto drained = send_to_encoder(nullptr); !drained) {
+                return drained;
+            }
+        }
+        if (audio_ != nullptr) {
+            if (auto drained = audio_->finish(); !drained) {
                 return drained;
             }
         }
@@ -424,6 +451,11 @@ private:
                 return parameters;
             }
         }
+        if (audio_ != nullptr) {
+            if (auto added = audio_->add_stream(*output_); !added) {
+                return added;
+            }
+        }
         if ((output_->oformat->flags & AVFMT_NOFILE) == 0) {
             if (const int opened = avio_open(&output_->pb, options_.output.c_str(), AVIO_FLAG_WRITE); opened < 0) {
                 return make_error(FfmpegIoErrc::OutputError, "cannot create '" + options_.output +
@@ -438,6 +470,9 @@ private:
                                                              " - the container may not take this codec: try .mkv");
         }
         stream_time_base_ = stream->time_base;
+        if (audio_ != nullptr) {
+            audio_->header_written();
+        }
         header_written_ = true;
         return {};
     }
@@ -606,7 +641,9 @@ private:
             packet_->pts = std::max(packet_->pts, packet_->dts);
         }
         last_dts_ = packet_->dts;
-        const int written = av_write_frame(output_.get(), packet_.get());
+        // With audio the muxer interleaves (and copies the packet); alone it is written straight from the ring.
+        const int written = audio_ != nullptr ? av_interleaved_write_frame(output_.get(), packet_.get())
+                                              : av_write_frame(output_.get(), packet_.get());
         packet_->data = nullptr;
         packet_->size = 0;
         if (written < 0) {
@@ -746,6 +783,7 @@ private:
     }
 
     const RecordOptions& options_;
+    AudioTrack* audio_ = nullptr;
     std::unique_ptr<HeldFrame[]> held_; ///< Declared before encoder_: outlives the encoder's references.
     PacketPtr packet_;
     FramePtr converted_;
@@ -778,7 +816,7 @@ private:
 };
 
 /// How a wait for the ring ended.
-enum class Attached { Yes, Stopped, TimedOut, Refused };
+enum class Attached { Yes, Stopped, TimedOut, Refused, NotYet };
 
 /// Tells one incarnation of a ring from the next one a restarted writer creates under the same name.
 struct RingIdentity {
@@ -798,7 +836,9 @@ struct AttachResult {
 /// taken too - a short writer may finish between our attach and our first look, leaving frames for us - unless it
 /// is the very ring we already read to its end (`finished`): a dead writer's ring stays until a new writer
 /// replaces it, and then we wait for that one.
-AttachResult attach(const RecordOptions& options, const std::optional<RingIdentity>& finished)
+/// `single_try`: look once, NotYet when the ring does not exist yet.
+AttachResult attach(const RecordOptions& options, const std::string& ring,
+                    const std::optional<RingIdentity>& finished, bool single_try = false)
 {
     zerobuffer::ReaderOptions reader_options;
     reader_options.policy = options.latest ? zerobuffer::ReaderPolicy::Latest : zerobuffer::ReaderPolicy::Lossless;
@@ -809,10 +849,10 @@ AttachResult attach(const RecordOptions& options, const std::optional<RingIdenti
                                       : 0;
     bool announced = false;
     while (!stop_requested()) {
-        auto reader = zerobuffer::Reader::attach(options.ring, reader_options);
+        auto reader = zerobuffer::Reader::attach(ring, reader_options);
         if (reader) {
             RingIdentity identity;
-            if (auto snapshot = zerobuffer::inspect_ring(options.ring)) {
+            if (auto snapshot = zerobuffer::inspect_ring(ring)) {
                 identity = RingIdentity{snapshot->writer_pid, snapshot->created_realtime_ns};
             }
             if (reader->writer_alive() || !finished || identity != *finished) {
@@ -823,32 +863,93 @@ AttachResult attach(const RecordOptions& options, const std::optional<RingIdenti
             return AttachResult{Attached::Refused,
                                 std::nullopt,
                                 {},
-                                "cannot read ring '" + options.ring + "': " + reader.error().message};
+                                "cannot read ring '" + ring + "': " + reader.error().message};
         }
         if (!options.wait && !waiting_for_return) {
             return AttachResult{Attached::Refused,
                                 std::nullopt,
                                 {},
-                                "ring '" + options.ring +
+                                "ring '" + ring +
                                     "' does not exist - start its writer first, or drop --no-wait to wait for it"};
+        }
+        if (single_try) {
+            return AttachResult{Attached::NotYet, std::nullopt, {}, ""};
         }
         if (deadline != 0 && monotonic_ns() > deadline) {
             return AttachResult{Attached::TimedOut,
                                 std::nullopt,
                                 {},
-                                "ring '" + options.ring + "' " +
+                                "ring '" + ring + "' " +
                                     (waiting_for_return ? "got no new writer" : "did not appear") +
                                     " within --wait-timeout - check that its writer is running"};
         }
         if (!announced) {
             std::fprintf(stderr, "%s: waiting for %s of ring '%s'\n", kProgram,
-                         waiting_for_return ? "a new writer" : "the writer", options.ring.c_str());
+                         waiting_for_return ? "a new writer" : "the writer", ring.c_str());
             announced = true;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return AttachResult{
-        Attached::Stopped, std::nullopt, {}, "interrupted while waiting for ring '" + options.ring + "'"};
+        Attached::Stopped, std::nullopt, {}, "interrupted while waiting for ring '" + ring + "'"};
+}
+
+Failure failure_of(const FfmpegIoError& error)
+{
+    const FfmpegIoErrc code = error.code;
+    return Failure{code == FfmpegIoErrc::OutputError       ? kExitOutput
+                   : code == FfmpegIoErrc::InvalidArgument ? kExitUsage
+                   : code == FfmpegIoErrc::Internal        ? kExitFailure
+                   : code == FfmpegIoErrc::Interrupted     ? kExitInterrupted
+                                                           : kExitInput,
+                   error.message};
+}
+
+/// Attaches to the video ring and --audio-ring's together: a writer waiting for a reader on whichever ring it
+/// made first (zb-ingest --wait-for-reader) must get it before it makes the other. Then reads the audio's format.
+AttachResult attach_with_audio(const RecordOptions& options, AudioTrack& audio)
+{
+    std::optional<AttachResult> video;
+    std::optional<AttachResult> sound;
+    const std::int64_t deadline = options.wait_timeout_seconds > 0.0
+                                      ? monotonic_ns() + static_cast<std::int64_t>(options.wait_timeout_seconds * 1e9)
+                                      : 0;
+    bool announced = false;
+    while (!video || !sound) {
+        for (auto [slot, ring] : {std::pair{&video, &options.ring}, std::pair{&sound, &options.audio_ring}}) {
+            if (!*slot) {
+                AttachResult tried = attach(options, *ring, std::nullopt, true);
+                if (tried.outcome == Attached::Yes) {
+                    slot->emplace(std::move(tried));
+                } else if (tried.outcome != Attached::NotYet) {
+                    return tried;
+                }
+            }
+        }
+        if (video && sound) {
+            break;
+        }
+        if (stop_requested()) {
+            return AttachResult{Attached::Stopped, std::nullopt, {}, "interrupted while waiting for the rings"};
+        }
+        if (deadline != 0 && monotonic_ns() > deadline) {
+            return AttachResult{Attached::TimedOut, std::nullopt, {},
+                                "ring '" + (video ? options.audio_ring : options.ring) +
+                                    "' did not appear within --wait-timeout - check that its writer is running"};
+        }
+        if (!announced) {
+            std::fprintf(stderr, "%s: waiting for the writer of rings '%s' and '%s'\n", kProgram,
+                         options.ring.c_str(), options.audio_ring.c_str());
+            announced = true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (auto started = audio.start(std::move(*sound->reader)); !started) {
+        const Failure failure = failure_of(started.error());
+        return AttachResult{failure.exit_code == kExitInterrupted ? Attached::Stopped : Attached::Refused,
+                            std::nullopt, {}, failure.message};
+    }
+    return std::move(*video);
 }
 
 int run(const RecordOptions& options)
@@ -857,6 +958,8 @@ int run(const RecordOptions& options)
     install_stop_handlers();
     // Readers are declared before the recorder: ring frames the encoder still holds must not outlive them.
     std::vector<zerobuffer::Reader> readers;
+    AudioTrack audio(options.audio_ring, options.output); ///< Outlives the recorder, which points to it.
+    const bool with_audio = !options.audio_ring.empty();
     Recorder recorder(options);
     Progress progress(kProgram);
     std::uint64_t dropped = 0;
@@ -866,7 +969,8 @@ int run(const RecordOptions& options)
 
     while (!failure) {
         const bool waiting_for_return = finished_ring.has_value();
-        AttachResult attached = attach(options, finished_ring);
+        AttachResult attached = with_audio && !waiting_for_return ? attach_with_audio(options, audio)
+                                                                  : attach(options, options.ring, finished_ring);
         if (attached.outcome == Attached::Stopped) {
             ending = "stopped by signal";
             break;
@@ -884,6 +988,9 @@ int run(const RecordOptions& options)
             readers.clear(); // Rings of earlier writers are no longer needed.
         }
         zerobuffer::Reader& reader = readers.emplace_back(std::move(*attached.reader));
+        if (with_audio) {
+            recorder.add_audio(audio);
+        }
         if (waiting_for_return) {
             recorder.rebase();
         }
@@ -932,13 +1039,14 @@ int run(const RecordOptions& options)
                 }
             }
             if (auto recorded = recorder.record(std::move(*frame)); !recorded) {
-                const FfmpegIoErrc code = recorded.error().code;
-                failure = Failure{code == FfmpegIoErrc::OutputError       ? kExitOutput
-                                  : code == FfmpegIoErrc::InvalidArgument ? kExitUsage
-                                  : code == FfmpegIoErrc::Internal        ? kExitFailure
-                                                                          : kExitInput,
-                                  recorded.error().message};
+                failure = failure_of(recorded.error());
                 continue;
+            }
+            if (with_audio && recorder.started()) {
+                if (auto pulled = audio.pull(recorder.origin_ns(), zerobuffer::kNoTimestamp, {}); !pulled) {
+                    failure = failure_of(pulled.error());
+                    continue;
+                }
             }
             progress.update(recorder.frames(), dropped, recorder.media_time_ns());
         }
@@ -957,7 +1065,17 @@ int run(const RecordOptions& options)
         finished_ring = attached.identity;
     }
 
-    // Finish the file whatever happened, so what was recorded plays.
+    // The audio up to the video's end (the ring's writer ends both rings), then finish the file whatever happened,
+    // so what was recorded plays.
+    if (with_audio && recorder.started() && !failure) {
+        while (!audio.ended() && !audio.past_end() && !stop_requested()) {
+            if (auto pulled = audio.pull(recorder.origin_ns(), recorder.media_time_ns(), std::chrono::milliseconds(200));
+                !pulled) {
+                failure = failure_of(pulled.error());
+                break;
+            }
+        }
+    }
     if (auto finished = recorder.finish(); !finished && !failure) {
         failure = Failure{kExitOutput, finished.error().message};
     }
@@ -973,6 +1091,11 @@ int run(const RecordOptions& options)
     }
     if (recorder.started()) {
         extra += ", wrote " + options.output;
+    }
+    if (with_audio) {
+        extra += "; audio: " + std::to_string(audio.frames()) + " frames" +
+                 (audio.description().empty() ? std::string() : " (" + audio.description() + ")") +
+                 (audio.skipped() != 0 ? ", " + std::to_string(audio.skipped()) + " outside the video left out" : "");
     }
     progress.summary(recorder.frames(), dropped, recorder.media_time_ns(), extra);
     if (failure) {
