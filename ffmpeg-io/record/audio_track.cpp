@@ -60,6 +60,12 @@ AudioTrack::~AudioTrack()
 Result<void> AudioTrack::start(zerobuffer::Reader reader)
 {
     reader_.emplace(std::move(reader));
+    // A format the writer published already tells a wrong ring at once, before it has to produce a frame.
+    if (!reader_->stream_metadata().empty()) {
+        if (auto used = use_format(reader_->stream_metadata()); !used) {
+            return used;
+        }
+    }
     while (!stop_requested()) {
         auto frame = reader_->acquire(std::chrono::milliseconds(200));
         if (!frame) {
