@@ -5,7 +5,8 @@
 // ring's pixel format (the frame is wrapped in an AVBuffer that releases the ring frame when FFmpeg is done),
 // otherwise libswscale converts into one reusable frame. Encoded frames (Annex-B H.264/H.265, ...) are remuxed
 // without re-encoding, straight from ring memory. The file is finalized (trailer written) on end-of-stream,
-// SIGINT/SIGTERM, and when the writer dies, so it always plays.
+// SIGINT/SIGTERM, and when the writer dies, so it always plays. --audio-ring adds an audio ring's stream
+// (record/audio_track.h).
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -22,10 +23,13 @@
 
 #include <zerobuffer/zerobuffer.h>
 
+#include "attach.h"
+#include "audio_track.h"
 #include "av_handles.h"
 #include "cli.h"
 #include "error.h"
 #include "formats.h"
+#include "options.h"
 
 extern "C" {
 #include <libavutil/imgutils.h>
@@ -33,193 +37,11 @@ extern "C" {
 #include <libavutil/pixdesc.h>
 }
 
-namespace zbffmpeg {
+namespace zbffmpeg::record {
 namespace {
 
-constexpr const char* kProgram = "zb-record";
 constexpr AVRational kNanoseconds{1, 1'000'000'000};
 constexpr AVRational kDefaultTimeBase{1, 90'000};
-/// Ring frames the encoder may hold in place at once; more wait for a copy.
-constexpr std::size_t kHeldFrameSlots = 16;
-
-constexpr const char* kHelp = R"(zb-record - write the video frames of a ZeroBuffer ring into a playable file
-
-Usage: zb-record [options] RING OUTPUT
-
-Raw video rings (zb-ingest, zerobuffersink) are encoded, with libx264 unless --codec names another encoder;
-the pixel format is converted when the encoder needs it. Encoded rings (H.264, H.265... from zb-ingest
---no-decode or zerobuffersink after an encoder) are remuxed without re-encoding. OUTPUT is any file
-libavformat writes (mp4, mkv, mov, ts...; chosen by its extension or --format).
-zb-record waits for the ring to appear and, after its writer dies, for a new writer of the same ring
-(recording continues in the same file). The file is finalized at end-of-stream, on SIGINT/SIGTERM,
-after --frames, and when the writer is gone and zb-record is not told to wait for it.
-
-Ring:
-      --no-wait            fail at once if the ring does not exist
-      --no-reconnect       finish the file when the writer dies instead of waiting for it to come back
-      --wait-timeout SEC   give up waiting for the ring or its writer after SEC seconds (default 0 = never)
-      --latest             read as a 'latest' reader: never slow the writer, skip frames when behind
-  -n, --frames N           stop after N frames
-Output:
-  -f, --format NAME        container (mp4, matroska, mov, mpegts...; default: from OUTPUT's extension)
-  -c, --codec NAME         encoder for raw video (default libx264; e.g. libx265, mpeg4, ffv1, libvpx-vp9)
-      --pix-fmt NAME       pixel format to encode in (default: the ring's if the encoder takes it, else yuv420p)
-      --preset NAME        encoder preset (libx264/libx265; default veryfast)
-      --crf N              constant quality (libx264/libx265; default: encoder's)
-      --bitrate BITS       target bitrate, K/M suffixes (e.g. 4M)
-  -e, --encoder-option K=V pass an option to the encoder (repeatable), e.g. -e tune=zerolatency
-  -t, --threads N          encoder threads (default 0 = automatic)
-Other:
-  -v, --verbose            show FFmpeg's own messages (default: errors only)
-  -h, --help               this help
-
-A progress line (frames, fps, speed, dropped) is shown when stderr is a terminal; a summary line at the end.
-Exit status: 0 file written and finalized, 1 runtime failure, 2 usage error, 3 ring unusable (missing
-with --no-wait or after --wait-timeout, no or bad stream format, corrupt frames), 4 output cannot be written,
-130 interrupted before any frame was recorded (no file is written).
-
-Examples:
-  zb-record cam0 cam0.mp4
-  zb-record --no-reconnect cam0-h264 copy.mkv
-  zb-record --codec libx265 --crf 28 cam0 cam0.mkv
-  zb-record --frames 300 --preset ultrafast -e tune=zerolatency cam0 clip.mp4
-  gst-launch-1.0 videotestsrc num-buffers=300 ! zerobuffersink ring=test & zb-record test test.mp4
-)";
-
-struct RecordOptions {
-    std::string ring;
-    std::string output;
-    std::string container;
-    std::string codec;
-    AVPixelFormat pixel_format = AV_PIX_FMT_NONE;
-    std::string preset = "veryfast";
-    std::string crf;
-    std::uint64_t bitrate = 0;
-    std::vector<std::pair<std::string, std::string>> encoder_options;
-    int threads = 0;
-    bool wait = true;
-    bool reconnect = true;
-    double wait_timeout_seconds = 0.0;
-    bool latest = false;
-    std::uint64_t max_frames = 0;
-    bool verbose = false;
-};
-
-std::optional<Failure> parse_arguments(int argc, char** argv, RecordOptions& options)
-{
-    std::vector<std::string_view> positional;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        const auto value = [&](std::string_view& out) {
-            if (i + 1 >= argc) {
-                return false;
-            }
-            out = argv[++i];
-            return true;
-        };
-        std::string_view text;
-        std::uint64_t number = 0;
-        if (arg == "-h" || arg == "--help") {
-            std::fputs(kHelp, stdout);
-            return Failure{kExitOk, ""};
-        }
-        if (arg == "--no-wait") {
-            options.wait = false;
-        } else if (arg == "--no-reconnect") {
-            options.reconnect = false;
-        } else if (arg == "--wait-timeout") {
-            if (!value(text) || !parse_seconds(text, options.wait_timeout_seconds)) {
-                return usage("--wait-timeout needs seconds, e.g. --wait-timeout 10");
-            }
-        } else if (arg == "--latest") {
-            options.latest = true;
-        } else if (arg == "-n" || arg == "--frames") {
-            if (!value(text) || !parse_unsigned(text, options.max_frames) || options.max_frames == 0) {
-                return usage(std::string(arg) + " needs a frame count of at least 1");
-            }
-        } else if (arg == "-f" || arg == "--format") {
-            if (!value(text)) {
-                return usage(std::string(arg) + " needs a container name, e.g. mp4 or matroska");
-            }
-            options.container = text;
-        } else if (arg == "-c" || arg == "--codec") {
-            if (!value(text)) {
-                return usage(std::string(arg) + " needs an encoder name, e.g. libx264");
-            }
-            options.codec = text;
-        } else if (arg == "--pix-fmt") {
-            if (!value(text)) {
-                return usage("--pix-fmt needs a pixel format name");
-            }
-            const AVPixelFormat from_gst = pixel_format_from_gst(text);
-            options.pixel_format = from_gst != AV_PIX_FMT_NONE ? from_gst : av_get_pix_fmt(std::string(text).c_str());
-            if (options.pixel_format == AV_PIX_FMT_NONE) {
-                return usage("unknown pixel format '" + std::string(text) + "' ('ffmpeg -pix_fmts' lists them)");
-            }
-        } else if (arg == "--preset") {
-            if (!value(text)) {
-                return usage("--preset needs a name, e.g. veryfast");
-            }
-            options.preset = text;
-        } else if (arg == "--crf") {
-            if (!value(text) || !parse_unsigned(text, number) || number > 63) {
-                return usage("--crf needs a number from 0 to 63");
-            }
-            options.crf = text;
-        } else if (arg == "--bitrate") {
-            if (!value(text) || text.empty()) {
-                return usage("--bitrate needs bits per second, e.g. 4M");
-            }
-            // K and M mean 1000 and 1000000 here (bit rates are decimal).
-            std::uint64_t multiplier = 1;
-            if (text.back() == 'K' || text.back() == 'k') {
-                multiplier = 1000;
-            } else if (text.back() == 'M' || text.back() == 'm') {
-                multiplier = 1'000'000;
-            }
-            if (multiplier != 1) {
-                text.remove_suffix(1);
-            }
-            if (!parse_unsigned(text, number) || number == 0 || number > 10'000'000'000 / multiplier) {
-                return usage("--bitrate needs bits per second, e.g. 4M");
-            }
-            options.bitrate = number * multiplier;
-        } else if (arg == "-e" || arg == "--encoder-option") {
-            if (!value(text) || text.find('=') == std::string_view::npos || text.front() == '=') {
-                return usage(std::string(arg) + " needs KEY=VALUE, e.g. -e tune=zerolatency");
-            }
-            const auto equals = text.find('=');
-            options.encoder_options.emplace_back(text.substr(0, equals), text.substr(equals + 1));
-        } else if (arg == "-t" || arg == "--threads") {
-            if (!value(text) || !parse_unsigned(text, number) || number > 64) {
-                return usage(std::string(arg) + " needs a thread count from 0 (automatic) to 64");
-            }
-            options.threads = static_cast<int>(number);
-        } else if (arg == "-v" || arg == "--verbose") {
-            options.verbose = true;
-        } else if (arg.size() > 1 && arg.front() == '-') {
-            return usage("unknown option '" + std::string(arg) + "'");
-        } else {
-            positional.push_back(arg);
-        }
-    }
-    if (positional.size() != 2) {
-        return usage("expected RING and OUTPUT, got " + std::to_string(positional.size()) + " arguments");
-    }
-    options.ring = positional[0];
-    options.output = positional[1];
-    if (!options.container.empty() && av_guess_format(options.container.c_str(), nullptr, nullptr) == nullptr) {
-        return usage("unknown container '" + options.container + "' ('ffmpeg -muxers' lists them)");
-    }
-    if (options.container.empty() && av_guess_format(nullptr, options.output.c_str(), nullptr) == nullptr) {
-        return usage("cannot tell the container from '" + options.output +
-                     "': give it an extension like .mp4 or .mkv, or pass --format");
-    }
-    if (!options.codec.empty() && avcodec_find_encoder_by_name(options.codec.c_str()) == nullptr) {
-        return usage("unknown encoder '" + options.codec + "' ('ffmpeg -encoders' lists the ones this FFmpeg has)");
-    }
-    return std::nullopt;
-}
 
 /// A ring frame the encoder reads in place; released when FFmpeg drops its last reference (any thread).
 struct HeldFrame {
@@ -298,6 +120,11 @@ public:
         return {};
     }
 
+    /// Adds `audio`'s stream to the file (before the first frame).
+    void add_audio(AudioTrack& audio) noexcept { audio_ = &audio; }
+    /// The ring timestamp that is time 0 of the file (valid once started()).
+    [[nodiscard]] std::int64_t origin_ns() const noexcept { return origin_ns_; }
+
     /// The writer restarted: the next frame's timestamps continue after the last recorded one.
     void rebase() noexcept { rebase_pending_ = true; }
 
@@ -348,6 +175,11 @@ public:
         finished_ = true;
         if (encoder_) {
             if (auto drained = send_to_encoder(nullptr); !drained) {
+                return drained;
+            }
+        }
+        if (audio_ != nullptr) {
+            if (auto drained = audio_->finish(); !drained) {
                 return drained;
             }
         }
@@ -424,6 +256,11 @@ private:
                 return parameters;
             }
         }
+        if (audio_ != nullptr) {
+            if (auto added = audio_->add_stream(*output_); !added) {
+                return added;
+            }
+        }
         if ((output_->oformat->flags & AVFMT_NOFILE) == 0) {
             if (const int opened = avio_open(&output_->pb, options_.output.c_str(), AVIO_FLAG_WRITE); opened < 0) {
                 return make_error(FfmpegIoErrc::OutputError, "cannot create '" + options_.output +
@@ -438,6 +275,9 @@ private:
                                                              " - the container may not take this codec: try .mkv");
         }
         stream_time_base_ = stream->time_base;
+        if (audio_ != nullptr) {
+            audio_->header_written();
+        }
         header_written_ = true;
         return {};
     }
@@ -606,7 +446,9 @@ private:
             packet_->pts = std::max(packet_->pts, packet_->dts);
         }
         last_dts_ = packet_->dts;
-        const int written = av_write_frame(output_.get(), packet_.get());
+        // With audio the muxer interleaves (and copies the packet); alone it is written straight from the ring.
+        const int written = audio_ != nullptr ? av_interleaved_write_frame(output_.get(), packet_.get())
+                                              : av_write_frame(output_.get(), packet_.get());
         packet_->data = nullptr;
         packet_->size = 0;
         if (written < 0) {
@@ -746,6 +588,7 @@ private:
     }
 
     const RecordOptions& options_;
+    AudioTrack* audio_ = nullptr;
     std::unique_ptr<HeldFrame[]> held_; ///< Declared before encoder_: outlives the encoder's references.
     PacketPtr packet_;
     FramePtr converted_;
@@ -777,86 +620,14 @@ private:
     std::uint64_t corrupt_ = 0;
 };
 
-/// How a wait for the ring ended.
-enum class Attached { Yes, Stopped, TimedOut, Refused };
-
-/// Tells one incarnation of a ring from the next one a restarted writer creates under the same name.
-struct RingIdentity {
-    std::int32_t writer_pid = 0;
-    std::int64_t created_realtime_ns = 0;
-    friend bool operator==(const RingIdentity&, const RingIdentity&) = default;
-};
-
-struct AttachResult {
-    Attached outcome;
-    std::optional<zerobuffer::Reader> reader;
-    RingIdentity identity;
-    std::string message;
-};
-
-/// Attaches to the ring once it exists (or at once with --no-wait). A ring whose writer is no longer alive is
-/// taken too - a short writer may finish between our attach and our first look, leaving frames for us - unless it
-/// is the very ring we already read to its end (`finished`): a dead writer's ring stays until a new writer
-/// replaces it, and then we wait for that one.
-AttachResult attach(const RecordOptions& options, const std::optional<RingIdentity>& finished)
-{
-    zerobuffer::ReaderOptions reader_options;
-    reader_options.policy = options.latest ? zerobuffer::ReaderPolicy::Latest : zerobuffer::ReaderPolicy::Lossless;
-    reader_options.max_held = static_cast<std::uint32_t>(kHeldFrameSlots) + 4;
-    const bool waiting_for_return = finished.has_value();
-    const std::int64_t deadline = options.wait_timeout_seconds > 0.0
-                                      ? monotonic_ns() + static_cast<std::int64_t>(options.wait_timeout_seconds * 1e9)
-                                      : 0;
-    bool announced = false;
-    while (!stop_requested()) {
-        auto reader = zerobuffer::Reader::attach(options.ring, reader_options);
-        if (reader) {
-            RingIdentity identity;
-            if (auto snapshot = zerobuffer::inspect_ring(options.ring)) {
-                identity = RingIdentity{snapshot->writer_pid, snapshot->created_realtime_ns};
-            }
-            if (reader->writer_alive() || !finished || identity != *finished) {
-                return AttachResult{Attached::Yes, std::move(*reader), identity, ""};
-            }
-            // Still the ring we finished: drop it and wait for the new writer.
-        } else if (reader.error().code != zerobuffer::Errc::NotFound) {
-            return AttachResult{Attached::Refused,
-                                std::nullopt,
-                                {},
-                                "cannot read ring '" + options.ring + "': " + reader.error().message};
-        }
-        if (!options.wait && !waiting_for_return) {
-            return AttachResult{Attached::Refused,
-                                std::nullopt,
-                                {},
-                                "ring '" + options.ring +
-                                    "' does not exist - start its writer first, or drop --no-wait to wait for it"};
-        }
-        if (deadline != 0 && monotonic_ns() > deadline) {
-            return AttachResult{Attached::TimedOut,
-                                std::nullopt,
-                                {},
-                                "ring '" + options.ring + "' " +
-                                    (waiting_for_return ? "got no new writer" : "did not appear") +
-                                    " within --wait-timeout - check that its writer is running"};
-        }
-        if (!announced) {
-            std::fprintf(stderr, "%s: waiting for %s of ring '%s'\n", kProgram,
-                         waiting_for_return ? "a new writer" : "the writer", options.ring.c_str());
-            announced = true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return AttachResult{
-        Attached::Stopped, std::nullopt, {}, "interrupted while waiting for ring '" + options.ring + "'"};
-}
-
 int run(const RecordOptions& options)
 {
     av_log_set_level(options.verbose ? AV_LOG_INFO : AV_LOG_ERROR);
     install_stop_handlers();
     // Readers are declared before the recorder: ring frames the encoder still holds must not outlive them.
     std::vector<zerobuffer::Reader> readers;
+    AudioTrack audio(options.audio_ring, options.output); ///< Outlives the recorder, which points to it.
+    const bool with_audio = !options.audio_ring.empty();
     Recorder recorder(options);
     Progress progress(kProgram);
     std::uint64_t dropped = 0;
@@ -866,7 +637,8 @@ int run(const RecordOptions& options)
 
     while (!failure) {
         const bool waiting_for_return = finished_ring.has_value();
-        AttachResult attached = attach(options, finished_ring);
+        AttachResult attached = with_audio && !waiting_for_return ? attach_with_audio(options, audio)
+                                                                  : attach(options, options.ring, finished_ring);
         if (attached.outcome == Attached::Stopped) {
             ending = "stopped by signal";
             break;
@@ -884,6 +656,9 @@ int run(const RecordOptions& options)
             readers.clear(); // Rings of earlier writers are no longer needed.
         }
         zerobuffer::Reader& reader = readers.emplace_back(std::move(*attached.reader));
+        if (with_audio) {
+            recorder.add_audio(audio);
+        }
         if (waiting_for_return) {
             recorder.rebase();
         }
@@ -908,6 +683,11 @@ int run(const RecordOptions& options)
                 } else if (code != zerobuffer::Errc::Timeout) {
                     failure =
                         Failure{kExitInput, "reading ring '" + options.ring + "' failed: " + frame.error().message};
+                } else if (with_audio && recorder.started()) {
+                    // No video for a while: keep reading audio, so a writer that is ahead with it is not held up.
+                    if (auto pulled = audio.pull(recorder.origin_ns(), zerobuffer::kNoTimestamp, {}); !pulled) {
+                        failure = failure_of(pulled.error());
+                    }
                 }
                 continue;
             }
@@ -932,13 +712,14 @@ int run(const RecordOptions& options)
                 }
             }
             if (auto recorded = recorder.record(std::move(*frame)); !recorded) {
-                const FfmpegIoErrc code = recorded.error().code;
-                failure = Failure{code == FfmpegIoErrc::OutputError       ? kExitOutput
-                                  : code == FfmpegIoErrc::InvalidArgument ? kExitUsage
-                                  : code == FfmpegIoErrc::Internal        ? kExitFailure
-                                                                          : kExitInput,
-                                  recorded.error().message};
+                failure = failure_of(recorded.error());
                 continue;
+            }
+            if (with_audio && recorder.started()) {
+                if (auto pulled = audio.pull(recorder.origin_ns(), zerobuffer::kNoTimestamp, {}); !pulled) {
+                    failure = failure_of(pulled.error());
+                    continue;
+                }
             }
             progress.update(recorder.frames(), dropped, recorder.media_time_ns());
         }
@@ -957,7 +738,17 @@ int run(const RecordOptions& options)
         finished_ring = attached.identity;
     }
 
-    // Finish the file whatever happened, so what was recorded plays.
+    // The audio up to the video's end (the ring's writer ends both rings), then finish the file whatever happened,
+    // so what was recorded plays.
+    if (with_audio && recorder.started() && !failure) {
+        while (!audio.ended() && !audio.past_end() && !stop_requested()) {
+            if (auto pulled = audio.pull(recorder.origin_ns(), recorder.media_time_ns(), std::chrono::milliseconds(200));
+                !pulled) {
+                failure = failure_of(pulled.error());
+                break;
+            }
+        }
+    }
     if (auto finished = recorder.finish(); !finished && !failure) {
         failure = Failure{kExitOutput, finished.error().message};
     }
@@ -973,6 +764,11 @@ int run(const RecordOptions& options)
     }
     if (recorder.started()) {
         extra += ", wrote " + options.output;
+    }
+    if (with_audio) {
+        extra += "; audio: " + std::to_string(audio.frames()) + " frames" +
+                 (audio.description().empty() ? std::string() : " (" + audio.description() + ")") +
+                 (audio.skipped() != 0 ? ", " + std::to_string(audio.skipped()) + " outside the video left out" : "");
     }
     progress.summary(recorder.frames(), dropped, recorder.media_time_ns(), extra);
     if (failure) {
@@ -992,16 +788,16 @@ int run(const RecordOptions& options)
 }
 
 } // namespace
-} // namespace zbffmpeg
+} // namespace zbffmpeg::record
 
 int main(int argc, char** argv)
 {
-    zbffmpeg::RecordOptions options;
-    if (auto failure = zbffmpeg::parse_arguments(argc, argv, options)) {
+    zbffmpeg::record::RecordOptions options;
+    if (auto failure = zbffmpeg::record::parse_arguments(argc, argv, options)) {
         if (failure->exit_code != zbffmpeg::kExitOk) {
             std::fprintf(stderr, "zb-record: error: %s\nTry 'zb-record --help'.\n", failure->message.c_str());
         }
         return failure->exit_code;
     }
-    return zbffmpeg::run(options);
+    return zbffmpeg::record::run(options);
 }

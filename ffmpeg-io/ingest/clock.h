@@ -57,6 +57,9 @@ public:
 
     /// The input starts again: its timestamps continue after the latest frame.
     void looped() noexcept { loop_offset_ns_ = end_ns_ - start_ns_; }
+    /// The offset a loop added (the audio clock takes the video's, so both streams stay in sync).
+    [[nodiscard]] std::int64_t loop_offset_ns() const noexcept { return loop_offset_ns_; }
+    void looped_by(std::int64_t offset_ns) noexcept { loop_offset_ns_ = offset_ns; }
 
     /// With --realtime, sleeps until the frame's time has come relative to the first frame.
     void pace(std::int64_t pts_ns) noexcept

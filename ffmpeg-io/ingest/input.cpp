@@ -81,6 +81,16 @@ Result<Input> open_input(const IngestOptions& options, InterruptState& interrupt
         return make_error(FfmpegIoErrc::InputInvalid,
                           "input '" + options.input + "' has no video stream (only video is ingested)");
     }
+    if (!options.audio_ring.empty()) {
+        input.audio_stream_index =
+            av_find_best_stream(input.context.get(), AVMEDIA_TYPE_AUDIO, -1, input.stream_index, nullptr, 0);
+        if (input.audio_stream_index < 0) {
+            // An error, not a warning: a missing audio ring would leave its reader (zb-record --audio-ring) waiting.
+            return make_error(FfmpegIoErrc::InputInvalid, "input '" + options.input +
+                                                              "' has no audio stream for --audio-ring '" +
+                                                              options.audio_ring + "': drop --audio-ring");
+        }
+    }
     return input;
 }
 

@@ -31,9 +31,11 @@ struct InterruptState {
 struct Input {
     InputContextPtr context;
     int stream_index = -1;
+    int audio_stream_index = -1; ///< With --audio-ring: the audio stream written to it.
 };
 
-/// Opens the input (with --format, --input-option, --timeout) and picks its best video stream.
+/// Opens the input (with --format, --input-option, --timeout) and picks its best video stream (and, with
+/// --audio-ring, its best audio stream: an input without one is an error).
 [[nodiscard]] Result<Input> open_input(const IngestOptions& options, InterruptState& interrupt);
 
 } // namespace zbffmpeg::ingest

@@ -23,7 +23,8 @@ Usage: zb-ingest [options] INPUT RING
 INPUT is anything libavformat opens: a file (mp4, mkv, ts, h264...), a URL (rtsp://, http://, tcp://,
 udp://...), a V4L2 device (/dev/video0 with --format v4l2) or a lavfi source (with --format lavfi).
 RING is the ring name (shared-memory object /dev/shm/zb-RING); it is created when the first frame is ready.
-Only the best video stream is written. At the end an end-of-stream frame is committed.
+Only the best video stream is written, and with --audio-ring the best audio stream into a second ring (its
+timestamps on the video's clock). At the end an end-of-stream frame is committed to each ring.
 
 Decode mode writes frames without copying them where it can. Decoders with direct rendering (h264, hevc, vp9,
 mpeg2video and most of FFmpeg's own) decode straight into ring memory; frames are published in output order
@@ -41,12 +42,18 @@ Input:
   -r, --realtime           pace frames at the stream's own rate (like ffmpeg -re); default: as fast as possible
   -n, --frames N           stop after N frames
 Decoding:
-      --no-decode          pass the encoded packets through (H.264/H.265 as Annex-B, one access unit per frame)
+      --no-decode          pass the encoded packets through (H.264/H.265 as Annex-B, one access unit per frame;
+                           audio too with --audio-ring)
       --pix-fmt NAME       convert to this pixel format (FFmpeg or GStreamer name: yuv420p/I420, nv12/NV12,
                            rgba/RGBA...); default: keep the decoder's
       --size WxH           scale to this size; default: keep the decoder's
       --copy               decode into the decoder's own memory and copy each frame into the ring once
   -t, --threads N          decoder threads (default 0 = automatic)
+Audio:
+      --audio-ring NAME    write the input's audio into ring NAME: decoded in the decoder's sample format
+                           (AAC: F32LE non-interleaved), one decoded frame per ring frame; an input without
+                           audio is an error
+      --audio-no-decode    pass the encoded audio packets through (AAC as raw access units with codec_data)
 Ring:
       --ring-size BYTES    ring payload size, K/M/G suffixes (default: 64M, or when frames are larger, room for
                            the frames the decoder keeps plus 8 for readers)
@@ -72,6 +79,7 @@ Examples:
   zb-ingest --format lavfi testsrc2=size=1920x1080:rate=30 cam0 --frames 300
   zb-ingest --format v4l2 -o video_size=1280x720 -o framerate=30 /dev/video0 cam0
   zb-ingest --wait-for-reader clip.mp4 cam0 & zb-record cam0 copy.mp4
+  zb-ingest --audio-ring cam0-audio clip.mp4 cam0 & zb-record --audio-ring cam0-audio cam0 copy.mp4
 )";
 
 AVPixelFormat parse_pixel_format(std::string_view name)
@@ -128,6 +136,14 @@ std::optional<Failure> parse_arguments(int argc, char** argv, IngestOptions& opt
             }
         } else if (arg == "--no-decode") {
             options.decode = false;
+            options.audio_decode = false;
+        } else if (arg == "--audio-ring") {
+            if (!value(text) || text.empty()) {
+                return usage("--audio-ring needs a ring name");
+            }
+            options.audio_ring = text;
+        } else if (arg == "--audio-no-decode") {
+            options.audio_decode = false;
         } else if (arg == "--copy") {
             options.copy_frames = true;
         } else if (arg == "--pix-fmt") {
@@ -191,6 +207,9 @@ std::optional<Failure> parse_arguments(int argc, char** argv, IngestOptions& opt
     options.ring = positional[1];
     if (!options.decode && (options.pixel_format != AV_PIX_FMT_NONE || options.width != 0)) {
         return usage("--pix-fmt and --size need decoding: drop --no-decode");
+    }
+    if (!options.audio_ring.empty() && options.audio_ring == options.ring) {
+        return usage("--audio-ring must name another ring than the video ring '" + options.ring + "'");
     }
     if (!options.decode && options.copy_frames) {
         return usage("--copy is about decoded frames: drop --no-decode");

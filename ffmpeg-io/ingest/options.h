@@ -24,6 +24,8 @@ inline constexpr const char* kProgram = "zb-ingest";
 struct IngestOptions {
     std::string input;
     std::string ring;
+    std::string audio_ring;   ///< --audio-ring: the input's audio goes to this ring ("": audio is dropped).
+    bool audio_decode = true; ///< false: --audio-no-decode or --no-decode, encoded audio packets pass through.
     std::string format;
     std::vector<std::pair<std::string, std::string>> input_options;
     double timeout_seconds = 10.0;

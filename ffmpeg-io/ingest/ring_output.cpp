@@ -65,9 +65,8 @@ Reservation::~Reservation()
     }
 }
 
-RingOutput::RingOutput(const IngestOptions& options)
-    : options_(options),
-      shared_(std::make_shared<SharedRing>(options.ring, options.writer, options.ring_size_given))
+RingOutput::RingOutput(const IngestOptions& options, const std::string& name)
+    : options_(options), shared_(std::make_shared<SharedRing>(name, options.writer, options.ring_size_given))
 {
 }
 
@@ -80,7 +79,7 @@ Result<void> RingOutput::publish(const zerobuffer::StreamFormat& format, std::si
     }
     if (frame_size > (*writer)->max_payload_size()) {
         return make_error(FfmpegIoErrc::RingError, "a frame of " + std::to_string(frame_size) +
-                                                       " bytes does not fit in ring '" + options_.ring +
+                                                       " bytes does not fit in ring '" + shared_->name() +
                                                        "' (at most " + std::to_string((*writer)->max_payload_size()) +
                                                        " bytes): use a larger --ring-size");
     }
@@ -88,14 +87,14 @@ Result<void> RingOutput::publish(const zerobuffer::StreamFormat& format, std::si
     if (json != published_json_) {
         auto generation = (*writer)->set_stream_metadata(json);
         if (!generation) {
-            return make_error(FfmpegIoErrc::RingError, "cannot publish the stream format on ring '" + options_.ring +
+            return make_error(FfmpegIoErrc::RingError, "cannot publish the stream format on ring '" + shared_->name() +
                                                            "': " + generation.error().message);
         }
         published_json_ = std::move(json);
     }
     if (options_.wait_for_readers > 0 && !waited_) {
         std::fprintf(stderr, "%s: waiting for %u reader(s) on ring '%s'\n", kProgram, options_.wait_for_readers,
-                     options_.ring.c_str());
+                     shared_->name().c_str());
         while (!stop_requested()) {
             if ((*writer)->wait_for_readers(options_.wait_for_readers, kReaderWaitSlice)) {
                 break;
@@ -146,12 +145,12 @@ Result<std::optional<Reservation>> RingOutput::reserve_within(std::size_t size, 
         }
         if (code == zerobuffer::Errc::FrameTooLarge) {
             return make_error(FfmpegIoErrc::RingError,
-                              "a frame of " + std::to_string(size) + " bytes does not fit in ring '" + options_.ring +
+                              "a frame of " + std::to_string(size) + " bytes does not fit in ring '" + shared_->name() +
                                   "' (at most " + std::to_string(writer->max_payload_size()) +
                                   " bytes): use a larger --ring-size");
         }
         return make_error(FfmpegIoErrc::RingError,
-                          "cannot reserve a frame in ring '" + options_.ring + "': " + reservation.error().message);
+                          "cannot reserve a frame in ring '" + shared_->name() + "': " + reservation.error().message);
     }
 }
 
@@ -165,7 +164,7 @@ Result<void> RingOutput::commit(Reservation& reservation, const zerobuffer::Fram
     auto committed = shared_->existing()->commit(reservation.locked(), info, size, 0);
     if (!committed) {
         return make_error(FfmpegIoErrc::RingError,
-                          "cannot commit a frame to ring '" + options_.ring + "': " + committed.error().message);
+                          "cannot commit a frame to ring '" + shared_->name() + "': " + committed.error().message);
     }
     ++frames_;
     return {};
@@ -179,7 +178,7 @@ Result<void> RingOutput::commit_picture(RingPicture& picture, const zerobuffer::
     auto committed = shared_->existing()->commit_retained(picture.reservation, info, size, 0);
     if (!committed) {
         return make_error(FfmpegIoErrc::RingError,
-                          "cannot commit a frame to ring '" + options_.ring + "': " + committed.error().message);
+                          "cannot commit a frame to ring '" + shared_->name() + "': " + committed.error().message);
     }
     picture.retained = std::move(*committed);
     ++frames_;

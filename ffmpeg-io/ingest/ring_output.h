@@ -104,7 +104,8 @@ private:
 /// decoder's first picture), so an input that cannot be opened leaves no ring behind.
 class RingOutput {
 public:
-    explicit RingOutput(const IngestOptions& options);
+    /// The ring `name` (the video ring, or --audio-ring's).
+    RingOutput(const IngestOptions& options, const std::string& name);
 
     [[nodiscard]] const std::shared_ptr<SharedRing>& shared() const noexcept { return shared_; }
 
