@@ -2,8 +2,8 @@
 // zb-ingest: reads any FFmpeg input (file, URL, device, lavfi source) and writes its video into a ZeroBuffer ring.
 //
 // The parts, in ingest/: options (command line), input (opening the input), ring_output (the ring), decode_sink
-// (decode mode), passthrough_sink (--no-decode) and audio_sink (--audio-ring). This file is the main loop: read packets, feed the mode's
-// sink, end the stream cleanly whatever happened.
+// (decode mode), passthrough_sink (--no-decode) and audio_sink (--audio-ring). This file is the main loop: read
+// packets, feed the mode's sink, end the stream cleanly whatever happened.
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -11,12 +11,12 @@
 #include <thread>
 
 #include "audio_sink.h"
-#include "cli.h"
 #include "decode_sink.h"
 #include "error.h"
 #include "input.h"
 #include "options.h"
 #include "passthrough_sink.h"
+#include "program.h"
 #include "ring_output.h"
 #include "sink.h"
 
@@ -223,11 +223,8 @@ int run(const IngestOptions& options)
 int main(int argc, char** argv)
 {
     zbffmpeg::ingest::IngestOptions options;
-    if (auto failure = zbffmpeg::ingest::parse_arguments(argc, argv, options)) {
-        if (failure->exit_code != zbffmpeg::kExitOk) {
-            std::fprintf(stderr, "zb-ingest: error: %s\nTry 'zb-ingest --help'.\n", failure->message.c_str());
-        }
-        return failure->exit_code;
+    if (auto exit_code = zbffmpeg::ingest::parse_arguments(argc, argv, options)) {
+        return *exit_code;
     }
     return zbffmpeg::ingest::run(options);
 }

@@ -26,10 +26,10 @@
 #include "attach.h"
 #include "audio_track.h"
 #include "av_handles.h"
-#include "cli.h"
 #include "error.h"
 #include "formats.h"
 #include "options.h"
+#include "program.h"
 
 extern "C" {
 #include <libavutil/imgutils.h>
@@ -742,7 +742,8 @@ int run(const RecordOptions& options)
     // so what was recorded plays.
     if (with_audio && recorder.started() && !failure) {
         while (!audio.ended() && !audio.past_end() && !stop_requested()) {
-            if (auto pulled = audio.pull(recorder.origin_ns(), recorder.media_time_ns(), std::chrono::milliseconds(200));
+            if (auto pulled =
+                    audio.pull(recorder.origin_ns(), recorder.media_time_ns(), std::chrono::milliseconds(200));
                 !pulled) {
                 failure = failure_of(pulled.error());
                 break;
@@ -793,11 +794,8 @@ int run(const RecordOptions& options)
 int main(int argc, char** argv)
 {
     zbffmpeg::record::RecordOptions options;
-    if (auto failure = zbffmpeg::record::parse_arguments(argc, argv, options)) {
-        if (failure->exit_code != zbffmpeg::kExitOk) {
-            std::fprintf(stderr, "zb-record: error: %s\nTry 'zb-record --help'.\n", failure->message.c_str());
-        }
-        return failure->exit_code;
+    if (auto exit_code = zbffmpeg::record::parse_arguments(argc, argv, options)) {
+        return *exit_code;
     }
     return zbffmpeg::record::run(options);
 }

@@ -2,8 +2,6 @@
 // Parsing and validation of zb-relay endpoints, flags and JSON config files.
 #include "config.h"
 
-#include <algorithm>
-#include <array>
 #include <charconv>
 #include <fstream>
 #include <limits>
@@ -251,12 +249,6 @@ RelayResult<void> validate_route(const RouteConfig& route)
 
 namespace {
 
-/// ADDR:PORT for --metrics (the server binds it when the relay starts; a port in use is reported then).
-bool valid_metrics_listen(const std::string& text)
-{
-    return http::parse_listen(text).has_value();
-}
-
 std::string default_route_name(const RouteConfig& route)
 {
     if (route.from.kind == EndpointKind::Ring)
@@ -359,6 +351,12 @@ RelayResult<RouteConfig> route_from_json(const nlohmann::json& object, const std
 
 } // namespace
 
+// The server binds it when the relay starts; a port in use is reported then.
+bool valid_metrics_listen(const std::string& text)
+{
+    return http::parse_listen(text).has_value();
+}
+
 RelayResult<RelayConfig> load_config_file(const std::string& path)
 {
     std::ifstream file(path);
@@ -414,116 +412,44 @@ RelayResult<RelayConfig> load_config_file(const std::string& path)
     return config;
 }
 
-RelayResult<CommandLine> parse_command_line(int argc, char** argv)
+RelayResult<RelayConfig> relay_config_from(RelayArguments arguments)
 {
-    CommandLine result;
-    RouteConfig route;
-    std::string config_file;
-    bool have_from = false;
-    bool have_status = false;
-    std::string metrics;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view flag = argv[i];
-        auto value = [&]() -> RelayResult<std::string> {
-            if (i + 1 >= argc)
-                return relay_error(RelayErrc::InvalidConfig, std::string(flag) + " needs a value");
-            return std::string(argv[++i]);
-        };
-        if (flag == "-h" || flag == "--help") {
-            result.help = true;
-            return result;
-        }
-        if (flag == "--insecure") {
-            route.security.insecure = true;
-            continue;
-        }
-        // An unknown word is reported as such, not as an option missing its value.
-        static constexpr std::array<std::string_view, 13> kWithValue = {
-            "--from",       "--to",     "--config",       "--name",      "--curve-secret", "--allowed-keys",
-            "--server-key", "--broker", "--publish-name", "--advertise", "--broker-key",   "--status-interval",
-            "--metrics"};
-        if (std::find(kWithValue.begin(), kWithValue.end(), flag) == kWithValue.end())
-            return relay_error(RelayErrc::InvalidConfig,
-                               std::string(flag.starts_with("-") ? "unknown option '" : "unexpected argument '") +
-                                   std::string(flag) + "': see zb-relay --help");
-        auto text = value();
-        if (!text)
-            return tl::unexpected(text.error());
-        if (flag == "--from") {
-            if (have_from)
-                return relay_error(RelayErrc::InvalidConfig,
-                                   "--from given twice: one route per command line (use --config for several)");
-            auto endpoint = parse_endpoint(*text, false);
-            if (!endpoint)
-                return tl::unexpected(endpoint.error());
-            route.from = *endpoint;
-            have_from = true;
-        } else if (flag == "--to") {
-            auto endpoint = parse_endpoint(*text, true);
-            if (!endpoint)
-                return tl::unexpected(endpoint.error());
-            route.to.push_back(*endpoint);
-        } else if (flag == "--config") {
-            config_file = *text;
-        } else if (flag == "--name") {
-            route.name = *text;
-        } else if (flag == "--curve-secret") {
-            route.security.secret_key_file = *text;
-        } else if (flag == "--allowed-keys") {
-            route.security.allowed_keys_file = *text;
-        } else if (flag == "--server-key") {
-            route.security.server_key_file = *text;
-        } else if (flag == "--broker") {
-            route.broker = *text;
-        } else if (flag == "--publish-name") {
-            route.publish_name = *text;
-        } else if (flag == "--advertise") {
-            route.advertise = *text;
-        } else if (flag == "--broker-key") {
-            route.broker_key_file = *text;
-        } else if (flag == "--status-interval") {
-            double seconds = -1;
-            const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), seconds);
-            if (ec != std::errc{} || end != text->data() + text->size() || seconds < 0 || seconds > 3600)
-                return relay_error(RelayErrc::InvalidConfig,
-                                   "--status-interval '" + *text + "' must be seconds from 0 to 3600");
-            result.config.status_interval_s = seconds;
-            have_status = true;
-        } else if (flag == "--metrics") {
-            if (!valid_metrics_listen(*text))
-                return relay_error(RelayErrc::InvalidConfig, "--metrics '" + *text +
-                                                                 "' must be ADDR:PORT, for example 127.0.0.1:9478 "
-                                                                 "or [::1]:9478");
-            metrics = *text;
-        } else {
-            return relay_error(RelayErrc::InvalidConfig,
-                               "unknown option '" + std::string(flag) + "': see zb-relay --help");
-        }
-    }
-    if (!config_file.empty()) {
-        if (have_from || !route.to.empty())
-            return relay_error(RelayErrc::InvalidConfig, "--config and --from/--to together: choose one");
-        auto config = load_config_file(config_file);
+    if (!arguments.config_file.empty()) {
+        auto config = load_config_file(arguments.config_file);
         if (!config)
             return tl::unexpected(config.error());
-        const double status = result.config.status_interval_s;
-        result.config = std::move(*config);
-        if (have_status)
-            result.config.status_interval_s = status;
-        if (!metrics.empty())
-            result.config.metrics_listen = metrics;
-        return result;
+        if (arguments.status_interval_given)
+            config->status_interval_s = arguments.status_interval_s;
+        if (!arguments.metrics_listen.empty())
+            config->metrics_listen = arguments.metrics_listen;
+        return config;
     }
-    if (!have_from)
+    if (arguments.from.empty())
         return relay_error(RelayErrc::InvalidConfig, "no --from given: see zb-relay --help");
+    if (arguments.from.size() > 1)
+        return relay_error(RelayErrc::InvalidConfig,
+                           "--from given twice: one route per command line (use --config for several)");
+    RouteConfig& route = arguments.route;
+    auto from = parse_endpoint(arguments.from.front(), false);
+    if (!from)
+        return tl::unexpected(from.error());
+    route.from = *from;
+    for (const std::string& text : arguments.to) {
+        auto output = parse_endpoint(text, true);
+        if (!output)
+            return tl::unexpected(output.error());
+        route.to.push_back(*output);
+    }
     if (route.name.empty())
         route.name = default_route_name(route);
     auto valid = validate_route(route);
     if (!valid)
         return tl::unexpected(valid.error());
-    result.config.routes.push_back(std::move(route));
-    result.config.metrics_listen = metrics;
-    return result;
+    RelayConfig config;
+    config.routes.push_back(std::move(route));
+    config.status_interval_s = arguments.status_interval_s;
+    config.metrics_listen = std::move(arguments.metrics_listen);
+    return config;
 }
 
 } // namespace zerobuffer::relay

@@ -66,17 +66,26 @@ struct RelayConfig {
     std::string metrics_listen;     ///< ADDR:PORT of the Prometheus endpoint (--metrics); "" = none.
 };
 
-/// The result of reading the command line: a configuration, or a request for help.
-struct CommandLine {
-    bool help = false;
-    RelayConfig config;
+/// What the command line gave (CLI11 collects the words in main.cpp), before the relay's own checks: endpoints are
+/// still text, and the route's other fields (name, keys, broker settings) are filled in as given.
+struct RelayArguments {
+    std::string config_file;       ///< --config FILE ("" = the route below).
+    std::vector<std::string> from; ///< Every --from, to refuse a second one with a hint.
+    std::vector<std::string> to;
+    RouteConfig route;
+    double status_interval_s = 5.0;
+    bool status_interval_given = false; ///< --status-interval overrides the config file's.
+    std::string metrics_listen;         ///< --metrics ADDR:PORT (checked by main.cpp), overrides the file's.
 };
 
 /// Parses an endpoint string; `sending` says whether it is a --to (true) or a --from (false).
 [[nodiscard]] RelayResult<Endpoint> parse_endpoint(std::string_view text, bool sending);
 
-/// Parses `zb-relay --from ... --to ... [flags]` or `zb-relay --config FILE` (argv[0] is the program).
-[[nodiscard]] RelayResult<CommandLine> parse_command_line(int argc, char** argv);
+/// The configuration the arguments describe: their one route, or the routes of --config FILE, all validated.
+[[nodiscard]] RelayResult<RelayConfig> relay_config_from(RelayArguments arguments);
+
+/// Whether `text` is ADDR:PORT for --metrics and the config file's "metrics".
+[[nodiscard]] bool valid_metrics_listen(const std::string& text);
 
 /// Reads and validates a JSON config file (format in docs/relay.md).
 [[nodiscard]] RelayResult<RelayConfig> load_config_file(const std::string& path);

@@ -9,7 +9,7 @@
 
 #include <zerobuffer/frame.h>
 
-#include "cli.h"
+#include "program.h"
 
 extern "C" {
 #include <libavutil/avutil.h>

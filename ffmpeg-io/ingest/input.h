@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "av_handles.h"
-#include "cli.h"
+#include "program.h"
 #include "error.h"
 #include "options.h"
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// zb-ingest's command line: the options, their parsing and the --help text.
+// zb-ingest's command line: the options, their parsing and the --help text (CLI11, in options.cpp).
 #pragma once
 
 #include <cstdint>
@@ -9,8 +9,6 @@
 #include <vector>
 
 #include <zerobuffer/options.h>
-
-#include "cli.h"
 
 extern "C" {
 #include <libavutil/pixfmt.h>
@@ -44,7 +42,8 @@ struct IngestOptions {
     bool verbose = false;
 };
 
-/// Fills `options` from argv. A Failure to report and exit with (kExitOk after --help), or nullopt to run.
-[[nodiscard]] std::optional<Failure> parse_arguments(int argc, char** argv, IngestOptions& options);
+/// Fills `options` from argv (CLI11, docs/cli.md). Returns the exit code when the program should not run: 0 after
+/// --help, --version or --completion, kExitUsage after a bad command line (the message is printed); else nullopt.
+[[nodiscard]] std::optional<int> parse_arguments(int argc, char** argv, IngestOptions& options);
 
 } // namespace zbffmpeg::ingest

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <thread>
 
-#include "cli.h"
+#include "program.h"
 
 namespace zbffmpeg::ingest {
 namespace {

@@ -10,7 +10,7 @@
 
 #include "av_handles.h"
 #include "clock.h"
-#include "cli.h"
+#include "program.h"
 #include "error.h"
 #include "options.h"
 #include "ring_output.h"

@@ -10,7 +10,7 @@
 #include <zerobuffer/zerobuffer.h>
 
 #include "audio_track.h"
-#include "cli.h"
+#include "program.h"
 #include "error.h"
 #include "options.h"
 

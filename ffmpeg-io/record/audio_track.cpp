@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "audio_formats.h"
-#include "cli.h"
+#include "program.h"
 #include "formats.h"
 
 extern "C" {

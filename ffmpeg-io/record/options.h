@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// zb-record's command line: the options, their parsing and the --help text.
+// zb-record's command line: the options, their parsing and the --help text (CLI11, in options.cpp).
 #pragma once
 
 #include <cstddef>
@@ -8,8 +8,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "cli.h"
 
 extern "C" {
 #include <libavutil/pixfmt.h>
@@ -42,7 +40,8 @@ struct RecordOptions {
     bool verbose = false;
 };
 
-/// Fills `options` from argv. A Failure to report and exit with (kExitOk after --help), or nullopt to run.
-[[nodiscard]] std::optional<Failure> parse_arguments(int argc, char** argv, RecordOptions& options);
+/// Fills `options` from argv (CLI11, docs/cli.md). Returns the exit code when the program should not run: 0 after
+/// --help, --version or --completion, kExitUsage after a bad command line (the message is printed); else nullopt.
+[[nodiscard]] std::optional<int> parse_arguments(int argc, char** argv, RecordOptions& options);
 
 } // namespace zbffmpeg::record

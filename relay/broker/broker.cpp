@@ -21,7 +21,6 @@
 
 #include "broker_options.h"
 #include "broker_protocol.h"
-#include "broker_query.h"
 #include "connection_guard.h"
 #include "key_files.h"
 #include "log_budget.h"
@@ -434,17 +433,13 @@ void Broker::print_status() const
 
 } // namespace
 
-int broker_main(int argc, char** argv)
+int broker_main(detail::BrokerOptions options)
 {
-    if (argc > 1 && std::string_view(argv[1]) == "query") {
-        return broker_query_main(argc - 1, argv + 1);
+    if (auto why = detail::refusal(options)) {
+        print_broker_error(*why);
+        return kExitUsage;
     }
-    bool help_shown = false;
-    auto options = detail::parse_broker_options(argc, argv, help_shown);
-    if (!options) {
-        return help_shown ? kExitOk : kExitUsage;
-    }
-    Broker broker(std::move(*options));
+    Broker broker(std::move(options));
     return broker.run();
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The command line of `zb-relay broker`: its options with their defaults and bounds, and its --help text.
+// The command lines of `zb-relay broker` and `zb-relay broker query`: their options with defaults and bounds,
+// help texts and examples (on CLI11, tools/cli), and the checks that need the broker's knowledge.
 #pragma once
 
 #include <chrono>
@@ -8,6 +9,10 @@
 #include <string>
 
 #include "broker_protocol.h"
+
+namespace CLI {
+class App;
+} // namespace CLI
 
 namespace zerobuffer::relay::detail {
 
@@ -24,11 +29,29 @@ struct BrokerOptions {
     std::chrono::milliseconds status_interval{60'000};
 };
 
+/// What `zb-relay broker query` was asked: LIST (no name) or DISC of `name` at `endpoint`.
+struct BrokerQueryOptions {
+    std::string endpoint;
+    std::string name;
+    std::string broker_key_file;
+    std::string secret_file;
+    std::chrono::milliseconds timeout{2000};
+};
+
+/// The `broker` subcommand of zb-relay and its `query`, as added to the parent by add_broker_commands.
+struct BrokerCommands {
+    CLI::App* broker = nullptr;
+    CLI::App* query = nullptr;
+};
+
+/// Adds `broker` and `broker query` to `parent` (configured with zerobuffer::cli::configure); parsing fills
+/// `broker` or `query`, which must outlive the parse.
+BrokerCommands add_broker_commands(CLI::App& parent, BrokerOptions& broker, BrokerQueryOptions& query);
+
 /// Prints "zb-relay broker: error: WHAT" on stderr.
 void print_broker_error(const std::string& what);
 
-/// Parses `zb-relay broker [OPTIONS]` (argv[0] is "broker"). nullopt after printing an error (exit 2) or the help
-/// (then `help_shown` is set: exit 0).
-[[nodiscard]] std::optional<BrokerOptions> parse_broker_options(int argc, char** argv, bool& help_shown);
+/// Why the broker must not serve with `options` (plain tcp without --insecure), or nullopt.
+[[nodiscard]] std::optional<std::string> refusal(const BrokerOptions& options);
 
 } // namespace zerobuffer::relay::detail

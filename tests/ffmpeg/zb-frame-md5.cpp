@@ -23,7 +23,7 @@
 
 #include <zerobuffer/zerobuffer.h>
 
-#include "cli.h"
+#include "program.h"
 #include "formats.h"
 
 extern "C" {

@@ -163,7 +163,7 @@ def errors(relay_bin, tag):
         run = subprocess.run([relay_bin, "--from", f"ring:{tag}-e", "--to", f"ring:{tag}-f", "--metrics", bad],
                              capture_output=True, text=True, timeout=30)
         check(run.returncode == 2, f"--metrics {bad}: exit {run.returncode}, wanted 2 (usage)")
-        check(f"--metrics '{bad}' must be ADDR:PORT" in run.stderr, f"--metrics {bad}: {run.stderr}")
+        check(f"--metrics: '{bad}' must be ADDR:PORT" in run.stderr, f"--metrics {bad}: {run.stderr}")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -207,7 +207,7 @@ def errors(procs, ring):
     check(missing.returncode == 1 and "no ring named" in missing.stderr, f"unknown ring: {missing.returncode}")
     for bad in ["nonsense", "127.0.0.1", "127.0.0.1:99999", "::1:80"]:
         result = procs.zbctl_run("serve", "--listen", bad)
-        check(result.returncode == 2 and "--listen wants ADDR:PORT" in result.stderr, f"--listen {bad}: {result}")
+        check(result.returncode == 2 and "--listen: wants ADDR:PORT" in result.stderr, f"--listen {bad}: {result}")
     busy, base = start_serve(procs)
     port = base.rsplit(":", 1)[1]
     taken = procs.zbctl_run("serve", "--listen", "127.0.0.1:" + port)

@@ -3,12 +3,13 @@
 # Usage: zbctl-test.sh CASE ZBCTL HOLDER JSON_CHECK   (tests of zbctl against real processes)
 #   cli   help, version, usage errors (exit 2), unknown rings (exit 1)
 #   live  list / inspect / --json / watch on a ring held by a live writer and two readers
-#   gc    gc keeps live and orphaned rings, removes stale ones (made by kill -9 of a writer)
+#   gc    gc keeps live and orphaned rings, removes stale ones (made by kill -9 of a writer); an orphaned
+#         ring goes with its last reader
 # Every ring is named after this shell's pid; the script checks that none is left in /dev/shm.
 set -u
 
 # --help prints the comment above; a wrong command line prints it too and exits 2.
-usage() { sed -n '3,8s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '3,9s/^# \{0,1\}//p' "$0"; }
 case "${1:-}" in
 -h | --help) usage; exit 0 ;;
 esac
@@ -92,7 +93,7 @@ cli)
     run "$ZBCTL" --help
     expect_rc 0 "--help"
     out_has "^Usage:" "--help"
-    out_has "zbctl watch NAME" "--help lists watch"
+    out_has "^  watch +live frames/s" "--help lists watch"
     run "$ZBCTL" --version
     expect_rc 0 "--version"
     out_has "^zbctl [0-9]+\.[0-9]+\.[0-9]+ .*protocol [0-9]+" "--version"
@@ -112,18 +113,49 @@ cli)
     err_has "unknown command 'frobnicate'" "unknown command message"
     run "$ZBCTL" inspect
     expect_rc 2 "inspect without NAME"
-    err_has "needs a ring NAME" "missing NAME message"
+    err_has "NAME is required" "missing NAME message"
     run "$ZBCTL" inspect a b
     expect_rc 2 "inspect with two names"
     run "$ZBCTL" list --bogus
     expect_rc 2 "unknown option"
-    err_has "unknown option '--bogus'" "unknown option message"
+    err_has "not expected: --bogus" "unknown option message"
     run "$ZBCTL" list --dry-run
     expect_rc 2 "--dry-run on list"
     run "$ZBCTL" watch x --interval abc
     expect_rc 2 "bad --interval"
     run "$ZBCTL" watch x --count
     expect_rc 2 "--count without value"
+    # Bad values name their option (exit 2); negative or hexadecimal numbers are refused, not wrapped around.
+    run "$ZBCTL" watch x --count -5
+    expect_rc 2 "negative --count"
+    err_has "^zbctl: --count: " "negative --count names the option"
+    run "$ZBCTL" watch x --count 0x10
+    expect_rc 2 "hexadecimal --count"
+    run "$ZBCTL" watch x --interval 5
+    expect_rc 2 "--interval below 10 ms"
+    err_has "^zbctl: --interval: .*at least 10" "short --interval names the option and the minimum"
+    run "$ZBCTL" metrics --interval 5
+    expect_rc 2 "metrics --interval 5"
+    err_has "at least 10 \(or 0\)" "metrics also takes 0"
+    run "$ZBCTL" help frobnicate
+    expect_rc 2 "help of an unknown command"
+    err_has "no help for unknown command 'frobnicate'" "help names the unknown command"
+    run "$ZBCTL" help
+    expect_rc 0 "help"
+    out_has "^Usage: zbctl " "help without COMMAND prints the main help"
+    # The completion script: valid bash, knows the commands and their options, and completes them.
+    run "$ZBCTL" --completion bash
+    expect_rc 0 "--completion bash"
+    bash -n "$tmp/out" || fail "the completion script is not valid bash"
+    for word in '":gc") path="gc"' --dry-run --interval --count --listen --json; do
+        grep -qF -- "$word" "$tmp/out" || fail "the completion script lacks $word"
+    done
+    cp "$tmp/out" "$tmp/completion.bash"
+    got=$(bash -c 'source "$1" && COMP_WORDS=(zbctl gc --dr) COMP_CWORD=2 && _zb_complete_zbctl && echo "${COMPREPLY[*]}"' \
+        completion "$tmp/completion.bash")
+    [ "$got" = --dry-run ] || fail "completing 'zbctl gc --dr' gave '$got', not --dry-run"
+    run "$ZBCTL" --completion zsh
+    expect_rc 2 "--completion of an unknown shell"
     run "$ZBCTL" inspect 'bad/name'
     expect_rc 2 "invalid ring name"
     err_has "invalid ring name" "invalid ring name message"
@@ -291,19 +323,24 @@ gc)
     [ -e "/dev/shm/zb-$keep" ] || fail "gc removed the live ring"
     [ -e "/dev/shm/zb-$orphan" ] || fail "gc removed the orphaned ring"
 
-    # Once its last reader is gone the orphaned ring is stale too; gc NAME takes exactly that one.
+    # The last reader of the orphaned ring, leaving cleanly, removes it: no gc needed.
     stop "$orpid" TERM
+    [ ! -e "/dev/shm/zb-$orphan" ] || fail "the orphaned ring's last reader left without removing it"
+    # gc NAME takes exactly the stale ring it names.
+    start_holder stale writer "$stale" --frames 1
+    wait_for stale ready
+    stop "$holder_pid" KILL
     start_holder stale2 writer "$stale2" --frames 1
     wait_for stale2 ready
     stop "$holder_pid" KILL
-    run "$ZBCTL" gc --dry-run "$orphan"
+    run "$ZBCTL" gc --dry-run "$stale"
     expect_rc 0 "gc --dry-run NAME"
-    out_has "^would remove $orphan " "gc --dry-run NAME"
-    run "$ZBCTL" gc "$orphan"
+    out_has "^would remove $stale " "gc --dry-run NAME"
+    run "$ZBCTL" gc "$stale"
     expect_rc 0 "gc NAME of a stale ring"
-    out_has "^removed $orphan " "gc NAME reports it"
+    out_has "^removed $stale " "gc NAME reports it"
     [ -e "/dev/shm/zb-$stale2" ] || fail "gc NAME removed another ring"
-    run "$ZBCTL" gc "$orphan"
+    run "$ZBCTL" gc "$stale"
     expect_rc 1 "gc NAME of a ring already removed"
     run "$ZBCTL" gc "$stale2"
     expect_rc 0 "gc NAME of the second stale ring"

@@ -241,11 +241,7 @@ void print_inspect(const RingSnapshot& ring)
 
 int run_inspect(const Options& options)
 {
-    std::string name;
-    if (auto problem = normalize_ring_name(options.args.at(0), name)) {
-        std::fprintf(stderr, "zbctl: %s\n", problem->c_str());
-        return kExitUsage;
-    }
+    const std::string& name = options.names.at(0);
     auto ring = zerobuffer::inspect_ring(name);
     if (!ring) {
         return report_inspect_error(name, ring.error());
@@ -264,12 +260,7 @@ namespace {
 int gc_named(const Options& options)
 {
     int status = kExitOk;
-    for (const auto& given : options.args) {
-        std::string name;
-        if (auto problem = normalize_ring_name(given, name)) {
-            std::fprintf(stderr, "zbctl: %s\n", problem->c_str());
-            return kExitUsage;
-        }
+    for (const auto& name : options.names) {
         auto ring = zerobuffer::inspect_ring(name);
         if (!ring && ring.error().code == zerobuffer::Errc::NotFound) {
             status = report_inspect_error(name, ring.error());
@@ -338,7 +329,7 @@ void print_skipped(const zerobuffer::GcSkipped& skipped)
 
 int run_gc(const Options& options)
 {
-    if (!options.args.empty()) {
+    if (!options.names.empty()) {
         return gc_named(options);
     }
     // Snapshots taken before collecting, to say why each removed ring was garbage. The library alone decides.

@@ -211,16 +211,7 @@ json finding_json(const Finding& f)
 
 int run_doctor(const Options& options)
 {
-    std::vector<std::string> names;
-    for (const auto& given : options.args) {
-        std::string name;
-        if (auto problem = normalize_ring_name(given, name)) {
-            std::fprintf(stderr, "zbctl: %s\n", problem->c_str());
-            return kExitUsage;
-        }
-        names.push_back(std::move(name));
-    }
-    auto scrape = take_scrape(names);
+    auto scrape = take_scrape(options.names);
     if (!scrape) {
         const auto code = zerobuffer::to_string(scrape.error().code);
         std::fprintf(stderr, "zbctl: cannot list rings: %.*s: %s\n", static_cast<int>(code.size()), code.data(),

@@ -232,12 +232,7 @@ private:
 
 int run_watch(const Options& options)
 {
-    std::string name;
-    if (auto problem = normalize_ring_name(options.args.at(0), name)) {
-        std::fprintf(stderr, "zbctl: %s\n", problem->c_str());
-        return kExitUsage;
-    }
-    Watcher watcher(std::move(name), options, isatty(STDOUT_FILENO) != 0);
+    Watcher watcher(options.names.at(0), options, isatty(STDOUT_FILENO) != 0);
     return watcher.run();
 }
 

@@ -20,9 +20,9 @@ inline constexpr int kExitFailure = 1; // Unknown ring, unreadable ring, OS fail
 inline constexpr int kExitUsage = 2;   // Bad command line.
 inline constexpr int kExitWarnings = 3; // doctor: warnings but no problem.
 
+// What the command line asked for (main.cpp checked every value: names are valid, intervals in range).
 struct Options {
-    std::string command;            // "list", "inspect", "watch", "gc", "metrics", "serve", "doctor", "help".
-    std::vector<std::string> args;  // Positional arguments after the command.
+    std::vector<std::string> names; // Ring names (without /dev/shm/zb-): one for inspect and watch.
     bool json = false;
     bool dry_run = false;
     std::uint32_t interval_ms = 1000; // watch: refresh; metrics, serve: window of the rates (metrics: 0, none).
@@ -75,7 +75,7 @@ int run_doctor(const Options& options);
 [[nodiscard]] nlohmann::json ring_summary_json(const zerobuffer::RingSnapshot& ring);
 [[nodiscard]] nlohmann::json error_json(const zerobuffer::Error& error);
 
-// Checks a ring name given on the command line; returns an explanation when it is invalid.
+// Checks a ring name given on the command line (main.cpp); returns an explanation when it is invalid.
 // Accepts and strips "/dev/shm/zb-" so that paths from `ls /dev/shm` work too.
 [[nodiscard]] std::optional<std::string> normalize_ring_name(std::string_view given, std::string& name);
 

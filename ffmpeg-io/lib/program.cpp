@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Command-line plumbing shared by zb-ingest and zb-record: number parsing, stop signals, progress line.
-#include "cli.h"
+// What zb-ingest and zb-record share at run time (program.h): stop signals, progress line, number parsing.
+#include "program.h"
 
 #include <array>
 #include <atomic>
@@ -8,7 +8,6 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
-#include <limits>
 
 #include <unistd.h>
 
@@ -30,31 +29,6 @@ bool parse_unsigned(std::string_view text, std::uint64_t& value) noexcept
 {
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
     return !text.empty() && error == std::errc{} && end == text.data() + text.size();
-}
-
-bool parse_bytes(std::string_view text, std::uint64_t& value) noexcept
-{
-    std::uint64_t multiplier = 1;
-    if (!text.empty()) {
-        switch (text.back()) {
-        case 'K':
-        case 'k': multiplier = std::uint64_t{1} << 10; break;
-        case 'M':
-        case 'm': multiplier = std::uint64_t{1} << 20; break;
-        case 'G':
-        case 'g': multiplier = std::uint64_t{1} << 30; break;
-        default: break;
-        }
-        if (multiplier != 1) {
-            text.remove_suffix(1);
-        }
-    }
-    std::uint64_t number = 0;
-    if (!parse_unsigned(text, number) || number > std::numeric_limits<std::uint64_t>::max() / multiplier) {
-        return false;
-    }
-    value = number * multiplier;
-    return true;
 }
 
 bool parse_seconds(std::string_view text, double& value) noexcept

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-// Command-line plumbing shared by zb-ingest and zb-record: failures, number parsing, stop signals, progress line.
+// What zb-ingest and zb-record share at run time: failures, stop signals, the progress line (and the number parsing
+// the test helper zb-frame-md5 uses; the programs parse their command lines with CLI11, see options.cpp).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <utility>
 
 #include "error.h"
 
@@ -14,8 +14,6 @@ namespace zbffmpeg {
 
 /// Parses a whole decimal integer; false on junk, sign or overflow.
 [[nodiscard]] bool parse_unsigned(std::string_view text, std::uint64_t& value) noexcept;
-/// Parses a byte count with an optional K, M or G suffix (powers of 1024): "64M".
-[[nodiscard]] bool parse_bytes(std::string_view text, std::uint64_t& value) noexcept;
 /// Parses seconds with an optional fraction: "2.5".
 [[nodiscard]] bool parse_seconds(std::string_view text, double& value) noexcept;
 
@@ -31,12 +29,6 @@ struct Failure {
     int exit_code;
     std::string message;
 };
-
-/// A bad command line: exit code kExitUsage with a message that names the argument.
-[[nodiscard]] inline Failure usage(std::string message)
-{
-    return Failure{kExitUsage, std::move(message)};
-}
 
 /// Nanoseconds of CLOCK_MONOTONIC.
 [[nodiscard]] std::int64_t monotonic_ns() noexcept;
