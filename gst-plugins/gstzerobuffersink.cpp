@@ -82,6 +82,7 @@ static gboolean gst_zero_buffer_sink_start(GstBaseSink* sink)
     state.keyframe_requests = 0;
     state.eos_frames = 0;
     state.stats.reset(state.active.ring);
+    state.stats_ticker.start(GST_ELEMENT(self), state.stats);
     zbsink::timeline_reset(self);
     return TRUE;
 }
@@ -90,6 +91,7 @@ static gboolean gst_zero_buffer_sink_stop(GstBaseSink* sink)
 {
     auto* self = GST_ZERO_BUFFER_SINK(sink);
     SinkState& state = *self->state;
+    state.stats_ticker.stop();
     zbsink::note_stats(self); // The stats property keeps the final figures after stop.
     if (state.ring) {
         const zerobuffer::WriterCounters counters = state.ring->writer.counters();
@@ -134,6 +136,7 @@ static void gst_zero_buffer_sink_set_property(GObject* object, guint prop_id, co
     SinkState& state = *self->state;
     if (prop_id == PROP_STATS_INTERVAL) { // The stats' own lock: settable while playing.
         state.stats.set_interval(g_value_get_uint(value));
+        state.stats_ticker.interval_changed();
         return;
     }
     const std::lock_guard lock(state.settings_mutex);
@@ -312,8 +315,8 @@ static void gst_zero_buffer_sink_class_init(GstZeroBufferSinkClass* klass)
     g_object_class_install_property(
         object_class, PROP_STATS_INTERVAL,
         g_param_spec_uint("stats-interval", "Statistics interval (ms)",
-                          "Post the stats as a zerobuffer-stats element message every this many milliseconds while "
-                          "frames flow; 0 = never",
+                          "Post the stats as a zerobuffer-stats element message every this many milliseconds from "
+                          "start to stop, also while no frames come; 0 = never",
                           0, G_MAXUINT, 0,
                           static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                                    GST_PARAM_MUTABLE_PLAYING)));

@@ -275,8 +275,8 @@ void note_stats(GstZeroBufferSink* self)
 }
 
 // Renders the buffer and keeps the stats: how long render() took for a frame that went into the ring (not the
-// first frame's wait-for-reader hold: that is waiting for a reader, not for the ring), the counters, and a stats
-// message once per stats-interval.
+// first frame's wait-for-reader hold: that is waiting for a reader, not for the ring) and the counters. The stats
+// messages come from the element's StatsTicker, so that they keep their interval when no frames come.
 GstFlowReturn render(GstBaseSink* sink, GstBuffer* buffer)
 {
     auto* self = GST_ZERO_BUFFER_SINK(sink);
@@ -291,8 +291,6 @@ GstFlowReturn render(GstBaseSink* sink, GstBuffer* buffer)
     if (flow == GST_FLOW_OK && state.dropped == dropped_before && !holds_for_reader)
         state.stats.latency(now, now - started);
     note_stats(self);
-    if (state.stats.post_due(now))
-        post_stats(GST_ELEMENT(self), state.stats);
     return flow;
 }
 

@@ -25,6 +25,7 @@
 #include "frame_meta.h"
 #include "gstzerobufferpool.h"
 #include "gstzerobuffersink.h"
+#include "stats_ticker.h"
 
 GST_DEBUG_CATEGORY_EXTERN(gst_zero_buffer_sink_debug);
 
@@ -91,6 +92,7 @@ struct SinkState {
     frame_meta::FrameMeta frame_meta; ///< Reused per frame, so that no frame allocates for its metadata.
     std::vector<std::byte> encoded_meta;
     ElementStats stats{StatsRole::Sink}; ///< Thread-safe on its own: the stats property reads it from any thread.
+    StatsTicker stats_ticker; ///< Posts `stats` every stats-interval from start() to stop(), frames or not.
 };
 
 } // namespace zerobuffer::gst::sink
