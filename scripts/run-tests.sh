@@ -5,14 +5,16 @@
 # Usage: scripts/run-tests.sh [--ci] [--only FLAVOURS] [--install-check] [-- MESON_TEST_ARGS...]
 #   --ci             what CI runs (also implied by CI=true): warnings are errors (-Dwerror=true), tests and every
 #                    part must be found (-Dtests=enabled, -Dgstreamer/-Dffmpeg/-Drelay/-Dpython=enabled), all flavours
-#                    run (main, asan, tsan), and the install check
-#   --only FLAVOURS  run only these flavours (comma separated, repeatable): main, asan, tsan
+#                    run (main, asan, tsan, fuzz), and the install check
+#   --only FLAVOURS  run only these flavours (comma separated, repeatable): main, asan, tsan, fuzz
 #   --install-check  after main, meson install into a scratch dir and build an app with pkg-config from it
 #   -- ARGS          passed to meson test, e.g. `-- core-frames` or `-- --suite core`
 # Flavours and their build dirs:
 #   main  build       the normal debugoptimized build (the one scripts/setup.sh makes)
 #   asan  build-asan  AddressSanitizer + UndefinedBehaviorSanitizer; core, FFmpeg and relay parts, no bench
 #   tsan  build-tsan  ThreadSanitizer; core only, no bench
+#   fuzz  build-fuzz  clang with libFuzzer, ASan+UBSan: the fuzz harnesses (tests/fuzz), each ZB_FUZZ_SECONDS
+#                     (default 20 here) on its committed corpus after replaying it (docs/reliability.md)
 # After each flavour it checks that the tests left no zb-* objects in /dev/shm.
 # Ends with a line "summary: N passed, N failed, N skipped" and exits non-zero on any failure.
 # Environment: ZB_JOBS (ninja jobs, default 2), ZB_TIMEOUT_MULTIPLIER_{MAIN,ASAN,TSAN} (meson test
@@ -43,12 +45,12 @@ done
 if ((${#only[@]} > 0)); then
     flavours=("${only[@]}")
 elif $ci; then
-    flavours=(main asan tsan)
+    flavours=(main asan tsan fuzz)
 else
     flavours=(main)
 fi
 for f in "${flavours[@]}"; do
-    case "$f" in main|asan|tsan) ;; *) zb_usage_error "unknown flavour '$f' (main, asan, tsan)" ;; esac
+    case "$f" in main|asan|tsan|fuzz) ;; *) zb_usage_error "unknown flavour '$f' (main, asan, tsan, fuzz)" ;; esac
 done
 # The install check (scripts/check-install.sh) follows the main flavour in CI: a few seconds.
 install_check="${install_check:-$ci}"
@@ -68,7 +70,7 @@ sanitizer_common=(-Doptimization=1 -Ddebug=true -Dwerror=false -Dtests=enabled -
 
 flavour_dir()
 {
-    case "$1" in main) echo build ;; asan) echo build-asan ;; tsan) echo build-tsan ;; esac
+    case "$1" in main) echo build ;; asan) echo build-asan ;; tsan) echo build-tsan ;; fuzz) echo build-fuzz ;; esac
 }
 
 flavour_options()
@@ -85,6 +87,9 @@ flavour_options()
                    -Db_sanitize=address,undefined -Db_lundef=false ;;
         tsan) echo "${sanitizer_common[@]}" -Dgstreamer=disabled -Dffmpeg=disabled -Drelay=disabled -Dpython=disabled \
                    -Db_sanitize=thread -Dcpp_args=-Wno-tsan ;;
+        fuzz) echo -Doptimization=1 -Ddebug=true -Dwerror=false -Dfuzz=enabled -Db_sanitize=address,undefined \
+                   -Db_lundef=false -Dtests=disabled -Dbench=disabled -Dgstreamer=disabled -Dffmpeg=disabled \
+                   -Dpython=disabled -Drelay=enabled ;;
     esac
 }
 
@@ -94,6 +99,7 @@ flavour_timeout_multiplier()
         main) echo "${ZB_TIMEOUT_MULTIPLIER_MAIN:-1}" ;;
         asan) echo "${ZB_TIMEOUT_MULTIPLIER_ASAN:-3}" ;;
         tsan) echo "${ZB_TIMEOUT_MULTIPLIER_TSAN:-6}" ;;
+        fuzz) echo "${ZB_TIMEOUT_MULTIPLIER_FUZZ:-1}" ;;
     esac
 }
 
@@ -149,7 +155,11 @@ for flavour in "${flavours[@]}"; do
     fi
     zb_log "=== $flavour: configure and build $dir"
     start=$SECONDS
-    zb_configure "$dir" "${opts[@]}"
+    if [[ "$flavour" == fuzz ]]; then
+        CC=clang CXX=clang++ zb_configure "$dir" "${opts[@]}" # libFuzzer is clang's (libclang-rt-14-dev).
+    else
+        zb_configure "$dir" "${opts[@]}"
+    fi
     if ! zb_build "$dir"; then
         zb_die "$flavour: build failed in $dir (see the compiler output above)"
     fi
@@ -162,7 +172,7 @@ for flavour in "${flavours[@]}"; do
     multiplier="$(flavour_timeout_multiplier "$flavour")"
     set +e
     # ZB_TEST_TIME_SCALE stretches the time bounds inside the tests (tests/core/support.cpp) like the timeout.
-    ZB_TEST_TIME_SCALE="${ZB_TEST_TIME_SCALE:-$multiplier}" \
+    ZB_TEST_TIME_SCALE="${ZB_TEST_TIME_SCALE:-$multiplier}" ZB_FUZZ_SECONDS="${ZB_FUZZ_SECONDS:-20}" \
         meson test -C "$dir" --no-rebuild --print-errorlogs --timeout-multiplier "$multiplier" \
         "${test_args[@]}" </dev/null 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}

@@ -23,6 +23,13 @@ namespace zerobuffer {
 
 namespace {
 
+/// How long ago `then` was, from a timestamp another process wrote: 0 for one in the future or not positive,
+/// and no signed overflow whatever the segment says.
+std::int64_t age_ns(std::int64_t now, std::int64_t then) noexcept
+{
+    return then > 0 && then <= now ? now - then : 0;
+}
+
 using namespace detail;
 
 /// Whether any process holds a lock anywhere in the file (writer byte 0, reader bytes 1..64): one syscall.
@@ -225,12 +232,12 @@ Result<RingSnapshot> inspect_ring(std::string_view name)
     snapshot.frames_in_use = control.frames_in_use.load(kRelaxed);
     const std::int64_t now = monotonic_ns();
     if (const std::int64_t last = control.last_commit_ns.load(kRelaxed); last != 0 && snapshot.next_sequence != 0)
-        snapshot.since_last_frame_ns = std::max<std::int64_t>(0, now - last);
+        snapshot.since_last_frame_ns = age_ns(now, last);
     const auto reason = static_cast<WaitReason>(control.wait_reason.load(kRelaxed));
     snapshot.writer_waiting = reason != WaitReason::None;
     snapshot.wait_reason = reason == WaitReason::Room ? "room" : reason == WaitReason::FrameSlots ? "frame slots" : "";
     if (const std::int64_t since = control.wait_since_ns.load(kRelaxed); snapshot.writer_waiting && since != 0)
-        snapshot.waiting_for_ns = std::max<std::int64_t>(0, now - since);
+        snapshot.waiting_for_ns = age_ns(now, since);
     snapshot.format_generation = control.format_generation.load(std::memory_order_acquire);
     (void)segment.copy_metadata(snapshot.format_generation, snapshot.stream_metadata); // Best effort for display.
     snapshot.writer = detail::snapshot(control.counters);
@@ -260,9 +267,9 @@ Result<RingSnapshot> inspect_ring(std::string_view name)
                 oldest = acquired;
         }
         if (reader.held_frames != 0 && oldest != 0)
-            reader.oldest_hold_age_ns = std::max<std::int64_t>(0, now - oldest);
+            reader.oldest_hold_age_ns = age_ns(now, oldest);
         if (const std::int64_t last = slot.last_acquire_ns.load(kRelaxed); last != 0)
-            reader.idle_ns = std::max<std::int64_t>(0, now - last);
+            reader.idle_ns = age_ns(now, last);
         // Bytes another process wrote: a nonsense value is shown as "not periodic", not trusted.
         const std::int64_t interval = slot.cadence_interval_ns.load(kRelaxed);
         const std::int64_t window = slot.cadence_window_ns.load(kRelaxed);

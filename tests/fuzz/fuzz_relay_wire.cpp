@@ -2,6 +2,7 @@
 // libFuzzer harness: zb-relay's wire decoder (docs/relay.md, "Wire format"), fed by network peers.
 // Input: one byte choosing the decoder (frame header or control message), then the message part.
 // Properties: no crash; a decoded message re-encodes to a part that decodes to the same fields.
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -73,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     // A copy of exactly the part's size, so ASan sees any read past its end.
     std::vector<std::byte> part(size - 1);
-    std::memcpy(part.data(), data + 1, size - 1);
+    std::copy_n(reinterpret_cast<const std::byte*>(data) + 1, size - 1, part.begin()); // memcpy: not with an empty part.
     if ((data[0] & 1) == 0) {
         frame_header(part);
     } else {
