@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <utility>
 
+#include <zerobuffer/inspect.h>
 #include <zerobuffer/stream_format.h>
 
 #include "cadence.h"
@@ -46,6 +47,10 @@ public:
             slot_->owner.compare_exchange_strong(owner, make_owner(epoch_, SlotState::Free), std::memory_order_seq_cst);
         wake_writer_if_waiting();
         segment_.unlock_byte(reader_lock_byte(slot_index_));
+        // A writer killed without closing (SIGTERM, SIGKILL) cannot remove its ring; the last reader to leave it
+        // does, judged exactly as 'zbctl gc NAME' judges (no lock held by anyone), so a live ring is never touched.
+        if (!writer_alive())
+            (void)remove_stale_ring(name_);
     }
 
     /// Claims a free reader slot: the OFD lock on its byte is the claim, so a dead reader's slot is free again.
