@@ -21,6 +21,9 @@ ZB_PACKAGES=(
     python3-gi gir1.2-gst-plugins-base-1.0
     python3-matplotlib
     libcpp-httplib-dev python3-prometheus-client
+    libcli11-dev
+    clang libclang-rt-14-dev
+    iproute2 nftables
 )
 
 zb_log()

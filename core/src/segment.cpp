@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -47,6 +48,13 @@ int link_unnamed(int fd, const std::string& path)
 }
 
 } // namespace
+
+std::string octal_mode(unsigned mode)
+{
+    char text[8];
+    std::snprintf(text, sizeof text, "%04o", mode & 07777);
+    return text;
+}
 
 std::string system_message(std::string_view what, int error_number)
 {
@@ -319,13 +327,27 @@ Result<Segment> Segment::open(const std::string& path, bool writable)
         const int error_number = errno;
         if (error_number == ENOENT)
             return make_error(Errc::NotFound, "no ring at " + path + ": start its writer first", ENOENT);
-        return make_error(Errc::SystemError, system_message("cannot open " + path, error_number), error_number);
+        std::string what = "cannot open " + path;
+        if (struct stat named {}; (error_number == EACCES || error_number == EPERM) && ::stat(path.c_str(), &named) == 0)
+            what += " (owner uid " + std::to_string(named.st_uid) + ", group " + std::to_string(named.st_gid) +
+                    ", mode " + octal_mode(named.st_mode) + "; this process is uid " + std::to_string(geteuid()) + ")";
+        return make_error(Errc::SystemError, system_message(what, error_number), error_number);
     }
     struct stat info {};
     if (fstat(segment.fd_, &info) != 0)
         return make_error(Errc::SystemError, system_message("cannot stat " + path, errno), errno);
     if (!S_ISREG(info.st_mode))
         return make_error(Errc::CorruptSegment, path + " is not a regular shared-memory object");
+    // Whoever can write the file can shrink it under our mapping, and every access past the new end is a SIGBUS
+    // that no check of the bytes can prevent (tmpfs files cannot be sealed). Group and owner are chosen by the
+    // writer; a ring every local user can write is refused (docs/security.md, "Truncation").
+    if ((info.st_mode & S_IWOTH) != 0)
+        return make_error(Errc::SystemError,
+                          path + " (mode " + octal_mode(info.st_mode) +
+                              ") can be written by every local user, who could truncate it under its readers: "
+                              "refusing it; recreate the ring with permissions 0600 or 0660 (a group of the users "
+                              "that need it)",
+                          EACCES);
     const auto file_size = static_cast<std::uint64_t>(info.st_size);
     if (file_size < sizeof(ControlBlock))
         return make_error(Errc::CorruptSegment, "corrupt ring segment: " + path + " is " + std::to_string(file_size) +

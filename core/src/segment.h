@@ -126,6 +126,9 @@ private:
 /// Every offset and size is bounds-checked; the message says exactly which field is wrong.
 [[nodiscard]] Result<Geometry> validate_control_block(const ControlBlock& control, std::uint64_t file_size);
 
+/// "0640": a file mode as people write it, for messages.
+[[nodiscard]] std::string octal_mode(unsigned mode);
+
 /// strerror() with a hint at what to do, for messages.
 [[nodiscard]] std::string system_message(std::string_view what, int error_number);
 

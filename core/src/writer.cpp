@@ -195,6 +195,11 @@ Result<Writer> Writer::create(std::string_view name, const WriterOptions& option
                                                      "; it must be 1 to 4096");
     if (options.permissions > 0777)
         return make_error(Errc::InvalidArgument, "permissions must be a file mode such as 0600 or 0660");
+    if ((options.permissions & 0002) != 0)
+        return make_error(Errc::InvalidArgument,
+                          "permissions " + detail::octal_mode(options.permissions) +
+                              " let every local user write the ring (and truncate it under its readers, who would "
+                              "crash with SIGBUS); readers refuse such rings: use 0600, or 0660 with a group");
     if (options.integrity != Integrity::None && options.integrity != Integrity::Checksum && options.integrity != Integrity::Mac)
         return make_error(Errc::InvalidArgument, "unknown integrity mode");
     if (options.integrity == Integrity::Mac && options.secret.size() < 16)

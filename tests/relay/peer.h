@@ -37,6 +37,7 @@ struct Options {
     bool reattach = false;
     int slow_ms = 0;
     int timeout_s = 60;
+    bool print_arrivals = false; ///< read: print "arrival: INDEX UNIX_SECONDS DISCONTINUITY" per frame (recovery times)
     std::string stream_name; ///< broker-reg
     std::string address;     ///< broker-reg
     std::string broker_key;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // zb-relay-peer's ring modes: write the known stream into a ring, and read a ring back checking every frame.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -151,6 +152,17 @@ void check_frame(const Options& options, const Frame& frame, const Reader& reade
     ++report.frames;
 }
 
+/// When a frame came, in wall-clock time: a test compares it with the moment it changed the network.
+void print_arrival(const Frame& frame)
+{
+    const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(since_epoch).count();
+    std::printf("arrival: %llu %lld.%06lld %d\n", static_cast<unsigned long long>(frame.info().offset),
+                static_cast<long long>(micros / 1'000'000), static_cast<long long>(micros % 1'000'000),
+                (frame.info().flags & kFrameDiscontinuity) != 0 ? 1 : 0);
+    std::fflush(stdout);
+}
+
 } // namespace
 
 int run_reader(const Options& options)
@@ -179,6 +191,8 @@ int run_reader(const Options& options)
                 break;
             }
             check_frame(options, *frame, *reader, first || frame->format_changed(), report, after_reattach);
+            if (options.print_arrivals)
+                print_arrival(*frame);
             after_reattach = false;
             first = false;
             frame->release();

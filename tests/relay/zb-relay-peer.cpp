@@ -7,6 +7,7 @@
 //                            [--pause-ms MS] [--gop N]
 //   zb-relay-peer read RING [--frames N] [--width W] [--height H] [--encoded] [--format-change-at K]
 //                           [--allow-gaps] [--reattach] [--slow-ms MS] [--timeout-s S] [--gop N]
+//                           [--print-arrivals]
 //   zb-relay-peer hostile-sender tcp://127.0.0.1:PORT     bind, wait for a receiving relay, send garbage,
 //                                                         then 5 good 64x48 frames and end-of-stream
 //   zb-relay-peer torn-sender tcp://127.0.0.1:PORT [--width W --height H]  bind, offer a receiving relay a payload
@@ -58,6 +59,7 @@ constexpr const char* kUsage = R"(Usage: zb-relay-peer write RING [--frames N] [
                           [--pause-at K ...] [--pause-ms MS] [--gop N]
        zb-relay-peer read RING [--frames N] [--width W] [--height H] [--encoded] [--format-change-at K]
                           [--allow-gaps] [--reattach] [--slow-ms MS] [--timeout-s S] [--gop N]
+                          [--print-arrivals]
        zb-relay-peer hostile-sender tcp://127.0.0.1:PORT
        zb-relay-peer torn-sender tcp://127.0.0.1:PORT [--width W] [--height H]
        zb-relay-peer hostile-client tcp://127.0.0.1:PORT
@@ -137,6 +139,8 @@ int main(int argc, char** argv)
             options.allow_gaps = true;
         else if (flag == "--reattach")
             options.reattach = true;
+        else if (flag == "--print-arrivals")
+            options.print_arrivals = true;
         else if (flag == "--slow-ms")
             options.slow_ms = std::stoi(next());
         else if (flag == "--timeout-s")

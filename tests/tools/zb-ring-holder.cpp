@@ -2,7 +2,8 @@
 // Test helper: a real process that holds a ring as its writer or as one reader until SIGTERM.
 //
 //   zb-ring-holder writer RING [--frames N] [--wait-readers K] [--frame-bytes B] [--no-hold] [--stream-ms P]
-//                              [--ring-bytes R] [--reader-timeout-ms T] [--no-metadata]
+//                              [--ring-bytes R] [--reader-timeout-ms T] [--no-metadata] [--mode OCTAL]
+//                              [--start-after-ms S]
 //   zb-ring-holder reader RING [--frames N] [--policy lossless|latest] [--no-hold] [--keep K] [--delay-ms D]
 //   zb-ring-holder lock FILE
 //
@@ -27,6 +28,7 @@ namespace {
 
 constexpr const char* kUsage = R"(Usage: zb-ring-holder writer RING [--frames N] [--wait-readers K] [--frame-bytes B] [--no-hold]
                              [--stream-ms P] [--ring-bytes R] [--reader-timeout-ms T] [--no-metadata]
+                             [--mode OCTAL] [--start-after-ms S]
        zb-ring-holder reader RING [--frames N] [--policy lossless|latest] [--max-lag N] [--no-hold]
                              [--keep K] [--delay-ms D]
        zb-ring-holder lock FILE
@@ -39,7 +41,9 @@ and exits 0 right after "ready". 'lock FILE' holds a writer's lock (byte 0) on a
 writer creating a ring does, prints "ready" and waits likewise.
 Writer: --stream-ms P keeps writing a frame every P ms after "ready" until stopped (a live stream);
 --ring-bytes R sizes the frame memory (default 1 MiB); --reader-timeout-ms T is its longest wait for a
-lossless reader (default 5000); --no-metadata leaves the stream metadata unset.
+lossless reader (default 5000); --no-metadata leaves the stream metadata unset; --mode OCTAL is the
+ring's file mode (default 0600); --start-after-ms S waits S ms before creating the ring (time for a test
+to lower the process's limits).
 Reader: --keep K keeps the last K frames it read held until it stops; --delay-ms D sleeps D ms after
 each frame (a slow reader).
 Exit status: 0 done, 1 a ring call failed, 2 usage error.
@@ -92,6 +96,8 @@ struct WriterSettings {
     std::size_t ring_bytes = std::size_t{1} << 20;
     std::uint64_t stream_ms = 0;       // 0: no stream after "ready".
     std::uint64_t reader_timeout_ms = 5000;
+    std::uint32_t mode = 0600;
+    std::uint64_t start_after_ms = 0;
     bool metadata = true;
     bool hold = true;
 };
@@ -110,6 +116,8 @@ int run_writer(const std::string& ring, const WriterSettings& settings)
     zerobuffer::WriterOptions options;
     options.ring_size = settings.ring_bytes;
     options.max_readers = 4;
+    options.permissions = settings.mode;
+    std::this_thread::sleep_for(std::chrono::milliseconds(settings.start_after_ms));
     options.reader_timeout = std::chrono::milliseconds(settings.reader_timeout_ms);
     auto writer = zerobuffer::Writer::create(ring, options);
     if (!writer) {
@@ -211,9 +219,9 @@ int run_lock(const std::string& path)
     return status;
 }
 
-bool parse(std::string_view text, std::uint64_t& value)
+bool parse(std::string_view text, std::uint64_t& value, int base)
 {
-    const auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), value);
+    const auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), value, base);
     return err == std::errc{} && end == text.data() + text.size();
 }
 
@@ -270,7 +278,7 @@ int main(int argc, char** argv)
             return usage_error("unknown option or missing value: " + std::string(key));
         }
         const std::string_view value = args[++i];
-        bool ok = key == "--policy" || parse(value, number);
+        bool ok = key == "--policy" || parse(value, number, key == "--mode" ? 8 : 10);
         if (key == "--frames") {
             writer.frames = reader.frames = number;
         } else if (key == "--wait-readers" && is_writer) {
@@ -279,6 +287,10 @@ int main(int argc, char** argv)
             writer.frame_bytes = static_cast<std::size_t>(number);
         } else if (key == "--ring-bytes" && is_writer) {
             writer.ring_bytes = static_cast<std::size_t>(number);
+        } else if (key == "--start-after-ms" && is_writer) {
+            writer.start_after_ms = number;
+        } else if (key == "--mode" && is_writer) {
+            writer.mode = static_cast<std::uint32_t>(number);
         } else if (key == "--stream-ms" && is_writer) {
             writer.stream_ms = number;
         } else if (key == "--reader-timeout-ms" && is_writer) {

@@ -47,7 +47,7 @@ struct WriterOptions {
     std::size_t ring_size = std::size_t{64} << 20;       ///< Bytes of frame memory (rounded up to a page).
     std::uint32_t max_readers = 8;                       ///< Reader slots (1..64).
     std::size_t metadata_capacity = std::size_t{16} << 10; ///< Bytes for one stream-metadata document.
-    std::uint32_t permissions = 0600;                    ///< Mode of the shared-memory object.
+    std::uint32_t permissions = 0600;                    ///< Mode of the shared-memory object; no write bit for others.
     Integrity integrity = Integrity::None;
     std::string secret;                                  ///< Required with Integrity::Mac; high-entropy.
     std::chrono::nanoseconds reader_timeout = std::chrono::seconds(5); ///< Longest wait for room.
