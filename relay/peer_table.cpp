@@ -90,6 +90,7 @@ void PeerTable::on_control(const std::string& id, const wire::ControlMessage& me
                     ", window " + std::to_string(peer.window) + ")",
                 now);
     stats_.peers.store(peers_.size(), std::memory_order_relaxed);
+    board_published_ = {};
 }
 
 void PeerTable::depart(Peer& peer, const std::string& why)
@@ -106,6 +107,26 @@ void PeerTable::tick(Clock::time_point now)
         if (!peer.gone && now - peer.last_heard > kSilence)
             depart(peer, "silent for " + std::to_string(kSilence.count()) + " s: dropped");
     session_log_.flush(now);
+    if (board_published_ == Clock::time_point{} || now - board_published_ >= SubscriberBoard::kRefresh) {
+        publish_board();
+        board_published_ = now;
+    }
+}
+
+void PeerTable::publish_board()
+{
+    std::vector<SubscriberFigures> figures;
+    figures.reserve(peers_.size());
+    for (const auto& [id, peer] : peers_)
+        if (!peer.gone)
+            figures.push_back({.number = peer.number,
+                               .policy = peer.policy,
+                               .window = peer.window,
+                               .delivered = peer.delivered,
+                               .dropped = peer.drops_counted,
+                               .in_flight = peer.sent - std::min(peer.acked, peer.sent),
+                               .resumes = peer.replays});
+    stats_.subscribers.publish(std::move(figures));
 }
 
 void PeerTable::erase_gone()
@@ -115,6 +136,7 @@ void PeerTable::erase_gone()
             add_departed(it->second);
             allowances_.erase(it->first);
             it = peers_.erase(it);
+            board_published_ = {};
         } else {
             ++it;
         }

@@ -26,7 +26,8 @@ struct Peer {
     std::uint64_t sent = 0;  ///< Frames sent in this session.
     std::uint64_t acked = 0; ///< Frames the subscriber reported received.
     std::uint64_t delivered = 0;
-    std::uint64_t dropped = 0;
+    std::uint64_t dropped = 0;       ///< Not sent to it, net of those a resume sent after all (the log's figure).
+    std::uint64_t drops_counted = 0; ///< Every drop as it happened (monotonic: the metrics' counter).
     std::uint32_t number = 0;
     std::uint64_t last_sequence = 0; ///< Source sequence of the last frame sent in this session.
     bool sent_any = false;
@@ -68,7 +69,8 @@ public:
                     Clock::time_point now);
     /// Marks a subscriber as gone (disconnected, silent) and says so in the log.
     void depart(Peer& peer, const std::string& why);
-    /// Marks subscribers silent for kSilence as gone; flushes the rate-limited log.
+    /// Marks subscribers silent for kSilence as gone; flushes the rate-limited log; refreshes the route's
+    /// subscriber board (for --metrics) every SubscriberBoard::kRefresh and after a subscriber joined.
     void tick(Clock::time_point now);
     /// Removes gone subscribers, adding them to the departed summary.
     void erase_gone();
@@ -98,6 +100,7 @@ private:
     bool allow_session(SessionAllowance& allowance, Clock::time_point now);
     void add_departed(const Peer& peer);
     void log_session(const std::string& line, Clock::time_point now);
+    void publish_board();
 
     std::string route_name_;
     const Endpoint& endpoint_;
@@ -107,6 +110,7 @@ private:
     std::deque<Peer> departed_;                          ///< At most kDepartedListed, newest last.
     DepartedTotals departed_totals_;
     std::uint32_t next_peer_number_ = 1;
+    Clock::time_point board_published_{}; ///< When the subscriber board was last refreshed; {} forces a refresh.
     LogBudget session_log_;
 };
 

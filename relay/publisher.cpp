@@ -166,6 +166,12 @@ void Publisher::service(std::chrono::milliseconds wait)
     const std::uint64_t guarded = guard_->dropped() + guard_->refused();
     stats_.rejected.fetch_add(guarded - guarded_counted_, std::memory_order_relaxed);
     guarded_counted_ = guarded;
+    if (zap_) { // Clients whose CURVE key is not allowed (the handler's thread logged each one).
+        const std::uint64_t refused = zap_->refused();
+        stats_.curve_refusals.fetch_add(refused - zap_counted_, std::memory_order_relaxed);
+        stats_.rejected.fetch_add(refused - zap_counted_, std::memory_order_relaxed);
+        zap_counted_ = refused;
+    }
     const auto now = std::chrono::steady_clock::now();
     handshake_log_.flush(now);
     peers_.tick(now);

@@ -55,7 +55,7 @@ private:
     Publisher(const RouteConfig& route, const Endpoint& endpoint, RouteStats& stats);
     void handle_message();
     void handle_control(const std::string& id, const std::byte* data, std::size_t size);
-    void drop(Peer& peer, const char* why);
+    void drop(Peer& peer, DropReason reason, const char* why);
     void send_metadata(const std::string& id, Peer& peer);
     /// Finds out whether a subscriber is still connected (ROUTER_MANDATORY refuses sends to vanished ones).
     void ping(const std::string& id, Peer& peer);
@@ -105,6 +105,7 @@ private:
 
     std::uint64_t rejected_ = 0;
     std::uint64_t guarded_counted_ = 0; ///< The guard's refusals and drops already added to stats_.rejected.
+    std::uint64_t zap_counted_ = 0;     ///< The ZAP handler's refusals already added to stats_.
     LogBudget handshake_log_;           ///< Failed handshakes: one line each, within a budget.
     std::uint64_t dropped_total_ = 0;
     std::uint64_t unsent_ = 0; ///< Frames read while no subscriber was connected.

@@ -25,9 +25,11 @@ void give_back_frame(void* /*data*/, void* hint)
 
 } // namespace
 
-void Publisher::drop(Peer& peer, const char* why)
+void Publisher::drop(Peer& peer, DropReason reason, const char* why)
 {
     ++peer.dropped;
+    ++peer.drops_counted;
+    stats_.count_drop(reason);
     ++dropped_total_;
     stats_.drops.fetch_add(1, std::memory_order_relaxed);
     peer.need_keyframe = encoded_;
@@ -84,7 +86,7 @@ bool Publisher::send_frame(const std::string& id, Peer& peer, LentFrame& lent, c
         if (zmq_errno() == EHOSTUNREACH)
             peers_.depart(peer, "disconnected");
         else
-            drop(peer, "socket queue full");
+            drop(peer, DropReason::QueueFull, "socket queue full");
         return false;
     }
     wire::FrameHeader header;
@@ -186,6 +188,7 @@ bool Publisher::replay(const std::string& id, Peer& peer)
     peer.dropped -= undropped;
     dropped_total_ -= undropped;
     stats_.drops.fetch_sub(undropped, std::memory_order_relaxed);
+    stats_.recovered.fetch_add(undropped, std::memory_order_relaxed);
     if (++peer.replays == 1 || peer.replays % 1000 == 0)
         log_route(route_name_, "subscriber #" + std::to_string(peer.number) + ": resumed from the newest keyframe (" +
                                    "sequence " + std::to_string(cached_frames[0].sequence) + ", " +
@@ -250,13 +253,13 @@ void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
             // (its connection guard relies on it), even when it is stuck and new GOPs keep coming.
             const bool replay_in_flight = peer.acked < peer.burst_end;
             if (replay_in_flight || !gop_.can_replay(peer.sent_any, peer.last_sequence, sequence)) {
-                drop(peer, "waiting for a keyframe");
+                drop(peer, DropReason::KeyframeWait, "waiting for a keyframe");
                 continue;
             }
             // The cached GOP first, then this frame live: no gap, no duplicate.
             if (!replay(id, peer)) {
                 if (!peer.gone)
-                    drop(peer, "socket queue full while resuming from the keyframe");
+                    drop(peer, DropReason::QueueFull, "socket queue full while resuming from the keyframe");
                 continue;
             }
         }
@@ -264,7 +267,7 @@ void Publisher::send(Frame frame, FrameInfo info, const std::atomic<bool>& stop)
         auto last_ping = std::chrono::steady_clock::now();
         while (!peer.gone && !has_credit(peer)) {
             if (peer.policy == FlowPolicy::Latest && !must_deliver) {
-                drop(peer, "subscriber has no credit, policy latest");
+                drop(peer, DropReason::NoCredit, "subscriber has no credit, policy latest");
                 deliver = false;
                 break;
             }

@@ -28,8 +28,8 @@ bool is_encoded_stream(const std::string& stream_metadata_json)
            format->media_type != "application/octet-stream";
 }
 
-OutputRing::OutputRing(Endpoint endpoint, std::string route_name)
-    : endpoint_(std::move(endpoint)), route_name_(std::move(route_name))
+OutputRing::OutputRing(Endpoint endpoint, std::string route_name, RouteStats& stats)
+    : endpoint_(std::move(endpoint)), route_name_(std::move(route_name)), stats_(&stats)
 {
 }
 
@@ -65,9 +65,10 @@ void OutputRing::publish_stream_metadata(const std::string& json)
     published_ = json;
 }
 
-void OutputRing::count_drop(std::string_view why)
+void OutputRing::count_drop(DropReason reason, std::string_view why)
 {
     ++dropped_;
+    stats_->count_drop(reason);
     // The first drop is always logged, later ones at most every 1000 (the status line has the running count).
     if (dropped_ == 1 || dropped_ % 1000 == 0)
         log_route(route_name_, "output ring '" + endpoint_.address + "': dropped frame (" + std::string(why) + "), " +
@@ -90,7 +91,7 @@ OutputRing::Outcome OutputRing::write_filled(std::size_t payload_size, std::span
 {
     const bool must_deliver = (info.flags & kFrameEndOfStream) != 0;
     if (encoded && need_keyframe_ && (info.flags & (kFrameKeyframe | kFrameHeader)) == 0 && !must_deliver) {
-        count_drop("waiting for a keyframe after a drop");
+        count_drop(DropReason::KeyframeWait, "waiting for a keyframe after a drop");
         return Outcome::Dropped;
     }
     const bool latest = endpoint_.policy == FlowPolicy::Latest && !must_deliver;
@@ -107,7 +108,7 @@ OutputRing::Outcome OutputRing::write_filled(std::size_t payload_size, std::span
             if (latest) {
                 pending_discontinuity_ = true;
                 need_keyframe_ = encoded;
-                count_drop("ring full, policy latest");
+                count_drop(DropReason::RingFull, "ring full, policy latest");
                 return Outcome::Dropped;
             }
             if (stop.load(std::memory_order_relaxed))
@@ -116,14 +117,14 @@ OutputRing::Outcome OutputRing::write_filled(std::size_t payload_size, std::span
         }
         pending_discontinuity_ = true;
         need_keyframe_ = encoded;
-        count_drop(reserved.error().message);
+        count_drop(DropReason::RingError, reserved.error().message);
         return Outcome::Dropped;
     }
     if (!fill(reservation.payload())) {
         reservation.abort(); // Incomplete bytes: never published. The frames after it follow a gap.
         pending_discontinuity_ = true;
         need_keyframe_ = encoded;
-        count_drop("its payload did not arrive whole");
+        count_drop(DropReason::RingError, "its payload did not arrive whole");
         return Outcome::Broken;
     }
     need_keyframe_ = false;
@@ -133,7 +134,7 @@ OutputRing::Outcome OutputRing::write_filled(std::size_t payload_size, std::span
         info.flags |= kFrameDiscontinuity;
     auto committed = writer_->commit(reservation, info);
     if (!committed) {
-        count_drop(committed.error().message);
+        count_drop(DropReason::RingError, committed.error().message);
         return Outcome::Dropped;
     }
     pending_discontinuity_ = false;

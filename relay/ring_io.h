@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "relay_error.h"
+#include "route_stats.h"
 
 namespace zerobuffer::relay {
 
@@ -27,7 +28,8 @@ void log_route(const std::string& route, const std::string& message);
 /// One output ring of a route. Created when the route starts (taking over a dead writer's ring of that name).
 class OutputRing {
 public:
-    OutputRing(Endpoint endpoint, std::string route_name);
+    /// Its drops are also counted in `stats` by reason; `stats` must outlive it.
+    OutputRing(Endpoint endpoint, std::string route_name, RouteStats& stats);
 
     [[nodiscard]] RelayResult<void> open();
     /// True once the ring has as many readers as its wait-readers option asks for.
@@ -54,10 +56,11 @@ public:
     void log_summary() const;
 
 private:
-    void count_drop(std::string_view why);
+    void count_drop(DropReason reason, std::string_view why);
 
     Endpoint endpoint_;
     std::string route_name_;
+    RouteStats* stats_;
     std::optional<Writer> writer_;
     std::string published_; ///< Stream metadata in effect in this ring.
     bool need_keyframe_ = false;

@@ -128,7 +128,7 @@ RelayResult<void> run_route(const RouteConfig& route, RouteStats& stats, const s
             network = &output;
             continue;
         }
-        rings.emplace_back(output, route.name);
+        rings.emplace_back(output, route.name, stats);
         if (auto opened = rings.back().open(); !opened)
             return opened;
     }

@@ -164,6 +164,9 @@ private:
     {
         switch (event.event) {
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+            if (ever_connected_)
+                stats_.reconnects.fetch_add(1, std::memory_order_relaxed);
+            ever_connected_ = true;
             connected_ = true;
             session_ = ++next_session_;
             received_ = 0;
@@ -186,6 +189,7 @@ private:
             connection_log_.line("lost the connection to " + event.address + "; reconnecting with back-off");
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+            stats_.curve_refusals.fetch_add(1, std::memory_order_relaxed);
             connection_log_.line("the sender at " + event.address +
                                  " refused our key: add our .pub key to its allowed-keys file");
             break;
@@ -368,6 +372,8 @@ private:
                                            : !last_was_end_of_stream_ && header->sequence != last_sequence_ + 1;
         if (gap)
             info.flags |= kFrameDiscontinuity;
+        if (!first_of_session_ && !last_was_end_of_stream_ && header->sequence > last_sequence_ + 1)
+            stats_.count_drop(DropReason::UpstreamGap, header->sequence - last_sequence_ - 1);
         first_of_session_ = false;
         last_sequence_ = header->sequence;
         last_was_end_of_stream_ = (info.flags & kFrameEndOfStream) != 0;
@@ -413,6 +419,7 @@ private:
     std::vector<std::byte> scratch_;        ///< Payloads from the stream that do not go straight into one ring.
     std::string address_;
     bool connected_ = false;
+    bool ever_connected_ = false; ///< A handshake succeeded before: the next one is a reconnection.
     std::chrono::steady_clock::time_point down_since_;
     std::uint64_t next_session_ = 0;
     std::uint64_t session_ = 0; ///< 0 until connected.
