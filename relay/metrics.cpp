@@ -23,12 +23,9 @@ std::string format_number(double value)
 const char* kind_name(EndpointKind kind)
 {
     switch (kind) {
-    case EndpointKind::Ring:
-        return "ring";
-    case EndpointKind::Zmq:
-        return "zmq";
-    case EndpointKind::Broker:
-        return "broker";
+    case EndpointKind::Ring: return "ring";
+    case EndpointKind::Zmq: return "zmq";
+    case EndpointKind::Broker: return "broker";
     }
     return "?";
 }
@@ -45,7 +42,10 @@ public:
     {
         out_ += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
     }
-    void sample(const std::string& labels, const std::string& value) { out_ += name_ + "{" + labels + "} " + value + "\n"; }
+    void sample(const std::string& labels, const std::string& value)
+    {
+        out_ += name_ + "{" + labels + "} " + value + "\n";
+    }
     void sample(const std::string& labels, std::uint64_t value) { sample(labels, std::to_string(value)); }
 
 private:
@@ -60,8 +60,8 @@ std::string route_labels(const RouteConfig& config)
 }
 
 /// The per-route families; docs/monitoring.md lists the same, in this order.
-void write_route_families(std::string& out, const std::vector<MetricsRoute>& routes, const std::vector<RouteRates>& rates,
-                          const std::vector<std::string>& labels)
+void write_route_families(std::string& out, const std::vector<MetricsRoute>& routes,
+                          const std::vector<RouteRates>& rates, const std::vector<std::string>& labels)
 {
     using Counter = std::atomic<std::uint64_t> RouteStats::*;
     const auto each = [&](const char* name, const char* type, const char* help, Counter counter) {
@@ -69,7 +69,8 @@ void write_route_families(std::string& out, const std::vector<MetricsRoute>& rou
         for (std::size_t i = 0; i < routes.size(); ++i)
             family.sample(labels[i], load(routes[i].stats->*counter));
     };
-    each("zerobuffer_relay_route_frames_total", "counter", "Frames the route took from its source.", &RouteStats::frames);
+    each("zerobuffer_relay_route_frames_total", "counter", "Frames the route took from its source.",
+         &RouteStats::frames);
     each("zerobuffer_relay_route_bytes_total", "counter", "Payload bytes the route took from its source.",
          &RouteStats::bytes);
     {
@@ -179,7 +180,7 @@ MetricsEndpoint::MetricsEndpoint(Token, std::vector<MetricsRoute> routes)
 }
 
 RelayResult<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::start(const std::string& listen,
-                                                                    std::vector<MetricsRoute> routes)
+                                                                     std::vector<MetricsRoute> routes)
 {
     const auto address = http::parse_listen(listen);
     if (!address)

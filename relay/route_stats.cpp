@@ -8,18 +8,12 @@ namespace zerobuffer::relay {
 const char* drop_reason_label(DropReason reason) noexcept
 {
     switch (reason) {
-    case DropReason::RingFull:
-        return "ring_full";
-    case DropReason::RingError:
-        return "ring_error";
-    case DropReason::KeyframeWait:
-        return "keyframe_wait";
-    case DropReason::NoCredit:
-        return "no_credit";
-    case DropReason::QueueFull:
-        return "queue_full";
-    case DropReason::UpstreamGap:
-        return "upstream_gap";
+    case DropReason::RingFull: return "ring_full";
+    case DropReason::RingError: return "ring_error";
+    case DropReason::KeyframeWait: return "keyframe_wait";
+    case DropReason::NoCredit: return "no_credit";
+    case DropReason::QueueFull: return "queue_full";
+    case DropReason::UpstreamGap: return "upstream_gap";
     }
     return "unknown";
 }

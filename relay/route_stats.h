@@ -31,11 +31,11 @@ inline constexpr std::size_t kDropReasons = 6;
 struct SubscriberFigures {
     std::uint32_t number = 0; ///< The "#N" of the relay's log lines.
     FlowPolicy policy = FlowPolicy::Lossless;
-    std::uint32_t window = 0;     ///< Its credit window (frames in flight it allows).
-    std::uint64_t delivered = 0;  ///< Frames sent to it in this session.
-    std::uint64_t dropped = 0;    ///< Frames not sent to it (all reasons).
-    std::uint64_t in_flight = 0;  ///< Sent but not yet acknowledged.
-    std::uint64_t resumes = 0;    ///< Times it was resumed from the newest keyframe.
+    std::uint32_t window = 0;    ///< Its credit window (frames in flight it allows).
+    std::uint64_t delivered = 0; ///< Frames sent to it in this session.
+    std::uint64_t dropped = 0;   ///< Frames not sent to it (all reasons).
+    std::uint64_t in_flight = 0; ///< Sent but not yet acknowledged.
+    std::uint64_t resumes = 0;   ///< Times it was resumed from the newest keyframe.
 };
 
 /// The subscribers of a sending route, refreshed by its publisher a few times a second (not per frame) and read
