@@ -30,6 +30,7 @@ struct Options {
     std::size_t ring_size = std::size_t{64} << 20;
     std::uint64_t format_change_at = UINT64_MAX;
     bool no_eos = false;
+    bool eos_on_sigterm = false; ///< write: SIGTERM ends the stream (end-of-stream written) instead of the process.
     std::vector<std::uint64_t> pause_at; ///< Before writing these frames, print "paused at K" and wait pause_ms.
     int pause_ms = 3000;
     std::uint64_t gop = 10; ///< Encoded streams: a keyframe every `gop` frames.

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <csignal>
 #include <cstring>
 #include <thread>
+
+#include <signal.h>
 
 #include <zerobuffer/reader.h>
 #include <zerobuffer/writer.h>
@@ -26,8 +29,20 @@ int run_writer(const Options& options)
         if (auto ok = writer->wait_for_readers(options.wait_readers, std::chrono::seconds(30)); !ok)
             return fail("no reader came: " + ok.error().message);
     }
+    // --eos-on-sigterm: SIGTERM stays pending (blocked) and ends the loop, so a run of unknown length (chaos) ends
+    // with end-of-stream. Checked once per frame; the readers see every frame written before it.
+    sigset_t terminate;
+    sigemptyset(&terminate);
+    sigaddset(&terminate, SIGTERM);
+    if (options.eos_on_sigterm)
+        pthread_sigmask(SIG_BLOCK, &terminate, nullptr);
+    const auto terminated = [&] {
+        sigset_t pending;
+        return options.eos_on_sigterm && sigpending(&pending) == 0 && sigismember(&pending, SIGTERM) == 1;
+    };
     auto start = Clock::now();
-    for (std::uint64_t index = 0; index < options.frames; ++index) {
+    std::uint64_t written = 0;
+    for (std::uint64_t index = 0; index < options.frames && !terminated(); ++index, ++written) {
         if (std::find(options.pause_at.begin(), options.pause_at.end(), index) != options.pause_at.end()) {
             // A known point in the stream (e.g. mid-GOP) at which a test starts or restarts a receiver.
             std::printf("paused at %llu\n", static_cast<unsigned long long>(index));
@@ -69,7 +84,7 @@ int run_writer(const Options& options)
             }
         }
     }
-    std::printf("wrote %llu frames to ring %s\n", static_cast<unsigned long long>(options.frames),
+    std::printf("wrote %llu frames to ring %s\n", static_cast<unsigned long long>(written),
                 options.target.c_str());
     return 0;
 }

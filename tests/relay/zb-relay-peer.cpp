@@ -4,7 +4,7 @@
 //
 //   zb-relay-peer write RING [--frames N] [--width W] [--height H] [--encoded] [--fps F] [--wait-readers K]
 //                            [--ring-size BYTES] [--format-change-at K] [--no-eos] [--pause-at K ...]
-//                            [--pause-ms MS] [--gop N]
+//                            [--pause-ms MS] [--gop N] [--eos-on-sigterm]
 //   zb-relay-peer read RING [--frames N] [--width W] [--height H] [--encoded] [--format-change-at K]
 //                           [--allow-gaps] [--reattach] [--slow-ms MS] [--timeout-s S] [--gop N]
 //                           [--print-arrivals]
@@ -56,7 +56,7 @@ int print_free_port()
 
 constexpr const char* kUsage = R"(Usage: zb-relay-peer write RING [--frames N] [--width W] [--height H] [--encoded] [--fps F]
                           [--wait-readers K] [--ring-size BYTES] [--format-change-at K] [--no-eos]
-                          [--pause-at K ...] [--pause-ms MS] [--gop N]
+                          [--pause-at K ...] [--pause-ms MS] [--gop N] [--eos-on-sigterm]
        zb-relay-peer read RING [--frames N] [--width W] [--height H] [--encoded] [--format-change-at K]
                           [--allow-gaps] [--reattach] [--slow-ms MS] [--timeout-s S] [--gop N]
                           [--print-arrivals]
@@ -135,6 +135,8 @@ int main(int argc, char** argv)
             options.pause_ms = std::stoi(next());
         else if (flag == "--no-eos")
             options.no_eos = true;
+        else if (flag == "--eos-on-sigterm")
+            options.eos_on_sigterm = true;
         else if (flag == "--allow-gaps")
             options.allow_gaps = true;
         else if (flag == "--reattach")
