@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Usage: relay-netfault-test.sh CASE ZB_RELAY ZB_RELAY_PEER   (CASE: delay, loss, reorder, rate-4k, link-cut; needs root)
+# Usage: relay-netfault-test.sh CASE ZB_RELAY ZB_RELAY_PEER   (needs root)
+# CASE: delay, loss, reorder, rate-4k, link-cut, reset (TCP resets for 1 s), loss-latest-curve (5 % loss, CURVE, a
+# policy=latest subscriber).
 # Network faults between a publishing and a receiving zb-relay, each in its own network namespace, joined by veth
 # pairs through a router namespace where the fault is injected (see docs/reliability.md, "Network faults").
 set -u
 here=$(dirname "${BASH_SOURCE[0]}")
 source "$here/relay-test-lib.sh" "$@"
 case "$case_name" in
-delay | loss | reorder | rate-4k | link-cut) ;;
-*) echo "relay-netfault-test.sh: unknown CASE '$case_name' (delay, loss, reorder, rate-4k, link-cut)" >&2; exit 2 ;;
+delay | loss | reorder | rate-4k | link-cut | reset | loss-latest-curve) ;;
+*) echo "relay-netfault-test.sh: unknown CASE '$case_name' (delay, loss, reorder, rate-4k, link-cut, reset," \
+    "loss-latest-curve)" >&2; exit 2 ;;
 esac
 [ "$(id -u)" -eq 0 ] || { echo "FAIL: relay-netfault-$case_name needs root (network namespaces, veth, tc, nft); CI runs as root" >&2; exit 1; }
 for tool in ip tc nft; do
@@ -102,7 +105,7 @@ reorder)
         fault_mechanism="TUN forwarder in the router: 75 % of packets held 10 ms, 25 % sent at once (they overtake)"
     fi
     ;;
-loss)
+loss | loss-latest-curve)
     if [ "$has_netem" = yes ]; then
         for dev in r-a r-b; do tc -n "$ns_r" qdisc add dev "$dev" root netem loss 5% limit 100000 || fail "netem loss"; done
         fault_mechanism="netem loss 5% on both router interfaces"
@@ -124,7 +127,12 @@ rate-4k)
     fault_mechanism="tbf rate 100mbit burst 64kb latency 100ms on both router interfaces"
     ;;
 link-cut) fault_mechanism="ip link set r-b down for 5 s, then up" ;;
+reset) fault_mechanism="nftables in the router: every forwarded TCP packet answered with a TCP reset, for 1 s" ;;
 esac
+# Cases where frames may be lost (each gap must be flagged): the link or the connection breaks, or the subscriber
+# is policy=latest and the lossy link is slower than the stream.
+lossy=no
+case "$case_name" in link-cut | reset | loss-latest-curve) lossy=yes ;; esac
 echo "fault: $fault_mechanism"
 
 # The route: writer -> ring -> zb-relay in A -> tcp through R -> zb-relay in B -> ring -> reader (checks every byte).
@@ -132,21 +140,30 @@ frames=300 fps=30 geometry=(--width 640 --height 360) window=4
 # 5 % loss and reordering cut TCP to a few MB/s: fewer frames keep those cases near 20 s.
 case "$case_name" in
 rate-4k) frames=12 fps=0 geometry=(--width 3840 --height 2160) ;;
-link-cut) frames=600 fps=50 ;;
-loss | reorder) frames=100 ;;
+link-cut | reset) frames=600 fps=50 ;;
+loss | reorder | loss-latest-curve) frames=100 ;;
 esac
+# loss-latest-curve: CURVE on the route (no payload stream then: frames travel in ZeroMQ messages) and a latest
+# subscriber, which the sender drops frames for when its credit runs out instead of waiting.
+send_security=(--insecure) receive_security=(--insecure) subscription=""
+if [ "$case_name" = loss-latest-curve ]; then
+    keys
+    send_security=(--curve-secret "$tmp/server.key" --allowed-keys "$tmp/allowed.txt")
+    receive_security=(--curve-secret "$tmp/client.key" --server-key "$tmp/server.pub")
+    subscription="&policy=latest"
+fi
 read -r width height <<<"${geometry[1]} ${geometry[3]}"
 frame_bytes=$((width * height * 3 / 2))
 ring_size=$((frame_bytes * 8 + 4 * 1048576))
 reader_flags=(--print-arrivals --timeout-s 120)
-[ "$case_name" = link-cut ] && reader_flags+=(--allow-gaps)
+[ "$lossy" = yes ] && reader_flags+=(--allow-gaps)
 start reader "$peer" read "$tag-dst" --frames $frames "${geometry[@]}" "${reader_flags[@]}"
 reader=$last_pid
-start receiver ip netns exec "$ns_b" "${measured[@]}" "$relay" --from "tcp://10.9.1.1:5555?window=$window" \
-    --to "ring:$tag-dst?size=$ring_size&wait-readers=1" --insecure --status-interval 1
+start receiver ip netns exec "$ns_b" "${measured[@]}" "$relay" --from "tcp://10.9.1.1:5555?window=$window$subscription" \
+    --to "ring:$tag-dst?size=$ring_size&wait-readers=1" "${receive_security[@]}" --status-interval 1
 receiver=$last_pid
 start sender ip netns exec "$ns_a" "${measured[@]}" "$relay" --from "ring:$tag-src" \
-    --to "tcp://10.9.1.1:5555?wait-peers=1" --insecure --status-interval 1
+    --to "tcp://10.9.1.1:5555?wait-peers=1" "${send_security[@]}" --status-interval 1
 sender=$last_pid
 fps_flag=()
 [ "$fps" = 0 ] || fps_flag=(--fps $fps)
@@ -180,6 +197,21 @@ if [ "$case_name" = link-cut ]; then
     sleep_sampling 5
     ip -n "$ns_r" link set r-b up || fail "cannot bring the link up again"
     restored_at=$EPOCHREALTIME
+elif [ "$case_name" = reset ]; then
+    sleep_sampling 3
+    cut_at=$EPOCHREALTIME
+    in_ns "$ns_r" nft -f - <<'EOF' || fail "cannot add the nftables reset rule"
+table inet zbreset {
+    chain forward {
+        type filter hook forward priority 0;
+        meta l4proto tcp counter reject with tcp reset
+    }
+}
+EOF
+    sleep_sampling 1
+    resets=$(in_ns "$ns_r" nft list table inet zbreset | sed -En 's/.*counter packets ([0-9]+).*/\1/p')
+    in_ns "$ns_r" nft delete table inet zbreset || fail "cannot remove the nftables reset rule"
+    restored_at=$EPOCHREALTIME
 fi
 while kill -0 "$reader" 2>/dev/null; do sample_memory; sleep 0.2; done
 finished=$EPOCHREALTIME
@@ -189,11 +221,12 @@ finish "$reader" reader
 # Nothing corrupted, the whole stream to its end; gaps only where the link was cut, each one flagged.
 has reader.out "^mismatches: 0$"
 has reader.out "^eos: yes$"
-has reader.out "^last: $((frames - 1))$"
+# A latest subscriber may lose the last frames before end-of-stream (each such gap is flagged).
+[ "$case_name" = loss-latest-curve ] || has reader.out "^last: $((frames - 1))$"
 got=$(value reader.out frames)
 missing=$(value reader.out missing)
 disc=$(value reader.out discontinuities)
-if [ "$case_name" != link-cut ]; then
+if [ "$lossy" = no ]; then
     # TCP retransmits and reorders: on a lossless route none of these faults may lose a frame.
     [ "$got" -eq "$frames" ] || fail "got $got of $frames frames through a lossless route"
     [ "$disc" -eq 0 ] || fail "$disc frames flagged kFrameDiscontinuity on a lossless route without a cut"
@@ -212,19 +245,23 @@ delay:no | reorder:no)
     fi
     fault_counts="forwarder: $(grep '^tun-delay: packets' "$tmp/forwarder.out" | sed 's/^tun-delay: //')"
     ;;
-loss:no)
+reset:*)
+    [ "${resets:-0}" -gt 0 ] || fail "the router answered no packet with a reset"
+    fault_counts="nftables answered $resets packets with a TCP reset"
+    ;;
+loss:no | loss-latest-curve:no)
     dropped=$(in_ns "$ns_r" nft list table inet zbfault | sed -En 's/.*counter packets ([0-9]+).*/\1/p')
     [ "${dropped:-0}" -gt 100 ] || fail "nftables dropped ${dropped:-0} packets"
     fault_counts="nftables dropped $dropped packets"
     ;;
 *:yes | rate-4k:no)
-    if [ "$case_name" != link-cut ]; then
+    if [ "$case_name" != link-cut ] && [ "$case_name" != reset ]; then
         stats=$(tc -s -n "$ns_r" qdisc show dev r-b)
         sent=$(sed -En 's/.*Sent [0-9]+ bytes ([0-9]+) pkt.*/\1/p' <<<"$stats" | head -n 1)
         dropped=$(sed -En 's/.*\(dropped ([0-9]+), overlimits ([0-9]+).*/\1/p' <<<"$stats" | head -n 1)
         overlimits=$(sed -En 's/.*\(dropped ([0-9]+), overlimits ([0-9]+).*/\2/p' <<<"$stats" | head -n 1)
         [ "${sent:-0}" -gt 1000 ] || fail "the qdisc on r-b passed ${sent:-0} packets: $stats"
-        [ "$case_name" != loss ] || [ "${dropped:-0}" -gt 50 ] || fail "netem dropped ${dropped:-0} packets: $stats"
+        [ "${case_name#loss}" = "$case_name" ] || [ "${dropped:-0}" -gt 50 ] || fail "netem dropped ${dropped:-0} packets: $stats"
         [ "$case_name" != rate-4k ] || [ "${overlimits:-0}" -gt 0 ] || fail "tbf never held a packet back: $stats"
         fault_counts="r-b qdisc: sent $sent packets, dropped $dropped, overlimits $overlimits"
     fi
@@ -251,7 +288,7 @@ echo "result: $case_name: $got of $frames frames of $frame_bytes bytes in $elaps
     "flagged $disc, corrupted 0; TCP retransmissions at the sender ${retransmits:-?}; ${fault_counts:-}"
 echo "memory: sender VmRSS peak $peak_rss_a kB (RssAnon $peak_anon_a kB), receiver VmRSS peak $peak_rss_b kB" \
     "(RssAnon $peak_anon_b kB); bound on RssAnon $anon_bound_kb kB"
-if [ "$case_name" = link-cut ]; then
+if [ "$case_name" = link-cut ] || [ "$case_name" = reset ]; then
     # The first frame that came after the link was back, and the last one before it went down.
     read -r first_after first_index < <(awk -v t="$restored_at" '/^arrival:/ && $3 > t { print $3, $2; exit }' "$tmp/reader.out")
     last_before=$(awk -v t="$cut_at" '/^arrival:/ && $3 <= t { last = $3 } END { print last }' "$tmp/reader.out")
@@ -262,7 +299,7 @@ if [ "$case_name" = link-cut ]; then
     echo "recovery: first frame (index $first_index) ${recovery} s after the link came back; no frame for ${stall} s;" \
         "subscriber sessions at the sender: $sessions; frames missing $missing, flagged $disc"
 fi
-if [ "$case_name" = link-cut ] && [ "$sessions" -gt 1 ]; then
+if { [ "$case_name" = link-cut ] || [ "$case_name" = reset ]; } && [ "$sessions" -gt 1 ]; then
     has receiver.err "connected to"
 fi
 check_shm_clean
