@@ -43,7 +43,8 @@ public:
     /// The frame rate the stream format announces (0: none). Used until commits teach better.
     void set_nominal(std::int64_t interval_ns) noexcept
     {
-        nominal_ns_ = interval_ns > 0 ? interval_ns : 0;
+        // From the stream format, which another process wrote: only a rate periodic() could accept is used.
+        nominal_ns_ = interval_ns > 0 && interval_ns <= kMaxIntervalNs ? interval_ns : 0;
         if (interval_ns_ == 0)
             interval_ns_ = nominal_ns_;
     }
@@ -51,6 +52,10 @@ public:
     /// A frame the reader got: its sequence and commit time.
     void on_frame(std::uint64_t sequence, std::int64_t commit_ns) noexcept
     {
+        // The commit time is written by another process: one that no monotonic clock can show is not learnt
+        // from, so that no difference or grid point below can overflow (found by fuzz-segment-reader).
+        if (commit_ns <= 0 || commit_ns > kMaxCommitNs)
+            return;
         if (samples_ != 0 && sequence > last_sequence_ && commit_ns > last_commit_ns_) {
             const auto frames = static_cast<std::int64_t>(std::min<std::uint64_t>(sequence - last_sequence_, 1'000'000));
             const std::int64_t delta = (commit_ns - last_commit_ns_) / frames;
@@ -92,7 +97,7 @@ public:
     /// A stream regular enough to wait for: enough regular intervals of 1 ms to 10 s.
     [[nodiscard]] bool periodic() const noexcept
     {
-        return regular_ >= 4 && interval_ns_ >= 1'000'000 && interval_ns_ <= 10'000'000'000;
+        return regular_ >= 4 && interval_ns_ >= 1'000'000 && interval_ns_ <= kMaxIntervalNs;
     }
 
     /// The grid point of the frame after the last one the reader got.
@@ -113,6 +118,9 @@ public:
 
 private:
     static constexpr std::int64_t kGuardNs = 20'000;
+    static constexpr std::int64_t kMaxIntervalNs = 10'000'000'000; ///< The slowest stream waited for: 0.1 fps.
+    /// 2^62 ns, some 146 years of uptime: differences of two such times and grid sums stay within int64.
+    static constexpr std::int64_t kMaxCommitNs = std::int64_t{1} << 62;
 
     /// The grid: the lower envelope of the commits, anchored at the newest grid point.
     void follow_grid(std::int64_t commit_ns) noexcept
