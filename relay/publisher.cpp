@@ -185,6 +185,7 @@ void Publisher::handle_message()
     std::size_t index = 0;
     bool more = true;
     bool bad = false;
+    bool admitted = true;
     std::array<std::byte, wire::kControlSize> body{};
     std::size_t body_size = 0;
     while (more) {
@@ -192,7 +193,7 @@ void Publisher::handle_message()
             break;
         more = zmq_msg_more(&part) != 0;
         if (index > 0) // the routing id (part 0) is ROUTER's, not the peer's
-            guard_->received(&part, guard_->wire_size(zmq_msg_size(&part)));
+            admitted = guard_->received(&part, guard_->wire_size(zmq_msg_size(&part))) && admitted;
         const auto* data = static_cast<const std::byte*>(zmq_msg_data(&part));
         if (index == 0)
             id.assign(reinterpret_cast<const char*>(data), zmq_msg_size(&part));
@@ -204,6 +205,9 @@ void Publisher::handle_message()
         ++index;
     }
     zmq_msg_close(&part);
+    if (!admitted) {
+        return; // from a subscriber past max-peers that the guard is refusing
+    }
     if (index != 2 || bad) {
         reject("message of " + std::to_string(index - 1) + " parts, expected 1");
         return;

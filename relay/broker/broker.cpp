@@ -325,10 +325,10 @@ void Broker::serve_one(Clock::time_point now)
             break;
         }
     }
-    ++counters_.requests;
-    if (frames.size() >= 2) {
-        guard_->received(frames[1].get(), wire_bytes);
+    if (frames.size() >= 2 && !guard_->received(frames[1].get(), wire_bytes)) {
+        return; // from a connection past --max-clients that the guard is refusing: it gets no answer
     }
+    ++counters_.requests;
 
     // frames[0] is the routing id ROUTER added. A REQ client puts an empty delimiter frame before the body
     // (REQ_CORRELATE adds a request id before it); a DEALER may send the body right after the id.

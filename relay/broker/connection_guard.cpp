@@ -165,16 +165,16 @@ std::uint64_t ConnectionGuard::wire_size(std::size_t size) const noexcept
     return (body > 255 ? 9 : 2) + body;
 }
 
-void ConnectionGuard::received(zmq_msg_t* wire_part, std::uint64_t wire_bytes)
+bool ConnectionGuard::received(zmq_msg_t* wire_part, std::uint64_t wire_bytes)
 {
     const int fd = zmq_msg_get(wire_part, ZMQ_SRCFD);
     if (fd < 0) {
-        return; // not from a tcp connection (ipc, inproc): nothing is measured
+        return true; // not from a tcp connection (ipc, inproc): nothing is measured
     }
     const std::lock_guard lock(mutex_);
     if (const auto found = connections_.find(fd); found != connections_.end()) {
         found->second.delivered += wire_bytes;
-        return;
+        return !found->second.closing;
     }
     // The guard's thread has not read this connection's event yet: credit it when it does.
     PendingCredit& pending = pending_[fd];
@@ -182,6 +182,7 @@ void ConnectionGuard::received(zmq_msg_t* wire_part, std::uint64_t wire_bytes)
         pending.since = Clock::now();
     }
     pending.bytes += wire_bytes;
+    return limits_.max_peers == 0 || open_connections() < limits_.max_peers;
 }
 
 void ConnectionGuard::run()

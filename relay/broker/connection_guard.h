@@ -85,8 +85,11 @@ public:
     /// The wire bytes of one message part of `size` bytes (its ZMTP frame, or its CURVE MESSAGE command).
     [[nodiscard]] std::uint64_t wire_size(std::size_t size) const noexcept;
     /// Counts a message the owner received whole: `wire_part` is one of its parts that came over the wire (not a
-    /// ROUTER's routing id), `wire_bytes` the wire_size() of all its wire parts.
-    void received(zmq_msg_t* wire_part, std::uint64_t wire_bytes);
+    /// ROUTER's routing id), `wire_bytes` the wire_size() of all its wire parts. Returns false when the message
+    /// comes from a connection past max_peers: one the guard is refusing, or one it has not seen yet while
+    /// max_peers are open (the monitor tells of connections late, so a reconnecting peer's first request could
+    /// otherwise be served before its refusal). The owner should drop such a message unanswered.
+    bool received(zmq_msg_t* wire_part, std::uint64_t wire_bytes);
 
     /// Connections shut down for holding more than max_held_bytes.
     [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
