@@ -220,23 +220,15 @@ void add_ring_options(CLI::App& app, Given& given)
 std::optional<int> parse_arguments(int argc, char** argv, IngestOptions& options)
 {
     CLI::App app{kDescription, kProgram};
-    zerobuffer::cli::configure(app, version_text(kProgram), kExamples);
-    add_help_prose(app, kProse);
-    app.get_formatter()->column_width(30);
-    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast); // The last one counts, as before.
+    configure_program(app, kProgram, kExamples, kProse);
     Given given;
     add_input_options(app, options, given);
     add_decoding_options(app, options, given);
     add_audio_options(app, options, given);
     add_ring_options(app, given);
-    app.add_flag("-v,--verbose", options.verbose, "show FFmpeg's own messages (default: errors only)")->group("Other");
-    // Checks that need both rings: after parsing, in the same message style (CLI11 reports what this throws).
-    app.callback([&options] {
-        if (!options.audio_ring.empty() && options.audio_ring == options.ring) {
-            throw CLI::ValidationError("--audio-ring must name another ring than the video ring '" + options.ring +
-                                       "'");
-        }
-    });
+    add_verbose_flag(app, options.verbose);
+    // Checks that need both rings: after parsing, in the same message style.
+    app.callback([&options] { check_audio_ring(options.audio_ring, options.ring); });
     if (auto exit_code = zerobuffer::cli::parse(app, argc, argv)) {
         return exit_code;
     }

@@ -92,10 +92,30 @@ key_value_pairs(const std::vector<std::string>& texts)
            ", protocol " + std::to_string(zerobuffer::kProtocolVersion) + ", FFmpeg " + av_version_info() + ")";
 }
 
-/// The help's prose paragraphs, then the "Examples:" footer configure() gave the app.
-inline void add_help_prose(CLI::App& app, std::string_view prose)
+/// Sets up `app` the way both programs read their command line, before any option is added: the shared
+/// conventions (cli::configure), the help's prose paragraphs before the "Examples:" footer, a 30-column option
+/// list, and the last of a repeated option counts.
+inline void configure_program(CLI::App& app, std::string_view program, std::string_view examples,
+                              std::string_view prose)
 {
+    zerobuffer::cli::configure(app, version_text(program), examples);
     app.footer("\n" + std::string(prose) + app.get_footer());
+    app.get_formatter()->column_width(30);
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+}
+
+/// -v/--verbose, the last option of both programs.
+inline void add_verbose_flag(CLI::App& app, bool& verbose)
+{
+    app.add_flag("-v,--verbose", verbose, "show FFmpeg's own messages (default: errors only)")->group("Other");
+}
+
+/// For an app.callback() (CLI11 reports what it throws like any bad option): the audio ring must be another ring.
+inline void check_audio_ring(const std::string& audio_ring, const std::string& video_ring)
+{
+    if (!audio_ring.empty() && audio_ring == video_ring) {
+        throw CLI::ValidationError("--audio-ring must name another ring than the video ring '" + video_ring + "'");
+    }
 }
 
 } // namespace zbffmpeg

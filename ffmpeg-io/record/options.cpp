@@ -183,20 +183,14 @@ void add_output_options(CLI::App& app, RecordOptions& options, Given& given)
 std::optional<int> parse_arguments(int argc, char** argv, RecordOptions& options)
 {
     CLI::App app{kDescription, kProgram};
-    zerobuffer::cli::configure(app, version_text(kProgram), kExamples);
-    add_help_prose(app, kProse);
-    app.get_formatter()->column_width(30);
-    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast); // The last one counts, as before.
+    configure_program(app, kProgram, kExamples, kProse);
     Given given;
     add_ring_options(app, options, given);
     add_output_options(app, options, given);
-    app.add_flag("-v,--verbose", options.verbose, "show FFmpeg's own messages (default: errors only)")->group("Other");
+    add_verbose_flag(app, options.verbose);
     // Checks that need the positional arguments: after parsing, reported by CLI11 like the others.
     app.callback([&options] {
-        if (!options.audio_ring.empty() && options.audio_ring == options.ring) {
-            throw CLI::ValidationError("--audio-ring must name another ring than the video ring '" + options.ring +
-                                       "'");
-        }
+        check_audio_ring(options.audio_ring, options.ring);
         if (options.container.empty() && av_guess_format(nullptr, options.output.c_str(), nullptr) == nullptr) {
             throw CLI::ValidationError("cannot tell the container from '" + options.output +
                                        "': give it an extension like .mp4 or .mkv, or pass --format");
