@@ -89,4 +89,12 @@ int reader_role(int argc, char** argv);
 /// Exit code of a worker that met an error the protocol should never produce (message on stderr).
 inline constexpr int kExitUnexpected = 3;
 
+// What both worker roles do (worker.cpp).
+/// Writes one line to stdout unbuffered: the driver waits for these lines.
+void say(const std::string& line);
+/// Says "parked POINT" and sleeps until SIGKILL: the kill then lands at that point.
+[[noreturn]] void park(const std::string& point);
+/// "zb-chaos ROLE: WHAT: ERROR" on stderr, then exits with kExitUnexpected.
+[[noreturn]] void worker_failed(const char* role, const std::string& what, const zerobuffer::Error& error);
+
 } // namespace zbchaos

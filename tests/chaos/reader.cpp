@@ -19,27 +19,9 @@ namespace {
 using namespace std::chrono_literals;
 using zerobuffer::Errc;
 
-void say(const std::string& line)
-{
-    const std::string text = line + "\n";
-    if (::write(1, text.data(), text.size()) < 0) {
-        std::perror("write");
-    }
-}
-
-[[noreturn]] void park(const std::string& point)
-{
-    say("parked " + point);
-    while (true) {
-        pause();
-    }
-}
-
 [[noreturn]] void fail(const std::string& what, const zerobuffer::Error& error)
 {
-    std::fprintf(stderr, "zb-chaos reader: %s: %s\n", what.c_str(), zbtest::describe(error).c_str());
-    std::fflush(stderr);
-    std::_Exit(kExitUnexpected);
+    worker_failed("reader", what, error);
 }
 
 class ChaosReader {

@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The chaos writer: creates the ring, writes stamped frames at a pace, changes the stream format now and then,
 // and on the driver's command stops at a kill point (reservations open, frames retained, a format just published).
-#include <unistd.h>
-
-#include <cstdio>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -18,27 +15,9 @@ namespace {
 using namespace std::chrono_literals;
 using zerobuffer::Errc;
 
-void say(const std::string& line)
-{
-    const std::string text = line + "\n";
-    if (::write(1, text.data(), text.size()) < 0) { // unbuffered: the driver waits for these lines
-        std::perror("write");
-    }
-}
-
-[[noreturn]] void park(const std::string& point)
-{
-    say("parked " + point);
-    while (true) {
-        pause(); // until SIGKILL
-    }
-}
-
 [[noreturn]] void fail(const std::string& what, const zerobuffer::Error& error)
 {
-    std::fprintf(stderr, "zb-chaos writer: %s: %s\n", what.c_str(), zbtest::describe(error).c_str());
-    std::fflush(stderr);
-    std::_Exit(kExitUnexpected);
+    worker_failed("writer", what, error);
 }
 
 class ChaosWriter {
