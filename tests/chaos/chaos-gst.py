@@ -7,11 +7,12 @@ writer pipeline (videotestsrc ! zerobuffersink checksum=checksum) and three read
 reconnect=true verify-checksum=true: two lossless, one latest), each a real zb-gst-probe process printing the
 SHA-1 of every buffer. Every cycle kills one of them with SIGKILL at a random moment, starts it again and waits
 until every pipeline delivers frames again. At the end the writer gets end-of-stream and every reader must end
-with it. Checked: every buffer a reader got is one a writer sent (same offset, same SHA-1), no reader refused a
-frame's checksum, no pipeline stalls (progress within 10 s of a restart, times ZB_TEST_TIME_SCALE), the dead
-reader's slot is reclaimed, nothing is left in /dev/shm. GST_PLUGIN_PATH must find the elements.
+with it. Checked: every buffer a reader got is one a writer sent (same offset, same SHA-1), a lossless reader
+missed no frame of a writer between the first and the last it got of it (each writer incarnation draws its ball
+in its own colour, so a buffer tells which one sent it), no reader refused a frame's checksum, no pipeline stalls
+(progress within 10 s of a restart, times ZB_TEST_TIME_SCALE), the dead reader's slot is reclaimed, nothing is
+left in /dev/shm. GST_PLUGIN_PATH must find the elements.
 """
-import argparse
 import json
 import os
 import random
@@ -22,23 +23,20 @@ import sys
 import tempfile
 import time
 
+import chaos_common
+from chaos_common import Failure, scale
+
 CAPS = "video/x-raw,format=I420,width=320,height=240,framerate=60/1"
 READERS = [("lossless", "a"), ("lossless", "b"), ("latest", "c")]
 BUFFER = re.compile(r"^buffer \d+ .*offset=(\S+) .*sha1=(\S+)$")
 
-
-class Failure(Exception):
-    pass
-
-
-def scale():
-    return float(os.environ.get("ZB_TEST_TIME_SCALE", "1"))
 
 
 class Pipeline:
     """One zb-gst-probe process and its output file; restarted as a new incarnation with a new file."""
 
     def __init__(self, probe, role, args, folder):
+        """`args` is the pipeline, or a function of the incarnation (1, 2...) that gives it."""
         self.probe, self.role, self.args, self.folder = probe, role, args, folder
         self.incarnation = 0
         self.proc = None
@@ -51,7 +49,8 @@ class Pipeline:
         err = os.path.join(self.folder, f"{self.role}.{self.incarnation}.err")
         self.files.append((out, err))
         with open(out, "w") as stdout, open(err, "w") as stderr:
-            self.proc = subprocess.Popen([self.probe, "--checksums"] + self.args, stdout=stdout, stderr=stderr,
+            args = self.args(self.incarnation) if callable(self.args) else self.args
+            self.proc = subprocess.Popen([self.probe, "--checksums"] + args, stdout=stdout, stderr=stderr,
                                          stdin=subprocess.DEVNULL)
 
     def lines(self):
@@ -113,13 +112,16 @@ def run(options):
     rng = random.Random(options.seed)
     ring = f"chaos-gst-{os.getpid()}"
     report = {"cycles": 0, "kills": {"writer": 0, "lossless reader": 0, "latest reader": 0}, "frames_verified": 0,
-              "corrupted_frames": 0, "checksum_refusals": 0, "deadlocks": 0, "max_recovery_ms": 0.0,
+              "corrupted_frames": 0, "lossless_gaps": 0, "lossless_frames_lost": 0, "checksum_refusals": 0, "deadlocks": 0, "max_recovery_ms": 0.0,
               "max_reader_reclaim_ms": 0.0, "objects_left": 0, "seed": options.seed}
     progress_bound = 10 * scale()
     with tempfile.TemporaryDirectory(prefix="zb-chaos-gst-") as folder:
-        writer = Pipeline(options.probe, "writer", ["videotestsrc", "is-live=true", "pattern=ball", "!", CAPS, "!",
-                                                    "zerobuffersink", "name=probe", f"ring={ring}",
-                                                    "checksum=checksum", "wait-for-reader=true"], folder)
+        # Each writer incarnation draws its ball in a colour of its own, so that a frame tells which one sent it.
+        writer = Pipeline(options.probe, "writer",
+                          lambda incarnation: ["videotestsrc", "is-live=true", "pattern=ball",
+                                               f"foreground-color={0xff000000 | (incarnation * 0x9e3779) & 0xffffff}",
+                                               "!", CAPS, "!", "zerobuffersink", "name=probe", f"ring={ring}",
+                                               "checksum=checksum", "wait-for-reader=true"], folder)
         readers = [Pipeline(options.probe, f"reader-{tag}",
                             ["zerobuffersrc", "name=probe", f"ring={ring}", "reconnect=true", f"policy={policy}",
                              "verify-checksum=true", "!", "fakesink", "sync=false"], folder)
@@ -162,15 +164,25 @@ def run(options):
                 expected = 4 if p is writer else 0  # zb-gst-probe: 4 = ended by SIGINT's end-of-stream
                 if p.proc.returncode != expected:
                     raise Failure(f"{p.role} ended with {p.proc.returncode}: {read(p.files[-1][1])[-2000:]}")
-            sent = set()
-            for out, _ in writer.files:
-                sent.update(buffers(out))
+            sent = {}  # (offset, sha1) -> the writer incarnation that sent it
+            for incarnation, (out, _) in enumerate(writer.files):
+                sent.update((frame, incarnation) for frame in buffers(out))
             for reader in readers:
+                lossless = reader.role != "reader-c"
                 for out, err in reader.files:
+                    previous = None  # (writer incarnation, offset) of the frame before
                     for frame in buffers(out):
                         report["frames_verified"] += 1
                         if frame not in sent:
                             report["corrupted_frames"] += 1
+                            continue
+                        current = (sent[frame], int(frame[0]) if frame[0].isdigit() else -1)
+                        # A lossless reader gets every frame of a writer from the first it got to the last it got.
+                        if lossless and previous and previous[0] == current[0] and current[1] != previous[1] + 1 \
+                                and current[1] >= 0:
+                            report["lossless_gaps"] += 1
+                            report["lossless_frames_lost"] += max(0, current[1] - previous[1] - 1)
+                        previous = current
                     report["checksum_refusals"] += len(re.findall(r"checksum|MAC", read(err), re.IGNORECASE))
         finally:
             for p in team:
@@ -181,36 +193,8 @@ def run(options):
     return report
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1], usage=__doc__.split("\n")[0][7:])
-    parser.add_argument("probe", help="the zb-gst-probe program")
-    parser.add_argument("zbctl", help="the zbctl program")
-    parser.add_argument("--cycles", type=int, default=20, help="kill cycles (default 20; the long mode is 1000)")
-    parser.add_argument("--seed", type=int, default=20261207, help="seed of the victims and moments")
-    parser.add_argument("--json", help="also write the report to this file")
-    options = parser.parse_args()
-    if options.cycles < 1:
-        parser.error("--cycles must be at least 1")
-    started = time.monotonic()
-    try:
-        report = run(options)
-    except (Failure, subprocess.TimeoutExpired, OSError) as failure:
-        print(f"FAIL: {failure}", file=sys.stderr)
-        return 1
-    report["seconds"] = round(time.monotonic() - started, 1)
-    print(json.dumps(report, indent=2))
-    if options.json:
-        with open(options.json, "w") as f:
-            json.dump(report, f, indent=2)
-    bad = {key: report[key] for key in ("corrupted_frames", "checksum_refusals", "deadlocks", "objects_left")
-           if report[key] != 0}
-    if report["frames_verified"] < 10 * report["cycles"]:
-        bad["frames_verified"] = report["frames_verified"]
-    if bad:
-        print(f"FAIL: {bad}", file=sys.stderr)
-        return 1
-    return 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    PROGRAMS = [("probe", "the zb-gst-probe program"), ("zbctl", "the zbctl program")]
+    MUST_BE_ZERO = ("corrupted_frames", "lossless_gaps", "checksum_refusals", "deadlocks", "objects_left")
+    sys.exit(chaos_common.main(__doc__, PROGRAMS, run, MUST_BE_ZERO))

@@ -12,8 +12,6 @@ ends the stream and the reader must get end-of-stream. Checked: no frame deliver
 mismatches), every gap flagged as a discontinuity, no stall (frames within 15 s of a restart, times
 ZB_TEST_TIME_SCALE), nothing left in /dev/shm. Reported: the time from each kill to the next frame.
 """
-import argparse
-import json
 import os
 import random
 import signal
@@ -23,15 +21,11 @@ import sys
 import tempfile
 import time
 
+import chaos_common
+from chaos_common import Failure, scale
+
 WIDTH, HEIGHT, FPS = 320, 240, 100
 
-
-class Failure(Exception):
-    pass
-
-
-def scale():
-    return float(os.environ.get("ZB_TEST_TIME_SCALE", "1"))
 
 
 def free_port():
@@ -171,36 +165,8 @@ def run(options):
     return report
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1], usage=__doc__.split("\n")[0][7:])
-    parser.add_argument("relay", help="the zb-relay program")
-    parser.add_argument("peer", help="the zb-relay-peer test program")
-    parser.add_argument("zbctl", help="the zbctl program")
-    parser.add_argument("--cycles", type=int, default=20, help="kill cycles (default 20; the long mode is 1000)")
-    parser.add_argument("--seed", type=int, default=20261207, help="seed of the victims and moments")
-    parser.add_argument("--json", help="also write the report to this file")
-    options = parser.parse_args()
-    if options.cycles < 1:
-        parser.error("--cycles must be at least 1")
-    started = time.monotonic()
-    try:
-        report = run(options)
-    except (Failure, subprocess.TimeoutExpired, OSError, ValueError) as failure:
-        print(f"FAIL: {failure}", file=sys.stderr)
-        return 1
-    report["seconds"] = round(time.monotonic() - started, 1)
-    print(json.dumps(report, indent=2))
-    if options.json:
-        with open(options.json, "w") as f:
-            json.dump(report, f, indent=2)
-    bad = {key: report[key] for key in ("corrupted_frames", "deadlocks", "objects_left") if report[key] != 0}
-    if report["frames_verified"] < 10 * report["cycles"]:
-        bad["frames_verified"] = report["frames_verified"]
-    if bad:
-        print(f"FAIL: {bad}", file=sys.stderr)
-        return 1
-    return 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    PROGRAMS = [("relay", "the zb-relay program"), ("peer", "the zb-relay-peer test program"),
+                ("zbctl", "the zbctl program")]
+    sys.exit(chaos_common.main(__doc__, PROGRAMS, run, ("corrupted_frames", "deadlocks", "objects_left")))
